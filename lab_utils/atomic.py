@@ -1,0 +1,74 @@
+"""Atomic file writes: a kill at any moment leaves the old file or the new one, never a torn one.
+
+Every file this project writes (checkpoints, caches, CSV, JSON, figures) goes through
+:func:`atomic_path`: the content is written to a temporary file in the same directory, flushed and
+fsync'ed, then ``os.replace``'d over the target, which POSIX guarantees to be atomic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None):
+    """Yield a temporary path next to ``path``; on success rename it over ``path``.
+
+    If the body raises (or the process dies) the target is untouched and the temporary file is
+    removed (or, after SIGKILL, left as an ignorable ``.tmp-*`` file).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_bytes(path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(data)
+
+
+def write_text(path, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path, obj, indent: int = 2) -> None:
+    write_text(path, json.dumps(obj, indent=indent, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(o):
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def torch_save(path, obj) -> None:
+    import torch
+
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def savefig(fig, path, dpi: int = 110) -> None:
+    """Save a matplotlib figure atomically and byte-stable (no timestamps in the PNG metadata)."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, metadata={"Software": None}, format=Path(path).suffix.lstrip(".") or "png")

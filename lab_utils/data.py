@@ -1,0 +1,324 @@
+"""Data sets: JSC (real or simulated) and CIFAR-10, as in-memory tensor splits.
+
+``load_dataset(name)`` returns a :class:`Splits` with ``train`` / ``val`` / ``test`` tensors:
+
+- ``jsc-sim``: the embedded jet-substructure simulator (:mod:`lab_utils.jsc_sim`). Synthetic,
+  always labelled so.
+- ``jsc``: the real data set, read from a user path (OpenML ARFF/CSV/parquet or the hls4ml/MASE
+  HDF5 file with table ``t_allpar_new``), else from the cache under ``data/``, else downloaded once
+  from OpenML (``hls4ml_lhc_jets_hlf``, id 42468) through scikit-learn's ``fetch_openml``.
+- ``cifar10``: see :mod:`lab_utils.cifar10`.
+
+JSC preprocessing follows MASE (facts §1) with one deliberate difference:
+1. drop duplicate rows over the 16 features + label (first kept);
+2. ``train_test_split(test_size=0.2, random_state=42)``: 80 % train_val, 20 % test;
+3. **new**: a seeded validation split (``val_fraction`` of train_val, default 10 %) carved out of
+   train_val, because MASE's "validation" split *was* its training data;
+4. ``StandardScaler`` fitted on the training part only, applied to all three splits.
+
+Preprocessed splits are cached as ``data/<name>-<version>-<hash>.npz`` (written atomically; a new
+generator version or other arguments give another file; a corrupt file is reported and rebuilt).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import atomic
+from .errors import LabError
+
+JSC_FEATURES = (
+    "j_zlogz", "j_c1_b0_mmdt", "j_c1_b1_mmdt", "j_c1_b2_mmdt", "j_c2_b1_mmdt", "j_c2_b2_mmdt",
+    "j_d2_b1_mmdt", "j_d2_b2_mmdt", "j_d2_a1_b1_mmdt", "j_d2_a1_b2_mmdt", "j_m2_b1_mmdt",
+    "j_m2_b2_mmdt", "j_n2_b1_mmdt", "j_n2_b2_mmdt", "j_mass_mmdt", "j_multiplicity",
+)
+JSC_CLASSES = ("g", "q", "w", "z", "t")
+JSC_LABEL_COLUMNS = ("j_g", "j_q", "j_w", "j_z", "j_t")
+JSC_OPENML_ID = 42468
+JSC_FULL_SIZE = 830_000
+DATASETS = ("jsc-sim", "jsc", "cifar10")
+DEFAULT_DATA_DIR = Path(os.environ.get("LAB_DATA_DIR", Path(__file__).resolve().parent.parent / "data"))
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Train / val / test tensors of one data set, plus what they are."""
+
+    name: str
+    version: str
+    synthetic: bool
+    feature_names: tuple[str, ...]
+    class_names: tuple[str, ...]
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    info: dict = field(default_factory=dict)
+
+    def split(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        if split not in ("train", "val", "test"):
+            raise LabError(f"unknown split {split!r}; choose one of: train, val, test")
+        return getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+
+    @property
+    def label(self) -> str:
+        """How every figure and table names the data: ``jsc-sim (SYNTHETIC)`` or ``jsc (real)``."""
+        return f"{self.name} ({'SYNTHETIC, simulated' if self.synthetic else 'real'})"
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def sizes(self) -> dict[str, int]:
+        return {s: int(self.split(s)[1].shape[0]) for s in ("train", "val", "test")}
+
+    def describe(self) -> dict:
+        """Metadata written beside every result computed on these splits."""
+        return {"dataset": self.name, "version": self.version, "synthetic": self.synthetic,
+                "label": self.label, "sizes": self.sizes(), **self.info}
+
+
+def preprocess_jsc(x: np.ndarray, y: np.ndarray, val_fraction: float = 0.1, val_seed: int = 42) -> dict:
+    """MASE's JSC preprocessing plus a real validation split (see the module docstring)."""
+    import pandas as pd
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.asarray(x, dtype=np.float32)
+    y = np.asarray(y).astype(np.int64)
+    if x.ndim != 2 or x.shape[1] != len(JSC_FEATURES):
+        raise LabError(f"JSC features must have shape (N, 16), got {tuple(x.shape)}")
+    if y.shape != (x.shape[0],):
+        raise LabError(f"JSC labels must have shape ({x.shape[0]},), got {tuple(y.shape)}")
+    if not np.isfinite(x).all():
+        raise LabError(f"JSC features contain {int((~np.isfinite(x)).sum())} NaN or infinite values")
+    if y.min() < 0 or y.max() >= len(JSC_CLASSES):
+        raise LabError(f"JSC labels must lie in 0..4, got {int(y.min())}..{int(y.max())}")
+    if not 0.0 < val_fraction < 1.0:
+        raise LabError(f"val_fraction must lie in (0, 1), got {val_fraction}")
+    frame = pd.DataFrame(x, columns=list(JSC_FEATURES))
+    frame["label"] = y
+    keep = ~frame.duplicated().to_numpy()
+    n_raw = int(x.shape[0])
+    x, y = x[keep], y[keep]
+    x_tv, x_test, y_tv, y_test = train_test_split(x, y, test_size=0.2, random_state=42)
+    x_train, x_val, y_train, y_val = train_test_split(x_tv, y_tv, test_size=val_fraction, random_state=val_seed)
+    scaler = StandardScaler().fit(x_train)
+    out = {}
+    for s, xs, ys in (("train", x_train, y_train), ("val", x_val, y_val), ("test", x_test, y_test)):
+        out[f"x_{s}"] = scaler.transform(xs).astype(np.float32)
+        out[f"y_{s}"] = ys.astype(np.int64)
+    out["n_raw"] = n_raw
+    out["n_duplicates"] = n_raw - int(keep.sum())
+    return out
+
+
+def _cache_file(data_dir: Path, name: str, version: str, args: dict) -> Path:
+    key = hashlib.sha256(json.dumps(args, sort_keys=True).encode()).hexdigest()[:12]
+    return Path(data_dir) / f"{name}-{version}-{key}.npz"
+
+
+_ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+
+
+def _read_cache(path: Path) -> dict | None:
+    """Read a cache file; a torn or foreign file is reported (as a warning) and ignored."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in (*_ARRAYS, "meta")}
+        meta = json.loads(str(arrays.pop("meta")))
+        return {**arrays, **meta}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError) as exc:
+        import warnings
+
+        warnings.warn(f"data cache {path} is corrupt or foreign ({type(exc).__name__}); regenerating it", stacklevel=3)
+        return None
+
+
+def _write_cache(path: Path, arrays: dict) -> None:
+    meta = {k: v for k, v in arrays.items() if k not in _ARRAYS}
+    with atomic.atomic_path(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, meta=np.array(json.dumps(meta)), **{k: arrays[k] for k in _ARRAYS})
+
+
+def _to_splits(name, version, synthetic, arrays, feature_names, class_names, info) -> Splits:
+    t = {k: torch.from_numpy(np.ascontiguousarray(arrays[k])) for k in _ARRAYS}
+    return Splits(name, version, synthetic, tuple(feature_names), tuple(class_names), **t, info=info)
+
+
+def load_dataset(
+    name: str = "jsc-sim",
+    *,
+    n_samples: int | None = None,
+    data_seed: int = 0,
+    val_fraction: float = 0.1,
+    path: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike | None = None,
+    download: bool = True,
+) -> Splits:
+    """Load a data set by name as train/val/test tensors (see the module docstring).
+
+    ``n_samples`` sizes jsc-sim (default 830,000 jets) or subsamples the real sets (for quick runs);
+    ``data_seed`` seeds the simulator and the subsampling (not the split: that is fixed, as MASE's).
+    """
+    data_dir = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
+    if name == "jsc-sim":
+        return _load_jsc_sim(n_samples or JSC_FULL_SIZE, data_seed, val_fraction, data_dir)
+    if name == "jsc":
+        return _load_jsc_real(path, n_samples, data_seed, val_fraction, data_dir, download)
+    if name == "cifar10":
+        from . import cifar10
+
+        return cifar10.load_cifar10(path=path, data_dir=data_dir, n_samples=n_samples, data_seed=data_seed,
+                                    val_fraction=val_fraction, download=download)
+    raise LabError(f"unknown data set {name!r}; choose one of: {', '.join(DATASETS)}")
+
+
+def _load_jsc_sim(n: int, seed: int, val_fraction: float, data_dir: Path) -> Splits:
+    from . import jsc_sim
+
+    if int(n) < 100:
+        raise LabError(f"jsc-sim needs at least 100 samples, got {n}")
+    args = {"n": int(n), "seed": int(seed), "val_fraction": float(val_fraction)}
+    path = _cache_file(data_dir, "jsc-sim", jsc_sim.VERSION, args)
+    arrays = _read_cache(path)
+    if arrays is None:
+        x, y = jsc_sim.generate(int(n), seed=int(seed))
+        arrays = preprocess_jsc(x, y, val_fraction=val_fraction)
+        _write_cache(path, arrays)
+    info = {"n_raw": int(arrays["n_raw"]), "n_duplicates": int(arrays["n_duplicates"]), "data_seed": int(seed)}
+    return _to_splits("jsc-sim", jsc_sim.VERSION, True, arrays, JSC_FEATURES, JSC_CLASSES, info)
+
+
+# ---------------------------------------------------------------- the real JSC data set
+JSC_VERSION = "openml42468"
+
+
+def read_jsc_file(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Read the real JSC data from a file: HDF5 (``t_allpar_new``), ARFF, CSV or parquet.
+
+    Tabular files need the 16 feature columns and either a ``class`` column (OpenML's, values
+    g/q/w/z/t or 0..4) or the one-hot ``j_g … j_t`` columns (MASE's).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise LabError(f"JSC file {path} does not exist; pass an existing file or use --dataset jsc-sim")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".h5", ".hdf5", ".z"):
+            import h5py
+
+            with h5py.File(path, "r") as fh:
+                if "t_allpar_new" not in fh:
+                    raise LabError(f"{path}: HDF5 file has no table 't_allpar_new' (found: {', '.join(fh.keys()) or 'nothing'})")
+                table = fh["t_allpar_new"][()]
+            import pandas as pd
+
+            frame = pd.DataFrame({n: table[n] for n in table.dtype.names})
+        elif suffix == ".arff":
+            from scipy.io import arff
+            import pandas as pd
+
+            data, _ = arff.loadarff(path)
+            frame = pd.DataFrame(data)
+            for col in frame.columns:
+                if frame[col].dtype == object:
+                    frame[col] = frame[col].str.decode("utf-8")
+        elif suffix == ".csv":
+            import pandas as pd
+
+            frame = pd.read_csv(path)
+        elif suffix == ".parquet":
+            import pandas as pd
+
+            frame = pd.read_parquet(path)
+        else:
+            raise LabError(f"{path}: unknown JSC file type {suffix!r}; use .h5/.z (HDF5), .arff, .csv or .parquet")
+    except LabError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a malformed user file
+        raise LabError(f"{path}: cannot read JSC data ({type(exc).__name__}: {str(exc)[:120]})") from None
+    return _frame_to_arrays(frame, path)
+
+
+def _frame_to_arrays(frame, path) -> tuple[np.ndarray, np.ndarray]:
+    missing = [c for c in JSC_FEATURES if c not in frame.columns]
+    if missing:
+        raise LabError(f"{path}: missing JSC feature columns {missing[:4]}{'…' if len(missing) > 4 else ''}")
+    x = frame[list(JSC_FEATURES)].to_numpy(dtype=np.float32)
+    if all(c in frame.columns for c in JSC_LABEL_COLUMNS):
+        y = frame[list(JSC_LABEL_COLUMNS)].to_numpy().argmax(axis=1)
+    elif "class" in frame.columns:
+        raw = frame["class"].astype(str).str.strip()
+        mapping = {c: i for i, c in enumerate(JSC_CLASSES)} | {str(i): i for i in range(5)}
+        bad = sorted(set(raw) - set(mapping))
+        if bad:
+            raise LabError(f"{path}: unknown class labels {bad[:5]}; expected g, q, w, z, t")
+        y = raw.map(mapping).to_numpy()
+    else:
+        raise LabError(f"{path}: no label column; expected 'class' or one-hot {', '.join(JSC_LABEL_COLUMNS)}")
+    return x, np.asarray(y, dtype=np.int64)
+
+
+def _load_jsc_real(path, n_samples, seed, val_fraction, data_dir: Path, download: bool) -> Splits:
+    source = None
+    if path is not None:
+        x, y = read_jsc_file(path)
+        source = str(path)
+    else:
+        raw_cache = Path(data_dir) / "jsc-openml42468-raw.npz"
+        cached = None
+        if raw_cache.exists():
+            try:
+                with np.load(raw_cache, allow_pickle=False) as z:
+                    cached = (z["x"], z["y"])
+            except Exception as exc:  # noqa: BLE001 - a torn cache is reported and re-downloaded
+                import warnings
+
+                warnings.warn(f"JSC cache {raw_cache} is corrupt ({type(exc).__name__}); downloading again", stacklevel=2)
+        if cached is None:
+            if not download:
+                raise LabError(f"real JSC data not found at {raw_cache}; pass --data-path FILE, or use --dataset jsc-sim")
+            cached = _download_jsc(data_dir)
+            with atomic.atomic_path(raw_cache, suffix=".npz") as tmp:
+                with open(tmp, "wb") as fh:
+                    np.savez(fh, x=cached[0], y=cached[1])
+        x, y = cached
+        source = f"OpenML {JSC_OPENML_ID}"
+    if n_samples is not None and n_samples < len(y):
+        idx = np.random.default_rng(seed).permutation(len(y))[: int(n_samples)]
+        x, y = x[np.sort(idx)], y[np.sort(idx)]
+    arrays = preprocess_jsc(x, y, val_fraction=val_fraction)
+    info = {"n_raw": int(arrays["n_raw"]), "n_duplicates": int(arrays["n_duplicates"]), "source": source}
+    return _to_splits("jsc", JSC_VERSION, False, arrays, JSC_FEATURES, JSC_CLASSES, info)
+
+
+def _download_jsc(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Download OpenML 42468 with scikit-learn (cached by sklearn under ``data/openml``)."""
+    from sklearn.datasets import fetch_openml
+
+    try:
+        bunch = fetch_openml(data_id=JSC_OPENML_ID, as_frame=True, data_home=str(Path(data_dir) / "openml"),
+                             parser="auto")
+    except Exception as exc:  # noqa: BLE001 - network failures of any kind
+        raise LabError(
+            f"cannot download the real JSC data set (OpenML {JSC_OPENML_ID}): {type(exc).__name__}; "
+            "pass a local file with --data-path, or use --dataset jsc-sim (the embedded simulator)"
+        ) from None
+    frame = bunch.frame if bunch.frame is not None else bunch.data.assign(**{"class": bunch.target})
+    if "class" not in frame.columns and bunch.target is not None:
+        frame = frame.assign(**{"class": bunch.target})
+    return _frame_to_arrays(frame, f"OpenML {JSC_OPENML_ID}")

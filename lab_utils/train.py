@@ -1,0 +1,279 @@
+"""Training, evaluation and checkpoints on in-memory tensors.
+
+Speed rules (DESIGN.md): minibatches are sliced from the tensors with a seeded permutation per
+epoch (no per-sample ``DataLoader``); evaluation runs a whole split in large chunks under
+``torch.inference_mode()``.
+
+Two accuracies are reported, never confused: ``accuracy`` (micro: fraction correct) and
+``macro_accuracy`` (mean per-class recall over the classes present in the labels: what
+torchmetrics' ``MulticlassAccuracy`` returns by default, and what MASE's search reported).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import atomic
+from .errors import LabError
+
+CKPT_FORMAT = "lab_utils.ckpt/1"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a model is trained. Defaults: Adam, cosine to 1e-6 over the epochs (MASE's schedule)."""
+
+    epochs: int = 10
+    batch_size: int = 512
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    optimizer: str = "adam"  # adam | adamw | sgd (Nesterov, momentum 0.9)
+    seed: int = 0
+
+    def __post_init__(self):
+        if not (isinstance(self.epochs, int) and self.epochs >= 1):
+            raise LabError(f"epochs must be a whole number >= 1, got {self.epochs!r}")
+        if not (isinstance(self.batch_size, int) and self.batch_size >= 1):
+            raise LabError(f"batch_size must be a whole number >= 1, got {self.batch_size!r}")
+        if not (isinstance(self.lr, (int, float)) and 0 < self.lr <= 10):
+            raise LabError(f"lr must be a number in (0, 10], got {self.lr!r}")
+        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
+            raise LabError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
+        if self.optimizer not in ("adam", "adamw", "sgd"):
+            raise LabError(f"optimizer must be one of adam, adamw, sgd; got {self.optimizer!r}")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class History:
+    """Per-epoch training record, plus the best epoch by validation loss."""
+
+    epochs: list = field(default_factory=list)  # dicts: epoch, train_loss, val_loss, val_accuracy, ...
+    best_epoch: int = -1
+    best_val_loss: float = math.inf
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def make_optimizer(model: nn.Module, recipe: Recipe):
+    params = [p for p in model.parameters() if p.requires_grad]
+    if recipe.optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=recipe.lr, momentum=0.9, nesterov=True, weight_decay=recipe.weight_decay)
+        eta_min = 0.0
+    elif recipe.optimizer == "adamw":
+        opt = torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+        eta_min = min(1e-6, recipe.lr)
+    else:
+        opt = torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+        eta_min = min(1e-6, recipe.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=recipe.epochs, eta_min=eta_min)
+    return opt, sched
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, x: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
+    """Logits for a whole tensor, in chunks, in eval mode (the caller's mode is restored)."""
+    was_training = model.training
+    model.eval()
+    try:
+        return torch.cat([model(x[i:i + chunk]) for i in range(0, x.shape[0], chunk)])
+    finally:
+        model.train(was_training)
+
+
+def metrics_from_logits(logits: torch.Tensor, y: torch.Tensor) -> dict:
+    """accuracy (micro), macro_accuracy (mean recall over classes present), loss (mean CE), n."""
+    pred = logits.argmax(dim=1)
+    correct = pred == y
+    classes = torch.unique(y)
+    recalls = torch.stack([correct[y == c].float().mean() for c in classes])
+    return {
+        "accuracy": float(correct.float().mean()),
+        "macro_accuracy": float(recalls.mean()),
+        "loss": float(F.cross_entropy(logits.float(), y)),
+        "n": int(y.shape[0]),
+    }
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = 65536) -> dict:
+    """Evaluate a whole split (see :func:`metrics_from_logits`)."""
+    return metrics_from_logits(predict(model, x, chunk), y)
+
+
+def confusion_matrix(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Counts[true, predicted]."""
+    pred = predict(model, x).argmax(dim=1)
+    return torch.bincount(y * num_classes + pred, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def train(
+    model: nn.Module,
+    data,
+    recipe: Recipe = Recipe(),
+    *,
+    progress: bool = True,
+    out_dir: str | Path | None = None,
+    resume: bool = False,
+    meta: dict | None = None,
+    augment=None,
+    desc: str = "train",
+) -> History:
+    """Train ``model`` on ``data.x_train`` and keep the weights of the best validation-loss epoch.
+
+    After training the model holds the best weights. With ``out_dir``, ``best.ckpt`` (best weights
+    so far) and ``last.ckpt`` (model, optimizer, scheduler, RNG and history after the last complete
+    epoch) are written atomically after every epoch; ``resume=True`` continues from ``last.ckpt``
+    and gives the same final weights as an uninterrupted run with the same seed.
+    ``augment(xb, generator)`` optionally transforms each training batch (CIFAR-10 crops/flips).
+    """
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(recipe.seed)
+    gen = torch.Generator().manual_seed(recipe.seed)
+    opt, sched = make_optimizer(model, recipe)
+    history = History()
+    best_state = copy.deepcopy(model.state_dict())
+    start_epoch = 0
+    out_dir = Path(out_dir) if out_dir is not None else None
+    if resume and out_dir is not None and (out_dir / "last.ckpt").exists():
+        state = load_checkpoint_file(out_dir / "last.ckpt")
+        if state.get("recipe") != recipe.as_dict():
+            raise LabError(f"{out_dir / 'last.ckpt'}: was trained with recipe {state.get('recipe')}, not {recipe.as_dict()}; "
+                           "use the same flags to resume, or another --out")
+        _load_state(model, state["state_dict"], out_dir / "last.ckpt")
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        history = History(**state["history"])
+        best_state = state["best_state_dict"]
+        start_epoch = len(history.epochs)
+    x, y = data.x_train, data.y_train
+    n = x.shape[0]
+    t0 = time.perf_counter() - history.seconds
+    bar = tqdm(range(start_epoch, recipe.epochs), desc=desc, disable=not progress, leave=False, initial=start_epoch,
+               total=recipe.epochs)
+    for epoch in bar:
+        model.train()
+        perm = torch.randperm(n, generator=gen)
+        total, count = 0.0, 0
+        for i in range(0, n, recipe.batch_size):
+            idx = perm[i:i + recipe.batch_size]
+            xb, yb = x[idx], y[idx]
+            if augment is not None:
+                xb = augment(xb, gen)
+            loss = F.cross_entropy(model(xb), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * idx.shape[0]
+            count += idx.shape[0]
+        sched.step()
+        val = evaluate(model, data.x_val, data.y_val)
+        row = {"epoch": epoch + 1, "train_loss": total / max(count, 1), "val_loss": val["loss"],
+               "val_accuracy": val["accuracy"], "val_macro_accuracy": val["macro_accuracy"]}
+        history.epochs.append(row)
+        if math.isfinite(val["loss"]) and val["loss"] < history.best_val_loss:
+            history.best_val_loss = val["loss"]
+            history.best_epoch = epoch + 1
+            best_state = copy.deepcopy(model.state_dict())
+            if out_dir is not None:
+                save_checkpoint(out_dir / "best.ckpt", model, meta=meta, recipe=recipe,
+                                metrics={"val": val, "epoch": epoch + 1})
+        history.seconds = time.perf_counter() - t0
+        bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_acc=f"{val['accuracy']:.3f}")
+        if out_dir is not None:
+            atomic.torch_save(out_dir / "last.ckpt", {
+                "format": CKPT_FORMAT, **(meta or {}), "recipe": recipe.as_dict(),
+                "state_dict": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                "history": history.as_dict(), "best_state_dict": best_state,
+            })
+    model.load_state_dict(best_state)
+    return history
+
+
+# ---------------------------------------------------------------- checkpoints
+def save_checkpoint(path, model: nn.Module, *, meta: dict | None = None, recipe: Recipe | None = None,
+                    metrics: dict | None = None) -> None:
+    """Write a ``.ckpt``: state dict + model name/args, data set, recipe, metrics (atomically).
+
+    ``meta`` holds ``model`` (registry name), ``model_args`` and ``dataset`` (``Splits.describe()``).
+    """
+    atomic.torch_save(path, {
+        "format": CKPT_FORMAT, **(meta or {}),
+        "recipe": recipe.as_dict() if recipe else None,
+        "metrics": metrics or {},
+        "state_dict": model.state_dict(),
+    })
+
+
+def load_checkpoint_file(path) -> dict:
+    """Load a checkpoint dict with ``weights_only=True`` (never unpickles code)."""
+    path = Path(path)
+    if not path.exists():
+        raise LabError(f"checkpoint {path} does not exist")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torn, foreign or unsafe files
+        raise LabError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0][:100]})") from None
+    if not isinstance(obj, dict):
+        raise LabError(f"checkpoint {path} is not a checkpoint dictionary (got {type(obj).__name__})")
+    return obj
+
+
+def _state_dict_of(obj: dict, path) -> dict:
+    """Our format, a MASE/Lightning checkpoint (``state_dict`` with ``model.`` prefixes) or a bare state dict."""
+    sd = obj.get("state_dict", obj)
+    if not isinstance(sd, dict) or not sd:
+        raise LabError(f"checkpoint {path} holds no state_dict")
+    if all(k.startswith("model.") for k in sd):
+        sd = {k[len("model."):]: v for k, v in sd.items()}
+    return sd
+
+
+def _load_state(model: nn.Module, sd: dict, path) -> None:
+    own = model.state_dict()
+    problems = []
+    for k in sorted(set(own) | set(sd)):
+        if k not in sd:
+            problems.append(f"{k} missing")
+        elif k not in own:
+            problems.append(f"{k} unexpected")
+        elif tuple(own[k].shape) != tuple(sd[k].shape):
+            problems.append(f"{k} {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}")
+    if problems:
+        shown = "; ".join(problems[:4]) + (f"; … {len(problems) - 4} more" if len(problems) > 4 else "")
+        raise LabError(f"checkpoint {path} does not fit this model: {shown}")
+    model.load_state_dict(sd)
+
+
+def load_weights(model: nn.Module, path) -> dict:
+    """Load a checkpoint's weights into ``model`` (mismatched layers listed in the error); returns the dict."""
+    obj = load_checkpoint_file(path)
+    _load_state(model, _state_dict_of(obj, path), path)
+    return obj
+
+
+def load_model(path, **overrides) -> tuple[nn.Module, dict]:
+    """Rebuild a model from one of our checkpoints (registry name + args) and load its weights."""
+    from .models import build_model
+
+    obj = load_checkpoint_file(path)
+    if "model" not in obj:
+        raise LabError(f"checkpoint {path} does not name its model; build the model and use load_weights")
+    model = build_model(obj["model"], **{**obj.get("model_args", {}), **overrides})
+    _load_state(model, _state_dict_of(obj, path), path)
+    return model, obj
