@@ -60,6 +60,9 @@ def cmd_train(args) -> int:
     if (out / "last.ckpt").exists() and not args.resume:
         raise LabError(f"{out} already holds a training run; pass --resume to continue it or choose another --out")
     model_args = {"logit_relu": not args.no_logit_relu}
+    import torch
+
+    torch.manual_seed(args.seed)  # same seed, same initial weights, same numbers
     model = build_model(args.model, **model_args)
     splits = _load_data(args)
     meta = {"model": args.model, "model_args": model_args, "dataset": splits.describe()}

@@ -46,3 +46,22 @@ def assert_one_line_error(proc, *needles):
     assert len(lines) == 1 and lines[0].startswith("error:"), err
     for n in needles:
         assert n in lines[0], (n, lines[0])
+
+
+@pytest.fixture(scope="session")
+def quick_report(tmp_path_factory):
+    """Run every notebook in quick mode through the real harness (``python -m lab_utils report --quick``)
+    once per test session, into a temporary output root; returns that root."""
+    out = tmp_path_factory.mktemp("quick_report")
+    proc = run_cli("report", "--quick", env={"LAB_OUTPUT_DIR": str(out)}, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out
+
+
+def summary_of(root, task):
+    """The summary.json a notebook wrote through ``report.summary``."""
+    import json
+
+    path = Path(root) / "results" / task / "summary.json"
+    assert path.exists(), f"{task} wrote no summary"
+    return json.loads(path.read_text())
