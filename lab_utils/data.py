@@ -258,7 +258,15 @@ def _frame_to_arrays(frame, path) -> tuple[np.ndarray, np.ndarray]:
     missing = [c for c in JSC_FEATURES if c not in frame.columns]
     if missing:
         raise LabError(f"{path}: missing JSC feature columns {missing[:4]}{'…' if len(missing) > 4 else ''}")
-    x = frame[list(JSC_FEATURES)].to_numpy(dtype=np.float32)
+    try:
+        x = frame[list(JSC_FEATURES)].to_numpy(dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise LabError(f"{path}: JSC feature columns must be numeric ({str(exc)[:80]})") from None
+    bad = ~np.isfinite(x)
+    if bad.any():
+        rows, cols = np.nonzero(bad)
+        raise LabError(f"{path}: {int(bad.sum())} NaN or infinite feature values (first: row {int(rows[0])}, "
+                       f"column {JSC_FEATURES[int(cols[0])]})")
     if all(c in frame.columns for c in JSC_LABEL_COLUMNS):
         y = frame[list(JSC_LABEL_COLUMNS)].to_numpy().argmax(axis=1)
     elif "class" in frame.columns:
