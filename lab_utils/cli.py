@@ -137,12 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.set_defaults(func=cmd_eval)
 
-    try:
-        from .search import cli as search_cli
-    except ImportError:  # the search package is optional at import time of this module
-        search_cli = None
-    if search_cli is not None:
-        search_cli.add_parser(sub)
+    from .search import cli as search_cli
+
+    search_cli.add_parser(sub)
 
     p = sub.add_parser("report", help="run every notebook (papermill) and build reports/index.html")
     p.add_argument("--quick", action="store_true", help="small parameters (what `make test` runs)")

@@ -95,14 +95,19 @@ def predict(model: nn.Module, x: torch.Tensor, chunk: int = 65536) -> torch.Tens
 
 
 def metrics_from_logits(logits: torch.Tensor, y: torch.Tensor) -> dict:
-    """accuracy (micro), macro_accuracy (mean recall over classes present), loss (mean CE), n."""
-    pred = logits.argmax(dim=1)
-    correct = pred == y
-    classes = torch.unique(y)
-    recalls = torch.stack([correct[y == c].float().mean() for c in classes])
+    """accuracy (micro), macro_accuracy (mean recall over classes present), loss (mean CE), n.
+
+    Per-class counts come from ``bincount`` (one pass; a mask per class cost more than the
+    forward pass of a quantized jsc-tiny on a 66k-sample split).
+    """
+    num = logits.shape[1]
+    correct = logits.argmax(dim=1) == y
+    total = torch.bincount(y, minlength=num)
+    hits = torch.bincount(y[correct], minlength=num)
+    present = total > 0
     return {
         "accuracy": float(correct.float().mean()),
-        "macro_accuracy": float(recalls.mean()),
+        "macro_accuracy": float((hits[present].double() / total[present]).mean()),
         "loss": float(F.cross_entropy(logits.float(), y)),
         "n": int(y.shape[0]),
     }

@@ -1,0 +1,74 @@
+"""``python -m lab_utils search``: run a TOML-configured search (see :mod:`lab_utils.search`).
+
+``add_parser(subparsers)`` adds the ``search`` subcommand to the main CLI; ``run(args)`` runs it.
+Flags override the TOML (CLI > TOML > default). ``python -m lab_utils.search.cli`` runs the same
+command standalone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import LabError
+
+HELP = """Run (or resume) a search. The study lives in --out (SQLite; the journal file with --workers),
+so running the same command again resumes it: completed trials are kept, a trial lost to Ctrl-C or
+a killed process is retried. --workers N runs N processes on one journal file; --storage
+postgresql://USER:PASS@HOST/DB shares a study between machines (run the same command on each).
+Seeded results repeat only with one worker: several workers interleave their trials differently on
+every run."""
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("search", help="search quantization or width configurations (Optuna)",
+                              description=HELP)
+    p.add_argument("--config", required=True, help="search TOML (MASE's schema), e.g. configs/jsc_tiny_by_type.toml")
+    p.add_argument("--load", help="checkpoint of the model to search (overrides the TOML's load)")
+    p.add_argument("--out", help="output directory (default results/search/<config name>)")
+    p.add_argument("--sampler", help="tpe, random, brute-force, grid, nsgaii or qmc")
+    p.add_argument("--n-trials", type=int, help="total trials of the study (a resume counts the kept ones)")
+    p.add_argument("--seed", type=int, help="seed of the sampler, the brute-force order and training")
+    p.add_argument("--storage", help="Optuna storage URL (sqlite:///F, postgresql://..., journal:F); default in --out")
+    p.add_argument("--study-name", help="study name in the storage (default: the TOML's project, else 'search')")
+    p.add_argument("--workers", type=int, help="worker processes on one study (default: the TOML's n_jobs, else 1); "
+                                                "seeded results repeat only with one worker")
+    p.add_argument("--timeout", type=float, help="stop taking new trials after this many seconds")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args) -> int:
+    from .config import load_config
+    from .run import run_search
+
+    overrides = {"load": args.load, "seed": args.seed, "search.strategy.setup.sampler": args.sampler,
+                 "search.strategy.setup.n_trials": args.n_trials, "search.strategy.setup.timeout": args.timeout}
+    if args.workers is not None:
+        overrides["search.strategy.setup.n_jobs"] = args.workers
+    cfg = load_config(args.config, overrides)
+    out = Path(args.out) if args.out else Path("results") / "search" / Path(args.config).stem
+    study_name = args.study_name or cfg.raw.get("project") or "search"
+    return run_search(cfg, out, storage_url=args.storage, study_name=study_name, workers=cfg.strategy.n_jobs,
+                      progress=not args.quiet)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab_utils.search.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_parser(sub)
+    args = parser.parse_args(["search", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return int(args.func(args) or 0)
+    except LabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

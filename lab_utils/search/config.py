@@ -1,0 +1,297 @@
+"""The search TOML (MASE's schema, facts §4) parsed once into frozen, self-validating dataclasses.
+
+How it works: the file is read with ``tomllib``; every ``"NA"`` string becomes ``None`` (MASE's
+``load_config``); command-line overrides are written into the raw dict (CLI > TOML > default);
+then each table is checked against the keys it allows (an unknown section or key is an error
+naming its dotted path, never silently ignored as MASE ignored its misspelt ``data_loader``) and
+turned into a dataclass. The search space's own keys are validated by the space class
+(:meth:`~lab_utils.search.spaces.SearchSpace.check_config`).
+
+Extra keys beyond MASE's, all optional: top level ``n_samples``, ``data_seed``, ``data_path``,
+``eval_split`` (``val`` by default; ``train`` is refused: MASE searched on its training data),
+``[model_args]`` (passed to ``build_model``); ``[search.strategy.setup] n_startup_trials`` (TPE);
+``[search.search_space.train]`` (the recipe for spaces that train candidates: ``epochs``,
+``batch_size``, ``lr``, ``weight_decay``, ``optimizer``, ``seed``, defaulting to the top-level
+``max_epochs``, ``batch_size``, ``learning_rate`` and ``seed``).
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import LabError
+
+SAMPLERS = ("tpe", "random", "brute-force", "grid", "nsgaii", "qmc")
+DIRECTIONS = ("maximize", "minimize")
+_MASE_SPLITS = {"val_dataloader": "val", "test_dataloader": "test", "val": "val", "test": "test"}
+
+# table path -> allowed keys (None: a sub-table whose own keys are checked elsewhere)
+_TOP = {"model": str, "dataset": str, "batch_size": int, "seed": int, "load": (str, type(None)),
+        "load_name": (str, type(None)), "load_type": str, "max_epochs": int, "learning_rate": (int, float),
+        "accelerator": str, "project": str, "task": str, "n_samples": (int, type(None)), "data_seed": int,
+        "data_path": (str, type(None)), "eval_split": str, "model_args": dict, "search": dict}
+_STRATEGY = {"name": str, "eval_mode": bool, "setup": dict, "metrics": dict, "sw_runner": dict, "hw_runner": dict}
+_SETUP = {"n_trials": int, "n_jobs": int, "timeout": (int, float, type(None)), "sampler": str,
+          "sum_scaled_metrics": bool, "direction": (str, type(None)), "n_startup_trials": int}
+_SPACE = {"name": str, "setup": dict, "seed": dict, "train": dict}
+_TRAIN = {"epochs": int, "batch_size": int, "lr": (int, float), "weight_decay": (int, float), "optimizer": str,
+          "seed": int}
+
+
+def _na_to_none(obj):
+    if isinstance(obj, dict):
+        return {k: _na_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_na_to_none(v) for v in obj]
+    return None if obj == "NA" else obj
+
+
+def _none_to_na(obj):
+    if isinstance(obj, dict):
+        return {k: _none_to_na(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_none_to_na(v) for v in obj]
+    return "NA" if obj is None else obj
+
+
+def _type_name(t) -> str:
+    ts = t if isinstance(t, tuple) else (t,)
+    names = {str: "a string", int: "a whole number", float: "a number", bool: "true/false", dict: "a table",
+             type(None): "'NA'"}
+    return " or ".join(dict.fromkeys(names.get(x, x.__name__) for x in ts))
+
+
+def _check_table(table: dict, allowed: dict, where: str) -> None:
+    if not isinstance(table, dict):
+        raise LabError(f"{where or 'top level'}: must be a table, got {type(table).__name__}")
+    for key, value in table.items():
+        path = f"{where}.{key}" if where else key
+        if key not in allowed:
+            raise LabError(f"{path}: unknown key; allowed here: {', '.join(allowed)}")
+        t = allowed[key]
+        ts = t if isinstance(t, tuple) else (t,)
+        if isinstance(value, bool) and bool not in ts:  # true is not a number here
+            raise LabError(f"{path}: wrong type, expected {_type_name(t)}, got {value!r}")
+        if not isinstance(value, ts):
+            raise LabError(f"{path}: wrong type, expected {_type_name(t)}, got {type(value).__name__} {value!r}")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    scale: float = 1.0
+    direction: str | None = None
+
+
+@dataclass(frozen=True)
+class StrategyConfig:
+    name: str = "optuna"
+    eval_mode: bool = True
+    n_trials: int = 20
+    n_jobs: int = 1
+    timeout: float | None = None
+    sampler: str = "tpe"
+    sum_scaled_metrics: bool = False
+    direction: str | None = None
+    n_startup_trials: int = 10
+    metrics: tuple[MetricSpec, ...] = ()
+    eval_samples: int | None = None
+    compare_to: int = 32
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        """Alphabetical, as MASE orders its objectives."""
+        return tuple(sorted(m.name for m in self.metrics))
+
+    @property
+    def directions(self) -> list[str]:
+        if self.sum_scaled_metrics:
+            return [self.direction]
+        by = {m.name: m.direction for m in self.metrics}
+        return [by[n] for n in self.metric_names]
+
+
+@dataclass(frozen=True)
+class SpaceConfig:
+    name: str
+    setup: dict = field(default_factory=dict)
+    seed: dict = field(default_factory=dict)
+    train: dict | None = None
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    model: str
+    space: SpaceConfig
+    strategy: StrategyConfig
+    dataset: str = "jsc-sim"
+    batch_size: int = 512
+    seed: int = 0
+    load: str | None = None
+    n_samples: int | None = None
+    data_seed: int = 0
+    data_path: str | None = None
+    eval_split: str = "val"
+    model_args: dict = field(default_factory=dict)
+    raw: dict = field(default_factory=dict, repr=False)  # the resolved TOML (None as "NA")
+
+    def recipe(self):
+        """The training recipe for spaces that train candidates (None when not given)."""
+        from ..train import Recipe
+
+        if self.space.train is None:
+            return None
+        top = self.raw
+        t = self.space.train
+        try:
+            return Recipe(epochs=t.get("epochs", top.get("max_epochs", 10)),
+                          batch_size=t.get("batch_size", self.batch_size),
+                          lr=float(t.get("lr", top.get("learning_rate", 1e-3))),
+                          weight_decay=float(t.get("weight_decay", 0.0)),
+                          optimizer=t.get("optimizer", "adam"), seed=t.get("seed", self.seed))
+        except LabError as exc:
+            raise LabError(f"search.search_space.train: {exc}") from None
+
+    def to_toml(self) -> str:
+        import tomli_w
+
+        return tomli_w.dumps(_none_to_na(self.raw))
+
+
+def _set_dotted(raw: dict, dotted: str, value) -> None:
+    node = raw
+    parts = dotted.split(".")
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise LabError(f"{dotted}: cannot override, {p} is not a table")
+    node[parts[-1]] = value
+
+
+def parse_config(raw: dict, overrides: dict | None = None) -> SearchConfig:
+    """Validate a TOML dict (``"NA"`` allowed) plus dotted-key overrides into a :class:`SearchConfig`."""
+    from .spaces import METRICS, get_space
+
+    raw = _na_to_none(copy.deepcopy(raw))
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(raw, dotted, value)
+    _check_table(raw, _TOP, "")
+    if "model" not in raw:
+        raise LabError("model: missing; name the model to search, e.g. model = \"jsc-tiny\"")
+    search = raw.get("search")
+    if not isinstance(search, dict) or "search_space" not in search or "strategy" not in search:
+        raise LabError("search: missing [search.search_space] or [search.strategy] table")
+    _check_table(search, {"search_space": dict, "strategy": dict}, "search")
+
+    sp = search["search_space"]
+    _check_table(sp, _SPACE, "search.search_space")
+    if "name" not in sp:
+        raise LabError("search.search_space.name: missing; e.g. \"graph/quantize/mixed_precision_ptq\"")
+    if "train" in sp:
+        _check_table(sp["train"], _TRAIN, "search.search_space.train")
+    for key, entry in sp.get("seed", {}).items():
+        if not isinstance(entry, dict):
+            raise LabError(f"search.search_space.seed.{key}: must be a table with a 'config' table")
+    space = SpaceConfig(name=sp["name"], setup=dict(sp.get("setup", {})), seed=copy.deepcopy(sp.get("seed", {})),
+                        train=dict(sp["train"]) if "train" in sp else None)
+    get_space(space.name).check_config(space)
+
+    st = search["strategy"]
+    _check_table(st, _STRATEGY, "search.strategy")
+    if st.get("name", "optuna") != "optuna":
+        raise LabError(f"search.strategy.name: only 'optuna' is available, got {st['name']!r}")
+    setup = st.get("setup", {})
+    _check_table(setup, _SETUP, "search.strategy.setup")
+    for k in ("n_trials", "n_jobs", "n_startup_trials"):
+        if k in setup and setup[k] < (0 if k == "n_startup_trials" else 1):
+            raise LabError(f"search.strategy.setup.{k}: must be >= {0 if k == 'n_startup_trials' else 1}, got {setup[k]}")
+    if setup.get("timeout") is not None and setup["timeout"] <= 0:
+        raise LabError(f"search.strategy.setup.timeout: must be > 0 seconds or 'NA', got {setup['timeout']}")
+    sampler = setup.get("sampler", "tpe")
+    if sampler not in SAMPLERS:
+        raise LabError(f"search.strategy.setup.sampler: unknown sampler {sampler!r}; choose one of: {', '.join(SAMPLERS)}")
+    direction = setup.get("direction")
+    if direction is not None and direction not in DIRECTIONS:
+        raise LabError(f"search.strategy.setup.direction: must be maximize or minimize, got {direction!r}")
+    metrics = []
+    mt = st.get("metrics", {})
+    if not mt:
+        raise LabError("search.strategy.metrics: no metrics; add e.g. [search.strategy.metrics.accuracy] with scale and direction")
+    for name, spec in mt.items():
+        where = f"search.strategy.metrics.{name}"
+        if name not in METRICS:
+            raise LabError(f"{where}: unknown metric {name!r}; choose from: {', '.join(METRICS)}")
+        _check_table(spec, {"scale": (int, float), "direction": (str, type(None))}, where)
+        d = spec.get("direction")
+        if d is not None and d not in DIRECTIONS:
+            raise LabError(f"{where}.direction: must be maximize or minimize, got {d!r}")
+        metrics.append(MetricSpec(name, float(spec.get("scale", 1.0)), d))
+    sum_scaled = setup.get("sum_scaled_metrics", False)
+    if sum_scaled and direction is None:
+        raise LabError("search.strategy.setup.direction: sum_scaled_metrics = true needs direction = maximize or minimize")
+    if not sum_scaled:
+        for m in metrics:
+            if m.direction is None:
+                raise LabError(f"search.strategy.metrics.{m.name}.direction: multi-objective search "
+                               "(sum_scaled_metrics = false) needs a direction for every metric")
+    eval_samples, compare_to = None, 32
+    sw = st.get("sw_runner", {})
+    _check_table(sw, {"basic_evaluation": dict}, "search.strategy.sw_runner")
+    eval_split = raw.get("eval_split", "val")
+    if "basic_evaluation" in sw:
+        be = sw["basic_evaluation"]
+        _check_table(be, {"data_loader": str, "dataloader": str, "num_samples": (int, type(None))},
+                     "search.strategy.sw_runner.basic_evaluation")
+        loader = be.get("data_loader", be.get("dataloader"))
+        if loader is not None:
+            if loader not in _MASE_SPLITS:
+                raise LabError(f"search.strategy.sw_runner.basic_evaluation.data_loader: {loader!r} not allowed; "
+                               "use val_dataloader or test_dataloader (searching on training data is MASE's bug)")
+            eval_split = _MASE_SPLITS[loader]
+        eval_samples = be.get("num_samples")
+        if eval_samples is not None and eval_samples < 1:
+            raise LabError(f"search.strategy.sw_runner.basic_evaluation.num_samples: must be >= 1, got {eval_samples}")
+    hw = st.get("hw_runner", {})
+    _check_table(hw, {"average_bitwidth": dict}, "search.strategy.hw_runner")
+    if "average_bitwidth" in hw:
+        _check_table(hw["average_bitwidth"], {"compare_to": int}, "search.strategy.hw_runner.average_bitwidth")
+        compare_to = hw["average_bitwidth"].get("compare_to", 32)
+    if eval_split not in ("val", "test"):
+        raise LabError(f"eval_split: must be val or test, got {eval_split!r} (a search never selects on training data)")
+    strategy = StrategyConfig(
+        name="optuna", eval_mode=st.get("eval_mode", True), n_trials=setup.get("n_trials", 20),
+        n_jobs=setup.get("n_jobs", 1), timeout=setup.get("timeout"), sampler=sampler,
+        sum_scaled_metrics=sum_scaled, direction=direction, n_startup_trials=setup.get("n_startup_trials", 10),
+        metrics=tuple(metrics), eval_samples=eval_samples, compare_to=compare_to)
+    if not strategy.eval_mode:
+        raise LabError("search.strategy.eval_mode: only true is supported (BatchNorm in eval mode, no gradients)")
+    for k in ("batch_size",):
+        if k in raw and raw[k] < 1:
+            raise LabError(f"{k}: must be >= 1, got {raw[k]}")
+    if raw.get("n_samples") is not None and raw["n_samples"] < 100:
+        raise LabError(f"n_samples: must be >= 100, got {raw['n_samples']}")
+    return SearchConfig(
+        model=raw["model"], space=space, strategy=strategy, dataset=raw.get("dataset", "jsc-sim"),
+        batch_size=raw.get("batch_size", 512), seed=raw.get("seed", 0),
+        load=raw.get("load", raw.get("load_name")), n_samples=raw.get("n_samples"),
+        data_seed=raw.get("data_seed", 0), data_path=raw.get("data_path"), eval_split=eval_split,
+        model_args=dict(raw.get("model_args", {})), raw=raw)
+
+
+def load_config(path, overrides: dict | None = None) -> SearchConfig:
+    """Read and validate a search TOML file; CLI ``overrides`` are dotted keys (None = not given)."""
+    path = Path(path)
+    if not path.is_file():
+        raise LabError(f"config {path} does not exist")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise LabError(f"config {path}: malformed TOML ({str(exc).splitlines()[0]})") from None
+    try:
+        return parse_config(raw, overrides)
+    except LabError as exc:
+        raise LabError(f"config {path}: {exc}") from None
