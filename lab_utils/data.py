@@ -73,7 +73,7 @@ class Splits:
     @property
     def label(self) -> str:
         """How every figure and table names the data: ``jsc-sim (SYNTHETIC)`` or ``jsc (real)``."""
-        return f"{self.name} ({'SYNTHETIC, simulated' if self.synthetic else 'real'})"
+        return f"{self.name} ({'SYNTHETIC' if self.synthetic else 'real'})"
 
     @property
     def num_classes(self) -> int:

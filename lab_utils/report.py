@@ -96,7 +96,7 @@ def save_figure(ctx: Context, fig, name: str, dataset) -> Path:
     Synthetic data gets a visible "SYNTHETIC DATA" footer, as every result on jsc-sim must.
     """
     label = _dataset_label(dataset)
-    text = f"data: {label}" + ("  —  SYNTHETIC DATA (jsc-sim simulator), not the real data set" if _is_synthetic(dataset) else "")
+    text = f"data: {label}" + ("  —  SYNTHETIC DATA, not the real data set" if _is_synthetic(dataset) else "")
     fig.text(0.005, 0.005, text, fontsize=7, color="firebrick" if _is_synthetic(dataset) else "dimgray",
              ha="left", va="bottom")
     path = ctx.figure_path(name)

@@ -171,7 +171,7 @@ def num_threads(n: int | None):
 
 
 def _train(model, data, recipe, *, progress, out_dir, resume, meta, augment, desc) -> History:
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
     torch.manual_seed(recipe.seed)
     gen = torch.Generator().manual_seed(recipe.seed)
@@ -196,7 +196,7 @@ def _train(model, data, recipe, *, progress, out_dir, resume, meta, augment, des
     x, y = data.x_train, data.y_train
     n = x.shape[0]
     t0 = time.perf_counter() - history.seconds
-    bar = tqdm(range(start_epoch, recipe.epochs), desc=desc, disable=not progress, leave=False, initial=start_epoch,
+    bar = progress_bar(range(start_epoch, recipe.epochs), desc=desc, progress=progress, leave=False, initial=start_epoch,
                total=recipe.epochs)
     for epoch in bar:
         model.train()

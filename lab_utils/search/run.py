@@ -80,7 +80,7 @@ def run_search(cfg, out_dir, *, storage_url: str | None = None, study_name: str 
                progress: bool = True, print_fn=print) -> int:
     """Run (or resume) a search; write outputs; return an exit status (0, or 130 if interrupted)."""
     import optuna
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out_dir = Path(out_dir)
@@ -110,7 +110,7 @@ def run_search(cfg, out_dir, *, storage_url: str | None = None, study_name: str 
         return sum(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
 
     total = n_done() + sum(1 for _ in study.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING)))
-    bar = tqdm(total=total, initial=n_done(), desc="search", disable=not progress, leave=False)
+    bar = progress_bar(total=total, initial=n_done(), desc="search", progress=progress, leave=False)
     status = 0
     try:
         if workers == 1:

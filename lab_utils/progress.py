@@ -1,0 +1,15 @@
+"""Progress bars that respect ``TQDM_DISABLE=1`` (headless runs) as well as ``progress=False``.
+
+Passing ``disable=not progress`` to tqdm would override the environment variable with an explicit
+``False``, so saved notebooks would fill with bars; here ``disable`` is only passed to switch off.
+"""
+
+from __future__ import annotations
+
+
+def progress_bar(iterable=None, *, progress: bool = True, **kwargs):
+    from tqdm.auto import tqdm
+
+    if not progress:
+        kwargs["disable"] = True
+    return tqdm(iterable, **kwargs)
