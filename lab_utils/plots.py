@@ -74,12 +74,12 @@ def confusion_matrices(matrices: dict, class_names):
 
 
 def training_curves(histories: dict):
-    """Validation accuracy per epoch for several runs."""
+    """Validation accuracy per epoch for several runs (``History`` objects or their ``as_dict()``)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for name, hist in histories.items():
-        ep = [r["epoch"] for r in hist.epochs]
-        ax.plot(ep, [r["val_accuracy"] for r in hist.epochs], marker=".", label=name)
+        epochs = hist["epochs"] if isinstance(hist, dict) else hist.epochs
+        ax.plot([r["epoch"] for r in epochs], [r["val_accuracy"] for r in epochs], marker=".", label=name)
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy")
     ax.legend(fontsize=7)
