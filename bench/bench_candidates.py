@@ -1,0 +1,68 @@
+"""Lab 4's 25 width candidates x 10 epochs on the full-size data: batched slots against a DataLoader loop.
+
+Baseline (what the lab report did): each candidate trained on its own, one after another, with
+``DataLoader(TensorDataset(x, y), batch_size=512, shuffle=True)``, Adam and cross-entropy. A few
+candidates are timed for one epoch and the mean is extrapolated to 25 candidates x 10 epochs.
+Ours: ``lab_utils.batched.train_batched`` with all 25 candidates as slots of one padded model
+(validation pass after every epoch included), timed for ``--epochs`` epochs (default 1) and
+extrapolated to 10 (printed as such; ``--epochs 10`` measures the whole run). Same run, same data.
+
+    .venv/bin/python bench/bench_candidates.py [--epochs N] [--threads T]
+"""
+
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+from _common import machine
+from torch.utils.data import DataLoader, TensorDataset
+
+from lab_utils.baselines import jsc_data
+from lab_utils.batched import seeded_init, train_batched
+from lab_utils.train import Recipe
+
+GRID = [(16 * a, 16 * c) for a in range(1, 6) for c in range(1, 6)]
+TIMED_BASELINE = [(16, 16), (48, 48), (80, 80)]  # small, middle, largest candidate
+
+
+def dataloader_epoch(model, x, y):
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.train()
+    for xb, yb in DataLoader(TensorDataset(x, y), batch_size=512, shuffle=True):
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--epochs", type=int, default=1, help="epochs of the batched run actually timed")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    splits = jsc_data(quick=False)
+    per_epoch = []
+    for h in TIMED_BASELINE:
+        t0 = time.perf_counter()
+        dataloader_epoch(seeded_init(h, 0), splits.x_train, splits.y_train)
+        per_epoch.append(time.perf_counter() - t0)
+    base_total = sum(per_epoch) / len(per_epoch) * len(GRID) * 10
+    t0 = time.perf_counter()
+    train_batched([seeded_init(h, 0) for h in GRID], [0] * len(GRID), splits, Recipe(epochs=args.epochs),
+                  progress=False)
+    ours = time.perf_counter() - t0
+    ours_total = ours / args.epochs * 10
+    how = "measured" if args.epochs == 10 else f"extrapolated from {args.epochs} epoch(s)"
+    print(f"machine: {machine()}")
+    print(f"data: {splits.label}, training split {len(splits.y_train):,} jets, batch 512")
+    print("DataLoader loop, one epoch: " + ", ".join(f"{h}: {t:.1f} s" for h, t in zip(TIMED_BASELINE, per_epoch)))
+    print(f"DataLoader loop, 25 candidates x 10 epochs (extrapolated): {base_total:.0f} s")
+    print(f"batched, 25 candidates x 10 epochs ({how}): {ours_total:.0f} s (target <= 300 s)")
+    print(f"ratio: baseline/ours = {base_total / ours_total:.1f}x faster")
+
+
+if __name__ == "__main__":
+    main()
