@@ -51,6 +51,8 @@ def trained_candidate(model_name: str, model_args: dict | None, splits, recipe, 
     ``history`` (per-epoch record, when trained now or stored) and ``val`` metrics at the best
     epoch. Without ``cache_dir`` the model is always trained.
     """
+    import torch
+
     from .models import build_model
     from .train import _load_state, load_checkpoint_file, save_checkpoint, train
 
@@ -69,7 +71,11 @@ def trained_candidate(model_name: str, model_args: dict | None, splits, recipe, 
                            "history": obj.get("metrics", {}).get("history"), "val": obj.get("metrics", {}).get("val")}
         except (LabError, KeyError) as exc:
             warnings.warn(f"candidate cache {path} unusable ({exc}); retraining", stacklevel=2)
-            model = build_model(model_name, **model_args)
+    # The initial weights depend on the recipe's seed only (not on the global RNG), so the key
+    # really determines the trained weights and a regenerated cache file holds the same ones.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(recipe.seed)
+        model = build_model(model_name, **model_args)
     history = train(model, splits, recipe, progress=progress, desc=f"train {model_name} {model_args}")
     best = history.epochs[history.best_epoch - 1] if history.best_epoch >= 1 else {}
     val = {"loss": best.get("val_loss"), "accuracy": best.get("val_accuracy"),

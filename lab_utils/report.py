@@ -154,12 +154,18 @@ def run_notebook(path: Path, out_dir: Path, quick: bool) -> float:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    # papermill rewrites its output after every cell: run into a temporary name and rename it at the
+    # end (also after a failure, for inspection), so a kill never leaves a torn executed notebook.
+    tmp = out_dir / f".tmp-{path.name}"
     try:
-        pm.execute_notebook(str(path), str(out_dir / path.name), parameters={"quick": bool(quick)},
+        pm.execute_notebook(str(path), str(tmp), parameters={"quick": bool(quick)},
                             kernel_name="python3", cwd=str(ROOT), progress_bar=False, log_output=False)
     except pm.PapermillExecutionError as exc:
         raise LabError(f"notebook {path.name} failed in cell {exc.exec_count} (cell index {exc.cell_index}): "
                        f"{exc.ename}: {str(exc.evalue)[:200]}") from None
+    finally:
+        if tmp.exists():
+            os.replace(tmp, out_dir / path.name)
     return time.perf_counter() - t0
 
 

@@ -36,6 +36,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                                                 "seeded results repeat only with one worker")
     p.add_argument("--timeout", type=float, help="stop taking new trials after this many seconds")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--check", action="store_true",
+                   help="only validate: parse the config, load the checkpoint and data, build the search space "
+                        "against the model, print its summary and exit 0 (no study is opened or written)")
     p.set_defaults(func=run)
     return p
 
@@ -49,10 +52,33 @@ def run(args) -> int:
     if args.workers is not None:
         overrides["search.strategy.setup.n_jobs"] = args.workers
     cfg = load_config(args.config, overrides)
+    if args.check:
+        return check(cfg, print_fn=print)
     out = Path(args.out) if args.out else Path("results") / "search" / Path(args.config).stem
     study_name = args.study_name or cfg.raw.get("project") or "search"
     return run_search(cfg, out, storage_url=args.storage, study_name=study_name, workers=cfg.strategy.n_jobs,
                       progress=not args.quiet)
+
+
+def check(cfg, print_fn=print) -> int:
+    """``--check``: build everything a search needs except the study, and print the space.
+
+    Nothing is written: no output directory, no storage, and a space that would train something
+    first (the VGG supernet) is built untrained (``SpaceContext.dry_run``).
+    """
+    from .run import build_context
+
+    space, splits = build_context(cfg, None, dry_run=True)
+    choices = space.choices()
+    print_fn(f"config ok: space {cfg.space.name} on {cfg.model}, {splits.label}, split {cfg.eval_split}; "
+             f"{space.index_combinations()} index combinations, {space.n_configurations()} unique configurations")
+    for key, values in choices.items():
+        print_fn(f"  {key}: {list(values)}")
+    metrics = ", ".join(f"{m.name} (scale {m.scale:g}, {m.direction or '-'})" for m in cfg.strategy.metrics)
+    print_fn(f"sampler {cfg.strategy.sampler}, n_trials {cfg.strategy.n_trials}, "
+             f"{'sum of scaled metrics, ' + str(cfg.strategy.direction) if cfg.strategy.sum_scaled_metrics else 'multi-objective'}"
+             f": {metrics}")
+    return 0
 
 
 def main(argv=None) -> int:

@@ -18,6 +18,8 @@ Extra keys beyond MASE's, all optional: top level ``n_samples``, ``data_seed``, 
 from __future__ import annotations
 
 import copy
+import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,8 @@ from ..errors import LabError
 
 SAMPLERS = ("tpe", "random", "brute-force", "grid", "nsgaii", "qmc")
 DIRECTIONS = ("maximize", "minimize")
+MAX_SAMPLES = 10_000_000  # beyond the real JSC set's 830k jets: a typo, not a data set
+_SAFE_NAME = re.compile(r"(?!\.{1,2}$)[A-Za-z0-9_.-]{1,100}")
 _MASE_SPLITS = {"val_dataloader": "val", "test_dataloader": "test", "val": "val", "test": "test"}
 
 # table path -> allowed keys (None: a sub-table whose own keys are checked elsewhere)
@@ -182,6 +186,10 @@ def parse_config(raw: dict, overrides: dict | None = None) -> SearchConfig:
     _check_table(raw, _TOP, "")
     if "model" not in raw:
         raise LabError("model: missing; name the model to search, e.g. model = \"jsc-tiny\"")
+    from ..data import DATASETS
+
+    if raw.get("dataset", "jsc-sim") not in DATASETS:
+        raise LabError(f"dataset: unknown data set {raw['dataset']!r}; choose one of: {', '.join(DATASETS)}")
     search = raw.get("search")
     if not isinstance(search, dict) or "search_space" not in search or "strategy" not in search:
         raise LabError("search: missing [search.search_space] or [search.strategy] table")
@@ -196,6 +204,9 @@ def parse_config(raw: dict, overrides: dict | None = None) -> SearchConfig:
     for key, entry in sp.get("seed", {}).items():
         if not isinstance(entry, dict):
             raise LabError(f"search.search_space.seed.{key}: must be a table with a 'config' table")
+        if "config" in entry and not isinstance(entry["config"], dict):
+            raise LabError(f"search.search_space.seed.{key}.config: must be a table of choice lists, "
+                           f"got {type(entry['config']).__name__} {entry['config']!r}")
     space = SpaceConfig(name=sp["name"], setup=dict(sp.get("setup", {})), seed=copy.deepcopy(sp.get("seed", {})),
                         train=dict(sp["train"]) if "train" in sp else None)
     get_space(space.name).check_config(space)
@@ -209,7 +220,7 @@ def parse_config(raw: dict, overrides: dict | None = None) -> SearchConfig:
     for k in ("n_trials", "n_jobs", "n_startup_trials"):
         if k in setup and setup[k] < (0 if k == "n_startup_trials" else 1):
             raise LabError(f"search.strategy.setup.{k}: must be >= {0 if k == 'n_startup_trials' else 1}, got {setup[k]}")
-    if setup.get("timeout") is not None and setup["timeout"] <= 0:
+    if setup.get("timeout") is not None and not (setup["timeout"] > 0 and math.isfinite(setup["timeout"])):
         raise LabError(f"search.strategy.setup.timeout: must be > 0 seconds or 'NA', got {setup['timeout']}")
     sampler = setup.get("sampler", "tpe")
     if sampler not in SAMPLERS:
@@ -229,6 +240,8 @@ def parse_config(raw: dict, overrides: dict | None = None) -> SearchConfig:
         d = spec.get("direction")
         if d is not None and d not in DIRECTIONS:
             raise LabError(f"{where}.direction: must be maximize or minimize, got {d!r}")
+        if not math.isfinite(spec.get("scale", 1.0)):
+            raise LabError(f"{where}.scale: must be a finite number, got {spec['scale']}")
         metrics.append(MetricSpec(name, float(spec.get("scale", 1.0)), d))
     sum_scaled = setup.get("sum_scaled_metrics", False)
     if sum_scaled and direction is None:
@@ -260,6 +273,8 @@ def parse_config(raw: dict, overrides: dict | None = None) -> SearchConfig:
     if "average_bitwidth" in hw:
         _check_table(hw["average_bitwidth"], {"compare_to": int}, "search.strategy.hw_runner.average_bitwidth")
         compare_to = hw["average_bitwidth"].get("compare_to", 32)
+        if not 1 <= compare_to <= 64:
+            raise LabError(f"search.strategy.hw_runner.average_bitwidth.compare_to: must be 1..64 bits, got {compare_to}")
     if eval_split not in ("val", "test"):
         raise LabError(f"eval_split: must be val or test, got {eval_split!r} (a search never selects on training data)")
     strategy = StrategyConfig(
@@ -272,8 +287,18 @@ def parse_config(raw: dict, overrides: dict | None = None) -> SearchConfig:
     for k in ("batch_size",):
         if k in raw and raw[k] < 1:
             raise LabError(f"{k}: must be >= 1, got {raw[k]}")
-    if raw.get("n_samples") is not None and raw["n_samples"] < 100:
-        raise LabError(f"n_samples: must be >= 100, got {raw['n_samples']}")
+    if raw.get("n_samples") is not None and not 100 <= raw["n_samples"] <= MAX_SAMPLES:
+        raise LabError(f"n_samples: must be between 100 and {MAX_SAMPLES:,}, got {raw['n_samples']}")
+    for k in ("seed", "data_seed"):  # numpy/Optuna seeds: 0 .. 2**32 - 1
+        if k in raw and not 0 <= raw[k] < 2**32:
+            raise LabError(f"{k}: must be a whole number in 0..{2**32 - 1}, got {raw[k]}")
+    if sp.get("train", {}).get("seed") is not None and not 0 <= sp["train"]["seed"] < 2**32:
+        raise LabError(f"search.search_space.train.seed: must be a whole number in 0..{2**32 - 1}, "
+                       f"got {sp['train']['seed']}")
+    if raw.get("project") is not None and not _SAFE_NAME.fullmatch(raw["project"]):
+        # MASE names its output folder after the project: never let it be a path (../../etc)
+        raise LabError(f"project: {raw['project']!r} is not a plain name; use letters, digits, '.', '-' "
+                       "and '_' (no '/' or '..'), at most 100 characters")
     return SearchConfig(
         model=raw["model"], space=space, strategy=strategy, dataset=raw.get("dataset", "jsc-sim"),
         batch_size=raw.get("batch_size", 512), seed=raw.get("seed", 0),
@@ -285,8 +310,12 @@ def parse_config(raw: dict, overrides: dict | None = None) -> SearchConfig:
 def load_config(path, overrides: dict | None = None) -> SearchConfig:
     """Read and validate a search TOML file; CLI ``overrides`` are dotted keys (None = not given)."""
     path = Path(path)
-    if not path.is_file():
-        raise LabError(f"config {path} does not exist")
+    try:
+        exists = path.is_file()
+    except (OSError, ValueError):  # a NUL byte or an over-long name
+        exists = False
+    if not exists:
+        raise LabError(f"config {str(path)[:200]!r} does not exist or is not a file")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -18,6 +18,7 @@ import io
 from pathlib import Path
 
 from .. import atomic
+from ..faults import fault_point
 
 
 def _round(d: dict) -> dict:
@@ -106,6 +107,7 @@ def write_outputs(out_dir: Path, cfg, study, space, splits=None) -> dict:
     buf = io.StringIO()
     frame.to_csv(buf, index=False)
     atomic.write_text(out_dir / "trials.csv", buf.getvalue())
+    fault_point("outputs")
     result = {"summary": summary(study, space, splits), "best": best_rows(study)}
     atomic.write_json(out_dir / "best.json", result)
     atomic.write_text(out_dir / "config.toml", cfg.to_toml())

@@ -21,8 +21,11 @@ from . import strategy
 from .spaces import SpaceContext, get_space
 
 
-def build_context(cfg, out_dir: Path | None, progress: bool = False):
-    """Data, model (+ checkpoint) and the search space, all validated; returns (space, splits)."""
+def build_context(cfg, out_dir: Path | None, progress: bool = False, dry_run: bool = False):
+    """Data, model (+ checkpoint) and the search space, all validated; returns (space, splits).
+
+    ``dry_run`` (``search --check``): a space must not train or write anything while being built.
+    """
     import torch
 
     from ..data import load_dataset
@@ -34,7 +37,10 @@ def build_context(cfg, out_dir: Path | None, progress: bool = False):
     ckpt = None
     if cfg.load is not None:
         ckpt = Path(cfg.load)
-        obj = load_checkpoint_file(ckpt)
+        try:
+            obj = load_checkpoint_file(ckpt)
+        except LabError as exc:  # name the key, as every config error does
+            raise LabError(f"load: {exc}") from None
         if obj.get("model") not in (None, cfg.model):
             raise LabError(f"load: checkpoint {ckpt} is for model {obj['model']!r}, the config searches {cfg.model!r}")
         model_args = {**obj.get("model_args", {}), **model_args}
@@ -42,7 +48,10 @@ def build_context(cfg, out_dir: Path | None, progress: bool = False):
         raise LabError(f"load: space {cfg.space.name!r} searches a trained model; pass --load CKPT (or load = \"...\")")
     model = build_model(cfg.model, **model_args)
     if ckpt is not None:
-        load_weights(model, ckpt)
+        try:
+            load_weights(model, ckpt)
+        except LabError as exc:
+            raise LabError(f"load: {exc}") from None
     model.eval()
     splits = load_dataset(cfg.dataset, n_samples=cfg.n_samples, data_seed=cfg.data_seed, path=cfg.data_path)
     try:
@@ -53,7 +62,7 @@ def build_context(cfg, out_dir: Path | None, progress: bool = False):
     ctx = SpaceContext(model_name=cfg.model, model=model, splits=splits, model_args=model_args, checkpoint=ckpt,
                        eval_split=cfg.eval_split, seed=cfg.seed, out_dir=out_dir, recipe=cfg.recipe(),
                        batch_size=cfg.batch_size, metrics=cfg.strategy.metric_names, progress=progress,
-                       eval_samples=cfg.strategy.eval_samples, compare_to=cfg.strategy.compare_to)
+                       eval_samples=cfg.strategy.eval_samples, compare_to=cfg.strategy.compare_to, dry_run=dry_run)
     return space_cls(cfg.space, ctx), splits
 
 
@@ -62,6 +71,9 @@ def _worker_main(cfg, out_dir, url, study_name, index, timeout, quiet):
     import optuna
     import torch
 
+    from .. import faults
+
+    faults.worker_index = index  # LAB_FAULT_KILL=POINT:N:WORKER (tests only)
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
@@ -122,7 +134,9 @@ def run_search(cfg, out_dir, *, storage_url: str | None = None, study_name: str 
             for p in procs:
                 p.start()
             try:
-                while any(p.is_alive() for p in procs):
+                # poll EVERY child (a list, not any()'s short-circuit): is_alive() reaps a killed
+                # worker, which would otherwise linger as a zombie whose pid looks alive to the others
+                while any([p.is_alive() for p in procs]):
                     time.sleep(0.5)
                     bar.n = n_done()
                     bar.refresh()

@@ -95,6 +95,7 @@ class SpaceContext:
     progress: bool = False
     eval_samples: int | None = None  # first N samples of the split (None: the whole split)
     compare_to: int = 32  # memory_density = compare_to / average_bitwidth (MASE's hw runner)
+    dry_run: bool = False  # `search --check`: build the space, but train and write nothing
 
 
 def _choice_sort_key(v):
@@ -350,8 +351,13 @@ class ChannelMultiplier(SearchSpace):
             if key not in (*cls.NODES, "default"):
                 raise LabError(f"{where}: only {', '.join(cls.NODES)} and default can be searched "
                                "(seq_blocks_6's output is the 5 classes)")
-            if set(entry) != {"config"} or set(entry["config"]) - {"channel_multiplier", "name"}:
-                raise LabError(f"{where}: expected config.channel_multiplier = [list of whole numbers]")
+            extra = sorted(set(entry) - {"config"})
+            if extra or "config" not in entry:
+                raise LabError(f"{where}.{extra[0] if extra else 'config'}: expected only "
+                               "config.channel_multiplier = [list of whole numbers]")
+            extra = sorted(set(entry["config"]) - {"channel_multiplier", "name"})
+            if extra:
+                raise LabError(f"{where}.config.{extra[0]}: unknown key; allowed: channel_multiplier")
             values = entry["config"].get("channel_multiplier")
             if not isinstance(values, (list, tuple)) or not values or not all(
                     isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 64 for v in values):

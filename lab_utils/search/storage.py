@@ -41,8 +41,12 @@ HOST = socket.gethostname()
 
 
 def mask_url(url: str) -> str:
-    """``postgresql://u:secret@h/db`` -> ``postgresql://u:***@h/db``."""
-    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", str(url))
+    """``postgresql://u:secret@h/db`` -> ``postgresql://u:***@h/db`` (also ``?password=secret``).
+
+    The password runs to the LAST ``@``: an unencoded ``@`` or ``/`` inside it must not leak its tail.
+    """
+    url = re.sub(r"(://[^:/@]*):.*@", r"\1:***@", str(url))
+    return re.sub(r"(?i)([?&](?:password|passwd|pwd)=)[^&]*", r"\1***", url)
 
 
 def default_storage_url(out_dir: Path, workers: int) -> str:
@@ -75,15 +79,16 @@ def open_storage(url: str):
             return optuna.storages.RDBStorage(url, engine_kwargs={"creator": lambda: _sqlite_connect(db)})
         if url.startswith(("postgresql://", "postgres://")):
             # SQLAlchemy 2.1 defaults to psycopg 3; the pinned driver is psycopg2(-binary).
-            url = "postgresql+psycopg2://" + url.split("://", 1)[1]
+            return optuna.storages.RDBStorage("postgresql+psycopg2://" + url.split("://", 1)[1],
+                                              engine_kwargs={"pool_pre_ping": True})
         return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
     except LabError:
         raise
     except Exception as exc:  # noqa: BLE001 - driver errors can quote the URL: never show it
         msg = mask_url(str(exc).splitlines()[0] if str(exc) else "")
-        secret = re.search(r"://[^:/@]*:([^@]*)@", url)
-        if secret and secret.group(1):
-            msg = msg.replace(secret.group(1), "***")
+        for secret in re.findall(r"://[^:/@]*:(.*)@", url) + re.findall(r"(?i)[?&](?:password|passwd|pwd)=([^&]*)", url):
+            if secret:
+                msg = msg.replace(secret, "***")
         raise LabError(f"storage {mask_url(url)}: cannot open ({type(exc).__name__}: {msg[:160]})") from None
 
 
@@ -145,7 +150,10 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # a killed process not yet reaped by its parent (a zombie) still answers kill(pid, 0)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def is_stale(trial, now: float | None = None, grace: float = GRACE_S) -> bool:

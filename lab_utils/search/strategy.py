@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass
 
 from ..errors import LabError
+from ..faults import fault_point
 from . import storage as st
 from .spaces import HARDWARE_METRICS, SOFTWARE_METRICS
 
@@ -46,7 +47,11 @@ def make_sampler(name: str, seed: int, space, n_startup_trials: int = 10):
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "brute-force":
-        return optuna.samplers.BruteForceSampler(seed=seed)
+        import warnings
+
+        with warnings.catch_warnings():  # "experimental" noise on every run's stderr, nothing to act on
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.BruteForceSampler(seed=seed)
     if name == "grid":
         return optuna.samplers.GridSampler({k: list(range(len(v))) for k, v in space.variable().items()}, seed=seed)
     if name == "nsgaii":
@@ -111,6 +116,7 @@ class Objective:
         t0 = time.perf_counter()
         config = self.space.suggest(trial)
         metrics, cached = self.metrics(config)
+        fault_point("evaluated")
         values, scaled = self.values(metrics)
         # One user attribute (one storage write) holding MASE's per-trial attributes and ours.
         trial.set_user_attr("result", {
@@ -119,6 +125,7 @@ class Objective:
             "hardware_metrics": {k: v for k, v in metrics.items() if k in HARDWARE_METRICS},
             "scaled_metrics": scaled, "sampled_config": self.space.describe(config),
             "cached": cached, "eval_seconds": time.perf_counter() - t0})
+        fault_point("result_written")
         return values
 
 
@@ -168,6 +175,7 @@ def fill_queue(cfg, space, study, n_trials: int) -> dict:
     for p in todo:
         storage.create_new_trial(study._study_id, template_trial=create_trial(
             state=TrialState.WAITING, system_attrs={"fixed_params": p}))
+        fault_point("enqueued")
     return {"enqueued": len(todo), "already": len(live)}
 
 
@@ -192,15 +200,27 @@ def work(cfg, space, study, *, timeout: float | None = None, progress=None, wait
                 continue
             break
         trial = optuna.Trial(study, trial_id)
+        fault_point("claimed")
         try:
             with st.Heartbeat(study._storage, trial_id):
                 values = objective.run_trial(trial)
             study.tell(trial, values)
+            fault_point("told")
         except KeyboardInterrupt:
             st.fail_and_requeue(study, trial_id, "interrupted (Ctrl-C)")
             raise
         except Exception as exc:
-            retries = int(study._storage.get_trial(trial_id).system_attrs.get("lab:retries", 0))
+            frozen = study._storage.get_trial(trial_id)
+            if frozen.state == TrialState.COMPLETE:
+                # Optuna stores the result in a `finally` after the sampler's after_trial; that hook
+                # can raise (BruteForceSampler: "param_name mismatch" once the study holds a trial
+                # that failed before its first suggest, i.e. a worker killed right after taking it).
+                # The trial is complete and kept; the queue, not the sampler, decides when to stop.
+                done += 1
+                if progress is not None:
+                    progress.update(1)
+                continue
+            retries = int(frozen.system_attrs.get("lab:retries", 0))
             reason = f"{type(exc).__name__}: {str(exc)[:200]}"
             if retries < 2:  # retried on the next take or rerun; a deterministic bug stops after 2
                 st.fail_and_requeue(study, trial_id, reason)

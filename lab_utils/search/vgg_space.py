@@ -89,6 +89,8 @@ class VGGChannels(SearchSpace):
             return sn
         if "supernet" in setup:
             raise LabError(f"search.search_space.setup.supernet: {path} does not exist")
+        if ctx.dry_run:  # `search --check`: the space's shape only; never train a supernet to validate a file
+            return S.VGGSupernet(self.choices_, fc=self.fc, num_classes=ctx.splits.num_classes, seed=0)
         if ctx.recipe is None:
             raise LabError("search.search_space.train: vgg_channels trains a supernet first; give a recipe table "
                            "(epochs, batch_size, lr, weight_decay, seed) or setup.supernet = \"<file>\"")
