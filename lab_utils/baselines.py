@@ -17,7 +17,9 @@ from .report import output_root
 from .train import Recipe, evaluate
 
 BASELINE_RECIPE = Recipe(epochs=10, batch_size=512, lr=1e-3, optimizer="adam", seed=0)
-QUICK_RECIPE = Recipe(epochs=3, batch_size=512, lr=1e-3, optimizer="adam", seed=0)
+# Quick mode trains 3 epochs on 30,000 jets; lr 1e-2 gets jsc-tiny to ~67 % there (1e-3: ~44 %, with most
+# logits clipped to 0 by the logit ReLU, so argmax ties flip under any quantization and nothing is comparable).
+QUICK_RECIPE = Recipe(epochs=3, batch_size=512, lr=1e-2, optimizer="adam", seed=0)
 QUICK_JETS = 30_000
 
 
