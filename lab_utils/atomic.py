@@ -71,4 +71,6 @@ def torch_save(path, obj) -> None:
 def savefig(fig, path, dpi: int = 110) -> None:
     """Save a matplotlib figure atomically and byte-stable (no timestamps in the PNG metadata)."""
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, metadata={"Software": None}, format=Path(path).suffix.lstrip(".") or "png")
+        # bbox_inches="tight": a suptitle placed at y=1.0 by a notebook is kept whole, not clipped.
+        fig.savefig(tmp, dpi=dpi, metadata={"Software": None}, format=Path(path).suffix.lstrip(".") or "png",
+                    bbox_inches="tight", pad_inches=0.1)
