@@ -343,21 +343,46 @@ def efficiency_table(study: SamplerStudy, tolerance: float = 0.5):
     return out
 
 
-def exact_band_check(study: SamplerStudy, sampler: str = "brute-force") -> dict:
+def random_order_band(values, maximize: bool, n_seeds: int, k_max: int, level: float = 0.99,
+                      n_sim: int = 2000, seed: int = 12345) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise ``level`` band of the MEAN best-so-far over ``n_seeds`` uniformly random orders.
+
+    Simulated (``n_sim`` batches of ``n_seeds`` random permutations of the table), because the
+    Gaussian band ``exact mean ± z·sd/√seeds`` is wrong in the tail: late in the run the best-so-far
+    is the optimum except in rare runs that missed it, a very skewed distribution (one unlucky seed
+    in 20 gave |z| = 17 on the 144-configuration table while the simulated band held it).
+    """
+    v = np.asarray(values, dtype=float)
+    sign = 1.0 if maximize else -1.0
+    rng = np.random.default_rng(seed)
+    means = np.empty((n_sim, k_max))
+    chunk = max(1, 2_000_000 // (n_seeds * len(v)))
+    for start in range(0, n_sim, chunk):
+        b = min(chunk, n_sim - start)
+        keys = rng.random((b * n_seeds, len(v)))
+        first = np.argpartition(keys, k_max - 1, axis=1)[:, :k_max] if k_max < len(v) else np.arange(len(v))[None].repeat(b * n_seeds, 0)
+        order = np.take_along_axis(first, np.argsort(np.take_along_axis(keys, first, axis=1), axis=1), axis=1)
+        best = np.maximum.accumulate(sign * v[order], axis=1) * sign
+        means[start:start + b] = best.reshape(b, n_seeds, k_max).mean(axis=1)
+    tail = (1.0 - level) / 2.0
+    lo, hi = np.quantile(means, [tail, 1.0 - tail], axis=0)
+    return lo, hi
+
+
+def exact_band_check(study: SamplerStudy, sampler: str = "brute-force", level: float = 0.99) -> dict:
     """How the replayed mean best-so-far of a random-order sampler sits against the exact curve.
 
-    ``z[k] = (replayed mean − exact mean) / (exact sd / √seeds)``; returns the largest ``|z|`` and
-    the share of trial numbers whose replayed mean lies within the exact 95 % band (``|z| <= 1.96``),
-    counting only trial numbers where the exact sd is non-zero.
+    ``share_within_band``: the share of trial numbers whose replayed mean lies inside the simulated
+    ``level`` band of a uniformly random order (:func:`random_order_band`); ``max_abs_gap``: the
+    largest distance of the replayed mean from the exact expected curve (:func:`expected_best`).
     """
-    mean, sd = expected_best(study.table.values, study.table.maximize, k_max=study.n_trials)
+    mean, _ = expected_best(study.table.values, study.table.maximize, k_max=study.n_trials)
     replayed = study.best(sampler).mean(axis=0)
-    live = sd > 1e-12
-    if not live.any():
-        exact = bool(np.allclose(replayed, mean))
-        return {"max_abs_z": 0.0 if exact else float("inf"), "share_within_95": 1.0 if exact else 0.0}
-    z = (replayed[live] - mean[live]) / (sd[live] / np.sqrt(len(study.seeds)))
-    return {"max_abs_z": float(np.abs(z).max()), "share_within_95": float((np.abs(z) <= 1.96).mean())}
+    lo, hi = random_order_band(study.table.values, study.table.maximize, len(study.seeds), study.n_trials, level)
+    eps = 1e-9 * max(1.0, float(np.abs(mean).max()))
+    inside = (replayed >= lo - eps) & (replayed <= hi + eps)
+    return {"share_within_band": float(inside.mean()), "band_level": level,
+            "max_abs_gap": float(np.abs(replayed - mean).max())}
 
 
 # ----------------------------------------------------------------------------- Pareto fronts
