@@ -14,7 +14,7 @@ checkpoint of a width-transformed candidate be rebuilt by name; the default valu
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

@@ -41,7 +41,7 @@ def test_notebook_is_clean_and_parameterised(path):
 
 
 def _parse(src):
-    return ast.parse("\n".join(l for l in src.splitlines() if not l.lstrip().startswith(("%", "!"))))
+    return ast.parse("\n".join(ln for ln in src.splitlines() if not ln.lstrip().startswith(("%", "!"))))
 
 
 def test_failing_cell_names_notebook_and_cell(tmp_path):
