@@ -69,15 +69,22 @@ class History:
 
 
 def make_optimizer(model: nn.Module, recipe: Recipe):
+    """The recipe's optimizer and its cosine schedule (stepped once per epoch, MASE's).
+
+    ``fused=True``: one kernel updates every parameter; for these small models the per-tensor
+    Python loop of the default implementation cost about as much as the forward and backward pass
+    (one jsc-three-linear-layers epoch: 1.9 s → 1.0 s on this machine).
+    """
     params = [p for p in model.parameters() if p.requires_grad]
     if recipe.optimizer == "sgd":
-        opt = torch.optim.SGD(params, lr=recipe.lr, momentum=0.9, nesterov=True, weight_decay=recipe.weight_decay)
+        opt = torch.optim.SGD(params, lr=recipe.lr, momentum=0.9, nesterov=True, weight_decay=recipe.weight_decay,
+                              fused=True)
         eta_min = 0.0
     elif recipe.optimizer == "adamw":
-        opt = torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+        opt = torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay, fused=True)
         eta_min = min(1e-6, recipe.lr)
     else:
-        opt = torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+        opt = torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay, fused=True)
         eta_min = min(1e-6, recipe.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=recipe.epochs, eta_min=eta_min)
     return opt, sched
@@ -201,21 +208,21 @@ def _train(model, data, recipe, *, progress, out_dir, resume, meta, augment, des
     for epoch in bar:
         model.train()
         perm = torch.randperm(n, generator=gen)
-        total, count = 0.0, 0
+        xs, ys = x[perm], y[perm]  # one shuffled copy per epoch: the batches below are views, not gathers
+        total, count = torch.zeros((), dtype=torch.float64), 0
         for i in range(0, n, recipe.batch_size):
-            idx = perm[i:i + recipe.batch_size]
-            xb, yb = x[idx], y[idx]
+            xb, yb = xs[i:i + recipe.batch_size], ys[i:i + recipe.batch_size]
             if augment is not None:
                 xb = augment(xb, gen)
             loss = F.cross_entropy(model(xb), yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += float(loss.detach()) * idx.shape[0]
-            count += idx.shape[0]
+            total += loss.detach() * yb.shape[0]
+            count += yb.shape[0]
         sched.step()
         val = evaluate(model, data.x_val, data.y_val)
-        row = {"epoch": epoch + 1, "train_loss": total / max(count, 1), "val_loss": val["loss"],
+        row = {"epoch": epoch + 1, "train_loss": float(total) / max(count, 1), "val_loss": val["loss"],
                "val_accuracy": val["accuracy"], "val_macro_accuracy": val["macro_accuracy"]}
         history.epochs.append(row)
         if math.isfinite(val["loss"]) and val["loss"] < history.best_val_loss:
