@@ -3,8 +3,8 @@
 Baseline (what the lab report did): each candidate trained on its own, one after another, with
 ``DataLoader(TensorDataset(x, y), batch_size=512, shuffle=True)``, Adam and cross-entropy. A few
 candidates are timed for one epoch and the mean is extrapolated to 25 candidates x 10 epochs.
-Ours: ``lab_utils.batched.train_batched`` with all 25 candidates as slots of one padded model
-(validation pass after every epoch included), timed for ``--epochs`` epochs (default 1) and
+Ours: ``lab_utils.batched.train_grid`` (what lab4_3 calls): the 25 candidates as slots of two
+padded batched models, narrow and wide (validation pass after every epoch included), timed for ``--epochs`` epochs (default 1) and
 extrapolated to 10 (printed as such; ``--epochs 10`` measures the whole run). Same run, same data.
 
     .venv/bin/python bench/bench_candidates.py [--epochs N] [--threads T]
@@ -19,7 +19,7 @@ from _common import machine
 from torch.utils.data import DataLoader, TensorDataset
 
 from lab_utils.baselines import jsc_data
-from lab_utils.batched import seeded_init, train_batched
+from lab_utils.batched import seeded_init, train_grid
 from lab_utils.train import Recipe
 
 GRID = [(16 * a, 16 * c) for a in range(1, 6) for c in range(1, 6)]
@@ -51,8 +51,7 @@ def main():
         per_epoch.append(time.perf_counter() - t0)
     base_total = sum(per_epoch) / len(per_epoch) * len(GRID) * 10
     t0 = time.perf_counter()
-    train_batched([seeded_init(h, 0) for h in GRID], [0] * len(GRID), splits, Recipe(epochs=args.epochs),
-                  progress=False)
+    train_grid(GRID, [0], splits, Recipe(epochs=args.epochs), cache_dir=None, progress=False)
     ours = time.perf_counter() - t0
     ours_total = ours / args.epochs * 10
     how = "measured" if args.epochs == 10 else f"extrapolated from {args.epochs} epoch(s)"

@@ -123,3 +123,33 @@ def test_bad_input_is_a_lab_error(blobs):
         train_batched([seeded_init((16, 16), 0)], [0, 1], blobs, Recipe(epochs=1), progress=False)
     with pytest.raises(LabError, match="jsc-three-linear-layers"):
         BatchedThreeLinear([build_model("jsc-tiny")])
+
+
+def test_split_groups_balances_padded_cost():
+    from itertools import combinations
+
+    from lab_utils.batched import split_groups
+
+    grid = [(16 * a, 16 * c) for a in range(1, 6) for c in range(1, 6)]
+    groups = split_groups(grid, 2)
+    assert sorted(i for g in groups for i in g) == list(range(25))
+
+    def cost(idx):  # slots x padded cost (16*h1 + h1*h2 + h2*5 at the group's widest h1, h2)
+        h1, h2 = max(grid[i][0] for i in idx), max(grid[i][1] for i in idx)
+        return len(idx) * (16 * h1 + h1 * h2 + h2 * 5)
+
+    # hand count: a in 1..3 (15 slots padded to 48 x 80) and a in 4..5 (10 slots padded to 80 x 80)
+    assert sorted(len(g) for g in groups) == [10, 15]
+    assert max(cost(g) for g in groups) == 10 * (16 * 80 + 80 * 80 + 80 * 5) == 80800
+    assert max(cost(g) for g in groups) < cost(range(25)) == 202000
+    # no split of a small grid does better than the one chosen (exhaustive check over all subsets)
+    small = grid[::4]
+    best = min(max(cost(list(s)), cost([i for i in range(len(small)) if i not in s]))
+               for r in range(1, len(small)) for s in combinations(range(len(small)), r)
+               for cost in [lambda idx: len(idx) * (16 * max(small[i][0] for i in idx) + max(small[i][0] for i in idx)
+                                                   * max(small[i][1] for i in idx) + 5 * max(small[i][1] for i in idx))])
+    got = split_groups(small, 2)
+    c = lambda idx: len(idx) * (16 * max(small[i][0] for i in idx) + max(small[i][0] for i in idx)  # noqa: E731
+                               * max(small[i][1] for i in idx) + 5 * max(small[i][1] for i in idx))
+    assert max(c(g) for g in got) >= best  # contiguous cuts are a heuristic: never better than exhaustive
+    assert max(c(g) for g in got) <= 1.25 * best
