@@ -341,7 +341,7 @@ def _train_group(job):
 def _run_groups(jobs, splits, recipe, logit_relu, progress):
     """Train each group, one after another in this process, and rebuild plain models from the states."""
     out = []
-    for k, (hiddens, seeds) in enumerate(jobs):
+    for hiddens, seeds in jobs:
         sds, hists = _train_group((hiddens, seeds, splits, recipe, logit_relu, progress))
         models = []
         for h, sd in zip(hiddens, sds):
