@@ -29,3 +29,17 @@ def median_seconds(fn, min_run_time: float = 1.0) -> float:
     from torch.utils.benchmark import Timer
 
     return Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_run_time).median
+
+
+def dataloader_epoch(model, x, y, batch_size: int = 512) -> None:
+    """The baseline training epoch: ``DataLoader(TensorDataset(x, y), shuffle=True)``, Adam, cross-entropy."""
+    import torch.nn.functional as F
+    from torch.utils.data import DataLoader, TensorDataset
+
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.train()
+    for xb, yb in DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True):
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()

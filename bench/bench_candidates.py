@@ -14,9 +14,7 @@ import argparse
 import time
 
 import torch
-import torch.nn.functional as F
-from _common import machine
-from torch.utils.data import DataLoader, TensorDataset
+from _common import dataloader_epoch, machine
 
 from lab_utils.baselines import jsc_data
 from lab_utils.batched import seeded_init, train_grid
@@ -24,16 +22,6 @@ from lab_utils.train import Recipe
 
 GRID = [(16 * a, 16 * c) for a in range(1, 6) for c in range(1, 6)]
 TIMED_BASELINE = [(16, 16), (48, 48), (80, 80)]  # small, middle, largest candidate
-
-
-def dataloader_epoch(model, x, y):
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    model.train()
-    for xb, yb in DataLoader(TensorDataset(x, y), batch_size=512, shuffle=True):
-        loss = F.cross_entropy(model(xb), yb)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
 
 
 def main():

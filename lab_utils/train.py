@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import atomic
-from .errors import LabError
+from .errors import LabError, require_file
 
 CKPT_FORMAT = "lab_utils.ckpt/1"
 
@@ -262,13 +262,7 @@ def save_checkpoint(path, model: nn.Module, *, meta: dict | None = None, recipe:
 
 def load_checkpoint_file(path) -> dict:
     """Load a checkpoint dict with ``weights_only=True`` (never unpickles code)."""
-    path = Path(path)
-    try:
-        exists = path.is_file()
-    except (OSError, ValueError):  # a NUL byte or an over-long name
-        exists = False
-    if not exists:
-        raise LabError(f"checkpoint {str(path)[:200]!r} does not exist or is not a file")
+    path = require_file(path, "checkpoint")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torn, foreign or unsafe files

@@ -11,7 +11,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import LabError
 
 HELP = """Run (or resume) a search. The study lives in --out (SQLite; the journal file with --workers),
 so running the same command again resumes it: completed trials are kept, a trial lost to Ctrl-C or
@@ -82,18 +81,9 @@ def check(cfg, print_fn=print) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lab_utils.search.cli")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_parser(sub)
-    args = parser.parse_args(["search", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return int(args.func(args) or 0)
-    except LabError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted: run the same command again to resume", file=sys.stderr)
-        return 130
+    from ..cli import main as lab_main  # one error/interrupt policy for every entry point
+
+    return lab_main(["search", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -22,9 +22,8 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from ..errors import LabError
+from ..errors import LabError, require_file
 
 SAMPLERS = ("tpe", "random", "brute-force", "grid", "nsgaii", "qmc")
 DIRECTIONS = ("maximize", "minimize")
@@ -309,13 +308,7 @@ def parse_config(raw: dict, overrides: dict | None = None) -> SearchConfig:
 
 def load_config(path, overrides: dict | None = None) -> SearchConfig:
     """Read and validate a search TOML file; CLI ``overrides`` are dotted keys (None = not given)."""
-    path = Path(path)
-    try:
-        exists = path.is_file()
-    except (OSError, ValueError):  # a NUL byte or an over-long name
-        exists = False
-    if not exists:
-        raise LabError(f"config {str(path)[:200]!r} does not exist or is not a file")
+    path = require_file(path, "config")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
