@@ -17,7 +17,7 @@ import torch
 from conftest import ROOT
 from lab_utils.train import load_checkpoint_file
 
-TRAIN = ["train", "--model", "jsc-three-linear-layers", "--dataset", "jsc-sim", "--n-samples", "6000",
+TRAIN = ["train", "--model", "jsc-three-linear-layers", "--dataset", "jsc-sim", "--n-samples", "20000",
          "--epochs", "30", "--batch-size", "256", "--lr", "3e-3", "--seed", "5", "--quiet"]
 
 

@@ -1,10 +1,10 @@
 """The CLI: one-line errors with exit 2 that leave a study untouched; SIGKILL then rerun resumes."""
 
 import hashlib
+import os
 import signal
 import subprocess
 import sys
-import time
 
 import pandas as pd
 import pytest
@@ -61,21 +61,14 @@ def test_sigkill_then_rerun_covers_each_configuration_once(tmp_path, ckpt):
         "weight_width = [8, 8, 4, 16]", "weight_width = [8, 4]").replace("weight_frac_width = [4, 6, 2, 8]", "weight_frac_width = [4]"))
     out = tmp_path / "out"
     args = [sys.executable, "-m", "lab_utils.search.cli", "--config", cfgf, "--load", ckpt, "--out", out, "--quiet"]
-    proc = subprocess.Popen(list(map(str, args)), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # SIGKILL in the middle of the study, deterministically: the test-only hook kills the process
+    # the 5th time it has evaluated a configuration (before that trial is told), so 4 are complete.
+    env = {**os.environ, "LAB_FAULT_KILL": "evaluated:5", "TQDM_DISABLE": "1"}
+    proc = subprocess.run(list(map(str, args)), cwd=ROOT, env=env, capture_output=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL
     import optuna
 
-    deadline = time.time() + 240
-    while time.time() < deadline:  # kill once some trials are complete
-        time.sleep(1)
-        try:
-            st = optuna.load_study(study_name="search", storage=f"sqlite:///{out / 'study.db'}")
-            n = sum(t.state.name == "COMPLETE" for t in st.get_trials(deepcopy=False))
-        except Exception:
-            n = 0
-        if n >= 4:
-            break
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    st = optuna.load_study(study_name="search", storage=f"sqlite:///{out / 'study.db'}")
     kept = {t.number for t in st.get_trials(deepcopy=False) if t.state.name == "COMPLETE"}
     assert 4 <= len(kept) < 18
     r = run_cli(["--config", cfgf, "--load", ckpt, "--out", out, "--quiet"], timeout=600)
