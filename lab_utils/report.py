@@ -193,7 +193,11 @@ def run_report(quick: bool = False, names: list[str] | None = None, progress: bo
         runs.append((path, seconds))
         if progress:
             print(f"[report] {path.name} done in {seconds:.1f} s", flush=True)
-    index = write_index(runs, quick)
+    ran = {p for p, _ in runs}
+    # Notebooks run earlier (``--only`` runs a subset) keep their sections, with their recorded times.
+    earlier = [(p, _summary(out, p).get("seconds", float("nan"))) for p in notebook_paths()
+               if p not in ran and (reports / p.name).exists() and _summary(out, p)]
+    index = write_index(sorted(runs + earlier), quick)
     if progress:
         print(f"[report] wrote {index}")
     return index
@@ -204,6 +208,11 @@ def _parameters(path: Path) -> dict:
 
     return {k: {"default": v["default"], "type": v["inferred_type_name"], "help": v["help"]}
             for k, v in pm.inspect_notebook(str(path)).items()}
+
+
+def _summary(out: Path, path: Path) -> dict:
+    summ_path = out / "results" / task_of(path) / "summary.json"
+    return json.loads(summ_path.read_text()) if summ_path.exists() else {}
 
 
 def write_index(runs: list, quick: bool) -> Path:
@@ -217,9 +226,7 @@ def write_index(runs: list, quick: bool) -> Path:
              "<h1>Quantization search and network-architecture search: MASE Lab 3 and Lab 4</h1>",
              f"<p>Mode: {'QUICK (small parameters; numbers are not the lab results)' if quick else 'full'}.</p>"]
     for path, seconds in runs:
-        task = task_of(path)
-        summ_path = out / "results" / task / "summary.json"
-        summ = json.loads(summ_path.read_text()) if summ_path.exists() else {}
+        summ = _summary(out, path)
         parts.append(f"<section id='{html.escape(path.stem)}'><h2>{html.escape(path.stem)}</h2>")
         parts.append(f"<p><b>Question.</b> {html.escape(summ.get('question', '(no summary written)'))}</p>")
         label = summ.get("dataset", "?")
