@@ -65,3 +65,12 @@ def summary_of(root, task):
     path = Path(root) / "results" / task / "summary.json"
     assert path.exists(), f"{task} wrote no summary"
     return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Small convolutions run far faster on one thread when other processes share the cores."""
+    from lab_utils.train import num_threads
+
+    with num_threads(1):
+        yield

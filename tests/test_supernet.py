@@ -15,13 +15,7 @@ from lab_utils.errors import LabError
 from lab_utils.models import vgg7
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small convolutions run far faster on one thread when other processes share the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_candidate_space_is_the_non_decreasing_tuples():

@@ -6,7 +6,6 @@ import itertools
 from collections import Counter
 
 import pytest
-import torch
 
 from lab_utils import supernet as S
 from lab_utils.cifar10 import make_tiny_image_set
@@ -15,12 +14,7 @@ from lab_utils.search.config import parse_config
 from lab_utils.search.vgg_space import KEYS, repair
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_repair_is_the_valid_arrangement_of_the_same_widths():
