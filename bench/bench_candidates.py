@@ -3,7 +3,7 @@
 Baseline (what the lab report did): each candidate trained on its own, one after another, with
 ``DataLoader(TensorDataset(x, y), batch_size=512, shuffle=True)``, Adam and cross-entropy. A few
 candidates are timed for one epoch and the mean is extrapolated to 25 candidates x 10 epochs.
-Ours: ``lab_utils.batched.train_grid`` (what lab4_3 calls): the 25 candidates as slots of two
+Ours: ``lab_utils.training.batched.train_grid`` (what lab4_3 calls): the 25 candidates as slots of two
 padded batched models, narrow and wide (validation pass after every epoch included), timed for ``--epochs`` epochs (default 1) and
 extrapolated to 10 (printed as such; ``--epochs 10`` measures the whole run). Same run, same data.
 
@@ -16,9 +16,9 @@ import time
 import torch
 from _common import dataloader_epoch, machine
 
-from lab_utils.baselines import jsc_data
-from lab_utils.batched import seeded_init, train_grid
-from lab_utils.train import Recipe
+from lab_utils.labs.lab0 import jsc_data
+from lab_utils.training.batched import seeded_init, train_grid
+from lab_utils.training.train import Recipe
 
 GRID = [(16 * a, 16 * c) for a in range(1, 6) for c in range(1, 6)]
 TIMED_BASELINE = [(16, 16), (48, 48), (80, 80)]  # small, middle, largest candidate

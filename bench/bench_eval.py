@@ -1,4 +1,4 @@
-"""Evaluation speed: ``lab_utils.train.evaluate`` against the lab report's loop.
+"""Evaluation speed: ``lab_utils.training.train.evaluate`` against the lab report's loop.
 
 Baseline (the lab report): a ``DataLoader`` with batch size 512 over the validation split, a
 torchmetrics ``MulticlassAccuracy`` and a cross-entropy per batch, no ``no_grad``. Ours: the whole
@@ -16,7 +16,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from lab_utils.data import load_dataset
 from lab_utils.models import build_model
-from lab_utils.train import evaluate
+from lab_utils.training.train import evaluate
 
 
 def report_loop(model, x, y):
@@ -45,7 +45,7 @@ def main():
     print(f"machine: {machine()}")
     print(f"data: {splits.label}, validation split {len(y):,} jets")
     print(f"lab report loop (DataLoader bs 512 + torchmetrics + CE, no no_grad): {baseline * 1e3:.1f} ms")
-    print(f"lab_utils.train.evaluate (chunks under inference_mode):            {ours * 1e3:.2f} ms")
+    print(f"lab_utils.training.train.evaluate (chunks under inference_mode):            {ours * 1e3:.2f} ms")
     print(f"ratio: baseline/ours = {baseline / ours:.0f}x faster (target >= 100x)")
 
 

@@ -78,7 +78,7 @@ def inspect(out: Path) -> tuple[dict | None, int]:
             except Exception as exc:  # noqa: BLE001 - counting torn files is the point
                 print(f"  TORN {name}: {exc}")
                 torn += 1
-    from lab_utils.train import load_checkpoint_file
+    from lab_utils.training.checkpoints import load_checkpoint_file
 
     for ckpt in sorted((out / "candidates").glob("*.ckpt")) if (out / "candidates").exists() else []:
         try:

@@ -17,7 +17,7 @@ sys.path.insert(0, %r)
 torch.set_num_threads(2)
 from lab_utils.data import load_dataset
 from lab_utils.models import build_model
-from lab_utils.train import Recipe, train
+from lab_utils.training.train import Recipe, train
 splits = load_dataset("jsc-sim")
 train(build_model("jsc-tiny"), splits, Recipe(epochs=1), progress=False)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux

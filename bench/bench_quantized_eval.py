@@ -1,6 +1,6 @@
 """Benchmark: evaluating a quantized jsc-tiny (every width 8, frac 4) over the full validation split.
 
-Baseline: the same float model with the same ``lab_utils.train.evaluate``. Target: quantized /
+Baseline: the same float model with the same ``lab_utils.training.train.evaluate``. Target: quantized /
 float <= 1.5 (the quantized weights are cached once per configuration; only the input quantize
 ops are extra per batch). Both are timed in the same run with ``torch.utils.benchmark``.
 
@@ -21,8 +21,8 @@ from torch.utils import benchmark
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lab_utils.models import build_model  # noqa: E402
-from lab_utils.quantize import lab_config, quantize_model  # noqa: E402
-from lab_utils.train import evaluate  # noqa: E402
+from lab_utils.passes.quantize import lab_config, quantize_model  # noqa: E402
+from lab_utils.training.train import evaluate  # noqa: E402
 
 VAL_ROWS = 66_400
 THREADS = 1  # stable on a shared CPU; both sides are timed alike  # 10 % of the 80 % train_val of 830,000 jets

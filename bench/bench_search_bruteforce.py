@@ -26,8 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 from lab_utils.data import load_dataset  # noqa: E402
 from lab_utils.models import build_model  # noqa: E402
-from lab_utils.quantize import lab_config, quantize_model  # noqa: E402
-from lab_utils.train import Recipe, load_weights, save_checkpoint, train  # noqa: E402
+from lab_utils.passes.quantize import lab_config, quantize_model  # noqa: E402
+from lab_utils.training.train import Recipe, train  # noqa: E402
+from lab_utils.training.checkpoints import load_weights, save_checkpoint  # noqa: E402
 
 PAIRS = [(8, 4), (8, 6), (4, 2), (16, 8)]
 

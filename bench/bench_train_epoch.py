@@ -1,7 +1,7 @@
 """Training speed: one epoch of jsc-three-linear-layers, batch 512, ours against a DataLoader loop.
 
 Baseline: ``DataLoader(TensorDataset(x, y), batch_size=512, shuffle=True)``, Adam, cross-entropy.
-Ours: ``lab_utils.train.train`` for one epoch (minibatches sliced from the tensors with a seeded
+Ours: ``lab_utils.training.train.train`` for one epoch (minibatches sliced from the tensors with a seeded
 permutation; its validation pass is included in its time). Both on the full-size jsc-sim training
 split, in the same run. Target: ours >= 3x faster.
 """
@@ -13,7 +13,7 @@ from _common import dataloader_epoch, machine
 
 from lab_utils.data import load_dataset
 from lab_utils.models import build_model
-from lab_utils.train import Recipe, train
+from lab_utils.training.train import Recipe, train
 
 
 def main():
@@ -30,7 +30,7 @@ def main():
     print(f"machine: {machine()}")
     print(f"data: {splits.label}, training split {len(splits.y_train):,} jets, batch 512")
     print(f"DataLoader(shuffle=True) epoch: {b:.2f} s")
-    print(f"lab_utils.train epoch:          {o:.2f} s (validation pass included)")
+    print(f"lab_utils.training.train epoch:          {o:.2f} s (validation pass included)")
     print(f"ratio: baseline/ours = {b / o:.1f}x faster (target >= 3x)")
 
 

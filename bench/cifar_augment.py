@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils import benchmark
 
-from lab_utils.cifar10 import augment
+from lab_utils.data.cifar10 import augment
 
 
 def per_image(x, g):

@@ -1,5 +1,5 @@
 """One VGG7 training step (batch 128, channels 32-32-64-64-128-128, fc 256) in channels_last memory
-(what lab_utils.supernet and the CIFAR augmentation use) against the default NCHW layout.
+(what lab_utils.training.supernet and the CIFAR augmentation use) against the default NCHW layout.
 
     .venv/bin/python bench/vgg_channels_last.py
 """

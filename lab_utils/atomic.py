@@ -13,6 +13,9 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
+import torch
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None):
@@ -57,7 +60,6 @@ def write_json(path, obj, indent: int = 2) -> None:
 
 
 def _json_default(o):
-    import numpy as np
 
     if isinstance(o, np.generic):
         return o.item()
@@ -69,7 +71,6 @@ def _json_default(o):
 
 
 def torch_save(path, obj) -> None:
-    import torch
 
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)

@@ -12,14 +12,16 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import LabError
+import torch
 
-
-class Parser(argparse.ArgumentParser):
-    """argparse, but a usage mistake is one ``error:`` line (exit 2) instead of usage + error."""
-
-    def error(self, message):  # noqa: D401 - argparse API
-        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+from lab_utils import atomic
+from lab_utils.data import load_dataset
+from lab_utils.errors import LabError, Parser, run_command
+from lab_utils.models import build_model, count_params, input_shape
+from lab_utils.report.harness import run_report
+from lab_utils.search import cli as search_cli
+from lab_utils.training.train import Recipe, evaluate, train
+from lab_utils.training.checkpoints import load_checkpoint_file, load_weights, save_checkpoint
 
 
 def _data_args(p) -> None:
@@ -29,7 +31,6 @@ def _data_args(p) -> None:
 
 
 def _load_data(args):
-    from .data import load_dataset
 
     if args.n_samples is not None and args.n_samples < 1:
         raise LabError(f"--n-samples must be >= 1, got {args.n_samples}")
@@ -37,7 +38,6 @@ def _load_data(args):
 
 
 def _check_model_data(model: str, dataset: str) -> None:
-    from .models import input_shape
 
     image = input_shape(model) == (3, 32, 32)
     if image != (dataset == "cifar10"):
@@ -46,10 +46,6 @@ def _check_model_data(model: str, dataset: str) -> None:
 
 
 def cmd_train(args) -> int:
-    from .data import load_dataset  # noqa: F401 - import errors surface before training starts
-    from .models import build_model, count_params
-    from .train import Recipe, evaluate, save_checkpoint, train
-    from . import atomic
 
     _check_model_data(args.model, args.dataset)
     recipe = Recipe(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
@@ -60,7 +56,6 @@ def cmd_train(args) -> int:
     if (out / "last.ckpt").exists() and not args.resume:
         raise LabError(f"{out} already holds a training run; pass --resume to continue it or choose another --out")
     model_args = {"logit_relu": not args.no_logit_relu}
-    import torch
 
     torch.manual_seed(args.seed)  # same seed, same initial weights, same numbers
     model = build_model(args.model, **model_args)
@@ -68,7 +63,7 @@ def cmd_train(args) -> int:
     meta = {"model": args.model, "model_args": model_args, "dataset": splits.describe()}
     augment = None
     if args.dataset == "cifar10":
-        from .cifar10 import augment
+        pass
     try:
         history = train(model, splits, recipe, out_dir=out, resume=args.resume, meta=meta, augment=augment,
                         progress=not args.quiet, desc=f"train {args.model}")
@@ -89,8 +84,6 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .models import build_model
-    from .train import evaluate, load_checkpoint_file, load_weights
 
     _check_model_data(args.model, args.dataset)
     obj = load_checkpoint_file(args.load)
@@ -104,7 +97,6 @@ def cmd_eval(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .report import run_report
 
     run_report(quick=args.quick, names=args.only or None)
     return 0
@@ -137,7 +129,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.set_defaults(func=cmd_eval)
 
-    from .search import cli as search_cli
 
     search_cli.add_parser(sub)
 
@@ -151,11 +142,4 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except LabError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted: run the same command again to resume", file=sys.stderr)
-        return 130
+    return run_command(args.func, args)

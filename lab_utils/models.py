@@ -3,7 +3,7 @@
 Every model is a module whose only child is ``seq_blocks`` (an ``nn.Sequential``), so torch.fx
 names its layers ``seq_blocks_<i>`` exactly as in MASE and the lab configs carry over unchanged.
 
-Faithful to MASE by default (facts §2): every JSC model ends with a ReLU on the logits and
+Faithful to MASE by default: every JSC model ends with a ReLU on the logits and
 ``nn.ReLU(k)`` in MASE means ``inplace=True`` (we use non-inplace ReLUs, which compute the same
 values and trace more cleanly). ``logit_relu=False`` drops the final ReLU: cross-entropy then sees
 signed logits, which trains better; lab0 shows the difference.
@@ -19,7 +19,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .errors import LabError
+from lab_utils.errors import LabError
 
 VGG7_CHANNELS = (128, 128, 256, 256, 512, 512)
 # Sequential indices of VGG7's convolutions (each followed by BatchNorm2d at +1, ReLU at +2).

@@ -6,9 +6,10 @@ Passing ``disable=not progress`` to tqdm would override the environment variable
 
 from __future__ import annotations
 
+from tqdm.auto import tqdm
+
 
 def progress_bar(iterable=None, *, progress: bool = True, **kwargs):
-    from tqdm.auto import tqdm
 
     if not progress:
         kwargs["disable"] = True

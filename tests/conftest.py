@@ -1,15 +1,19 @@
-"""Shared fixtures: a small in-memory classification problem and CLI runner."""
+"""Shared fixtures: a small in-memory classification problem, the quick report, one torch thread."""
 
+import glob
 import os
+import shutil
+import socket
 import subprocess
-import sys
-from pathlib import Path
+import tempfile
 from types import SimpleNamespace
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
+from lab_utils.training.train import num_threads
+from tests.helpers import run_cli
+
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 
@@ -30,24 +34,6 @@ def blobs():
                            split=lambda s: {"train": (xt, yt), "val": (xv, yv), "test": (xs, ys)}[s])
 
 
-def run_cli(*args, env=None, cwd=None, timeout=300):
-    """Run ``python -m lab_utils ARGS`` and return the CompletedProcess (text)."""
-    full_env = {**os.environ, "TQDM_DISABLE": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "lab_utils", *map(str, args)], capture_output=True, text=True,
-                          env=full_env, cwd=cwd or ROOT, timeout=timeout)
-
-
-def assert_one_line_error(proc, *needles):
-    """Exit 2, one ``error:`` line on stderr naming the needles, no traceback."""
-    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
-    err = proc.stderr.strip()
-    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:"), err
-    for n in needles:
-        assert n in lines[0], (n, lines[0])
-
-
 @pytest.fixture(scope="session")
 def quick_report(tmp_path_factory):
     """Run every notebook in quick mode through the real harness (``python -m lab_utils report --quick``)
@@ -58,19 +44,38 @@ def quick_report(tmp_path_factory):
     return out
 
 
-def summary_of(root, task):
-    """The summary.json a notebook wrote through ``report.summary``."""
-    import json
-
-    path = Path(root) / "results" / task / "summary.json"
-    assert path.exists(), f"{task} wrote no summary"
-    return json.loads(path.read_text())
-
-
 @pytest.fixture(scope="module")
 def one_thread():
     """Small convolutions run far faster on one thread when other processes share the cores."""
-    from lab_utils.train import num_threads
-
     with num_threads(1):
         yield
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def postgres():
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not bins:
+        pytest.skip("PostgreSQL (initdb) is not installed")
+    bindir = os.path.dirname(bins[-1])
+    root = tempfile.mkdtemp(prefix="pg-")
+    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_pg:
+        shutil.chown(root, "postgres")
+    data, port = os.path.join(root, "data"), _free_port()
+    subprocess.run(as_pg + [f"{bindir}/initdb", "-D", data, "-U", "lab", "--auth=trust"], check=True,
+                   capture_output=True)
+    subprocess.run(as_pg + [f"{bindir}/pg_ctl", "-D", data, "-w", "-l", os.path.join(root, "log"), "-o",
+                            f"-h 127.0.0.1 -p {port} -k {root}", "start"], check=True, capture_output=True)
+    try:
+        subprocess.run(as_pg + [f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "lab", "search"],
+                       check=True, capture_output=True)
+        yield f"postgresql://lab:secretpw@127.0.0.1:{port}/search"
+    finally:
+        subprocess.run(as_pg + [f"{bindir}/pg_ctl", "-D", data, "-m", "fast", "stop"], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)

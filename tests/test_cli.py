@@ -4,9 +4,9 @@ import json
 
 import torch
 
-from conftest import assert_one_line_error, run_cli
 from lab_utils.models import build_model
-from lab_utils.train import load_checkpoint_file
+from lab_utils.training.checkpoints import load_checkpoint_file
+from tests.helpers import assert_one_line_error, run_cli
 
 
 def test_help_lists_subcommands():

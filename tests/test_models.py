@@ -8,7 +8,7 @@ from lab_utils.models import build_model, count_params
 
 
 def hand_count(name):
-    # Hand counts from facts §2: Linear in*out+out, BatchNorm 2*C.
+    # Hand counts: Linear in*out+out, BatchNorm 2*C.
     return {
         "jsc-tiny": 2 * 16 + (16 * 5 + 5),
         "jsc-toy": 2 * 16 + (16 * 8 + 8) + 2 * 8 + (8 * 8 + 8) + 2 * 8 + (8 * 5 + 5) + 2 * 5,

@@ -11,6 +11,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from lab_utils.errors import Parser, run_command
+from lab_utils.search.config import load_config
+from lab_utils.search.run import build_context, run_search
 
 HELP = """Run (or resume) a search. The study lives in --out (SQLite; the journal file with --workers),
 so running the same command again resumes it: completed trials are kept, a trial lost to Ctrl-C or
@@ -43,8 +46,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from .config import load_config
-    from .run import run_search
 
     overrides = {"load": args.load, "seed": args.seed, "search.strategy.setup.sampler": args.sampler,
                  "search.strategy.setup.n_trials": args.n_trials, "search.strategy.setup.timeout": args.timeout}
@@ -65,8 +66,6 @@ def check(cfg, print_fn=print) -> int:
     Nothing is written: no output directory, no storage, and a space that would train something
     first (the VGG supernet) is built untrained (``SpaceContext.dry_run``).
     """
-    from .run import build_context
-
     space, splits = build_context(cfg, None, dry_run=True)
     choices = space.choices()
     print_fn(f"config ok: space {cfg.space.name} on {cfg.model}, {splits.label}, split {cfg.eval_split}; "
@@ -81,9 +80,11 @@ def check(cfg, print_fn=print) -> int:
 
 
 def main(argv=None) -> int:
-    from ..cli import main as lab_main  # one error/interrupt policy for every entry point
-
-    return lab_main(["search", *(sys.argv[1:] if argv is None else argv)])
+    """``python -m lab_utils.search.cli ARGS`` = ``python -m lab_utils search ARGS``."""
+    parser = Parser(prog="python -m lab_utils")
+    add_parser(parser.add_subparsers(dest="command", required=True, parser_class=Parser))
+    args = parser.parse_args(["search", *(sys.argv[1:] if argv is None else argv)])
+    return run_command(args.func, args)
 
 
 if __name__ == "__main__":

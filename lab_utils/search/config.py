@@ -1,4 +1,4 @@
-"""The search TOML (MASE's schema, facts §4) parsed once into frozen, self-validating dataclasses.
+"""The search TOML (MASE's schema) parsed once into frozen, self-validating dataclasses.
 
 How it works: the file is read with ``tomllib``; every ``"NA"`` string becomes ``None`` (MASE's
 ``load_config``); command-line overrides are written into the raw dict (CLI > TOML > default);
@@ -23,7 +23,12 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 
-from ..errors import LabError, require_file
+import tomli_w
+
+from lab_utils.data import DATASETS
+from lab_utils.errors import LabError, require_file
+from lab_utils.search.space import METRICS, get_space
+from lab_utils.training.train import Recipe
 
 SAMPLERS = ("tpe", "random", "brute-force", "grid", "nsgaii", "qmc")
 DIRECTIONS = ("maximize", "minimize")
@@ -143,8 +148,6 @@ class SearchConfig:
 
     def recipe(self):
         """The training recipe for spaces that train candidates (None when not given)."""
-        from ..train import Recipe
-
         if self.space.train is None:
             return None
         top = self.raw
@@ -159,7 +162,6 @@ class SearchConfig:
             raise LabError(f"search.search_space.train: {exc}") from None
 
     def to_toml(self) -> str:
-        import tomli_w
 
         return tomli_w.dumps(_none_to_na(self.raw))
 
@@ -176,8 +178,6 @@ def _set_dotted(raw: dict, dotted: str, value) -> None:
 
 def parse_config(raw: dict, overrides: dict | None = None) -> SearchConfig:
     """Validate a TOML dict (``"NA"`` allowed) plus dotted-key overrides into a :class:`SearchConfig`."""
-    from .spaces import METRICS, get_space
-
     raw = _na_to_none(copy.deepcopy(raw))
     for dotted, value in (overrides or {}).items():
         if value is not None:
@@ -185,7 +185,6 @@ def parse_config(raw: dict, overrides: dict | None = None) -> SearchConfig:
     _check_table(raw, _TOP, "")
     if "model" not in raw:
         raise LabError("model: missing; name the model to search, e.g. model = \"jsc-tiny\"")
-    from ..data import DATASETS
 
     if raw.get("dataset", "jsc-sim") not in DATASETS:
         raise LabError(f"dataset: unknown data set {raw['dataset']!r}; choose one of: {', '.join(DATASETS)}")

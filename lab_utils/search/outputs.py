@@ -17,8 +17,12 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from .. import atomic
-from ..faults import fault_point
+import pandas as pd
+from optuna.trial import TrialState
+from tabulate import tabulate
+
+from lab_utils import atomic
+from lab_utils.search.faults import fault_point
 
 
 def _round(d: dict) -> dict:
@@ -26,8 +30,6 @@ def _round(d: dict) -> dict:
 
 
 def trials_frame(study, space, metric_names):
-    import pandas as pd
-    from optuna.trial import TrialState
 
     rows = []
     keys = list(space.choices())
@@ -60,7 +62,6 @@ def trials_frame(study, space, metric_names):
 
 
 def best_rows(study) -> list[dict]:
-    from optuna.trial import TrialState
 
     if not any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
         return []
@@ -71,7 +72,6 @@ def best_rows(study) -> list[dict]:
 
 
 def summary(study, space, splits=None) -> dict:
-    from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
@@ -92,7 +92,6 @@ def summary(study, space, splits=None) -> dict:
 
 
 def best_table(rows: list[dict]) -> str:
-    from tabulate import tabulate
 
     table = [[r["number"], _round(r["software_metrics"]), _round(r["hardware_metrics"]), _round(r["scaled_metrics"])]
              for r in rows]

@@ -14,11 +14,18 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import LabError
-from . import outputs
-from . import storage as st
-from . import strategy
-from .spaces import SpaceContext, get_space
+import optuna
+import torch
+from optuna.trial import TrialState
+
+from lab_utils.data import load_dataset
+from lab_utils.errors import LabError
+from lab_utils.models import build_model
+from lab_utils.progress import progress_bar
+from lab_utils.search import faults, outputs, strategy
+from lab_utils.search import storage as st
+from lab_utils.search.space import SpaceContext, get_space
+from lab_utils.training.checkpoints import load_checkpoint_file, load_weights
 
 
 def build_context(cfg, out_dir: Path | None, progress: bool = False, dry_run: bool = False):
@@ -26,12 +33,6 @@ def build_context(cfg, out_dir: Path | None, progress: bool = False, dry_run: bo
 
     ``dry_run`` (``search --check``): a space must not train or write anything while being built.
     """
-    import torch
-
-    from ..data import load_dataset
-    from ..models import build_model
-    from ..train import load_checkpoint_file, load_weights
-
     space_cls = get_space(cfg.space.name)
     model_args = dict(cfg.model_args)
     ckpt = None
@@ -68,11 +69,6 @@ def build_context(cfg, out_dir: Path | None, progress: bool = False, dry_run: bo
 
 def _worker_main(cfg, out_dir, url, study_name, index, timeout, quiet):
     """Body of one worker process (spawned)."""
-    import optuna
-    import torch
-
-    from .. import faults
-
     faults.worker_index = index  # LAB_FAULT_KILL=POINT:N:WORKER (tests only)
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -91,9 +87,6 @@ def _worker_main(cfg, out_dir, url, study_name, index, timeout, quiet):
 def run_search(cfg, out_dir, *, storage_url: str | None = None, study_name: str = "search", workers: int = 1,
                progress: bool = True, print_fn=print) -> int:
     """Run (or resume) a search; write outputs; return an exit status (0, or 130 if interrupted)."""
-    import optuna
-    from ..progress import progress_bar
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out_dir = Path(out_dir)
     if workers < 1:
@@ -116,7 +109,6 @@ def run_search(cfg, out_dir, *, storage_url: str | None = None, study_name: str 
              f"study {study_name!r} in {st.mask_url(url)} ({'new' if created else 'resumed'}"
              f"{f', {len(recovered)} lost trial(s) re-queued' if recovered else ''}); "
              f"{filled['enqueued']} trial(s) queued, {workers} worker(s)")
-    from optuna.trial import TrialState
 
     def n_done():
         return sum(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))

@@ -29,11 +29,16 @@ import datetime
 import os
 import re
 import socket
+import sqlite3
 import threading
 import time
 from pathlib import Path
 
-from ..errors import LabError
+import optuna
+from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+from optuna.trial import TrialState, create_trial
+
+from lab_utils.errors import LabError
 
 HEARTBEAT_S = 5.0
 GRACE_S = 30.0
@@ -61,13 +66,10 @@ def default_storage_url(out_dir: Path, workers: int) -> str:
 
 def open_storage(url: str):
     """An Optuna storage for ``url`` (``journal:PATH`` or an SQLAlchemy URL)."""
-    import optuna
-
     try:
         if url.startswith("journal:"):
             path = url[len("journal:"):]
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
             return optuna.storages.JournalStorage(JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
         if not re.match(r"^[a-z0-9+]+://", url):
@@ -95,8 +97,6 @@ def open_storage(url: str):
 def _sqlite_connect(path: str):
     """SQLite in WAL mode with synchronous=NORMAL: a commit no longer waits for fsync (30 ms each
     on this machine), and a killed process still loses nothing (WAL keeps committed pages)."""
-    import sqlite3
-
     conn = sqlite3.connect(path, timeout=60, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -105,9 +105,6 @@ def _sqlite_connect(path: str):
 
 def claim_waiting(study) -> int | None:
     """Take one WAITING trial (exactly once across processes); None if the queue is empty."""
-    import optuna
-    from optuna.trial import TrialState
-
     storage = study._storage
     for t in storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.WAITING,)):
         try:
@@ -121,7 +118,6 @@ def claim_waiting(study) -> int | None:
 
 class Heartbeat:
     """Context manager: a daemon thread that stamps ``lab:heartbeat`` on a trial."""
-
     def __init__(self, storage, trial_id: int, interval: float = HEARTBEAT_S):
         self.storage, self.trial_id, self.interval = storage, trial_id, interval
         self._stop = threading.Event()
@@ -175,8 +171,6 @@ def is_stale(trial, now: float | None = None, grace: float = GRACE_S) -> bool:
 
 def requeue(study, trial) -> None:
     """Enqueue a failed trial's parameters again (retry bookkeeping in system attrs)."""
-    from optuna.trial import TrialState, create_trial
-
     params = trial.system_attrs.get("fixed_params", trial.params)
     attrs = {"fixed_params": params, "lab:retry_of": trial.number,
              "lab:retries": int(trial.system_attrs.get("lab:retries", 0)) + 1}
@@ -186,9 +180,6 @@ def requeue(study, trial) -> None:
 
 def fail_and_requeue(study, trial_id: int, reason: str) -> bool:
     """Mark a RUNNING trial FAIL; if this process did it, re-enqueue its parameters. True if requeued."""
-    import optuna
-    from optuna.trial import TrialState
-
     storage = study._storage
     try:
         storage.set_trial_system_attr(trial_id, "lab:fail_reason", reason)
@@ -202,8 +193,6 @@ def fail_and_requeue(study, trial_id: int, reason: str) -> bool:
 
 def recover_stale(study, grace: float = GRACE_S, trials=None) -> list[int]:
     """Fail and re-queue every stale RUNNING trial (of ``trials`` if given); returns their numbers."""
-    from optuna.trial import TrialState
-
     done = []
     now = time.time()
     if trials is None:

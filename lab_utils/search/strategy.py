@@ -6,7 +6,7 @@ How a search runs (``run_search``):
    was made by the same space, metrics and data), recover trials left RUNNING by killed workers
    (:mod:`.storage`), then fill Optuna's waiting queue. Exhaustive samplers (``brute-force``,
    ``grid``) enqueue every unique configuration not yet queued or done, in a seeded random order:
-   Optuna's ``BruteForceSampler`` alone is not exactly-once across processes (DESIGN.md), the
+   Optuna's ``BruteForceSampler`` alone is not exactly-once across processes (three processes on one journal file completed 147 trials for a 144-point space), the
    queue is. Other samplers enqueue empty "budget" trials up to ``n_trials`` in total; the sampler
    fills in their parameters when a worker takes one, so the total is exact across workers and a
    rerun of a finished study does nothing.
@@ -28,26 +28,27 @@ from __future__ import annotations
 import json
 import random
 import time
+import warnings
 from dataclasses import dataclass
 
-from ..errors import LabError
-from ..faults import fault_point
-from . import storage as st
-from .spaces import HARDWARE_METRICS, SOFTWARE_METRICS
+import optuna
+from optuna.trial import TrialState, create_trial
+
+from lab_utils.errors import LabError
+from lab_utils.search import storage as st
+from lab_utils.search.faults import fault_point
+from lab_utils.search.space import HARDWARE_METRICS, SOFTWARE_METRICS
 
 EXHAUSTIVE = ("brute-force", "grid")
 
 
 def make_sampler(name: str, seed: int, space, n_startup_trials: int = 10):
     """An Optuna sampler by name, seeded."""
-    import optuna
-
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_startup_trials)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "brute-force":
-        import warnings
 
         with warnings.catch_warnings():  # "experimental" noise on every run's stderr, nothing to act on
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -77,7 +78,6 @@ def fingerprint(cfg, space) -> dict:
 @dataclass
 class Objective:
     """Evaluate configurations with a cache keyed by configuration (shared through the study)."""
-
     cfg: object
     space: object
 
@@ -86,7 +86,6 @@ class Objective:
         self.evaluations = 0
 
     def refresh(self, trials) -> None:
-        from optuna.trial import TrialState
 
         for t in trials:
             r = t.user_attrs.get("result")
@@ -132,8 +131,6 @@ class Objective:
 # ---------------------------------------------------------------------------- study set-up
 def create_or_load(cfg, space, storage, study_name: str, sampler=None):
     """Create the study (recording its fingerprint) or load it and check the fingerprint."""
-    import optuna
-
     fp = fingerprint(cfg, space)
     directions = cfg.strategy.directions
     try:
@@ -158,8 +155,6 @@ def create_or_load(cfg, space, storage, study_name: str, sampler=None):
 
 def fill_queue(cfg, space, study, n_trials: int) -> dict:
     """Enqueue what is missing (see the module docstring); returns counts for the summary."""
-    from optuna.trial import TrialState, create_trial
-
     storage = study._storage
     trials = storage.get_all_trials(study._study_id, deepcopy=False)
     live = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)]
@@ -182,9 +177,6 @@ def fill_queue(cfg, space, study, n_trials: int) -> dict:
 # ---------------------------------------------------------------------------- the worker loop
 def work(cfg, space, study, *, timeout: float | None = None, progress=None, wait_for_others: bool = True) -> dict:
     """Take waiting trials until the queue is empty (and no other worker's trial may come back)."""
-    import optuna
-    from optuna.trial import TrialState
-
     objective = Objective(cfg, space)
     t_end = None if timeout is None else time.monotonic() + timeout
     done = 0

@@ -1,0 +1,1 @@
+"""Analysis of models and results: cost metrics (:mod:`.cost`) and Pareto fronts (:mod:`.pareto`)."""

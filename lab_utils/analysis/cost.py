@@ -1,0 +1,254 @@
+"""Cost analysis of a (float or quantized) graph: params, MACs, FLOPs, bit-ops, size, latency.
+
+:func:`cost_table` runs the model once on a one-sample zero input with forward hooks to learn each
+layer's input and output shapes, then counts every ``call_module`` node with the rules of
+:func:`count_layer` (written there once) for the requested batch size: every count is linear in
+the batch. :func:`cost_summary` adds MASE's ``average_bitwidth`` and ``memory_density``.
+
+Bit-ops and size are the hardware proxies of a quantized model. :func:`latency` measures wall
+time, but fake quantization does not make CPU inference faster (the arithmetic stays float32,
+plus the quantize ops), so latency cannot show the benefit of narrow widths.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils import benchmark
+
+from lab_utils.errors import LabError
+from lab_utils.passes.graph import as_graph
+from lab_utils.passes.quantize import Conv2dInteger, LinearInteger
+
+FLOAT_WIDTH = 32
+CONVENTIONS = ("standard", "lab-report")
+COLUMNS = ("node", "op", "params", "macs", "flops", "bitops", "size_bits", "size_bytes",
+           "data_in_width", "weight_width", "bias_width")
+ZERO_COST = ("flatten", "identity", "dropout")
+MIN_BLOCKS = 5
+SHAPE_FUNCTIONS = ("flatten", "view", "reshape", "size", "getattr", "getitem")
+
+
+def layer_widths(module: nn.Module) -> tuple[int, int | None, int | None]:
+    """(data_in, weight, bias) widths a layer computes with: its integer config, else 32 (float).
+
+    A bypassed integer layer computes in float, so it counts at 32 bits here (unlike MASE's
+    ``average_bitwidth``, which still reads its config).
+    """
+    has_w = getattr(module, "weight", None) is not None
+    has_b = getattr(module, "bias", None) is not None
+    if isinstance(module, (LinearInteger, Conv2dInteger)) and not module.config["bypass"]:
+        c = module.config
+        return c["data_in_width"], c["weight_width"], c["bias_width"] if has_b else None
+    return FLOAT_WIDTH, FLOAT_WIDTH if has_w else None, FLOAT_WIDTH if has_b else None
+
+
+def count_layer(op: str, module: nn.Module, in_shape: tuple, out_shape: tuple, batch_size: int,
+                convention: str = "standard") -> dict:
+    """Costs of one layer call. ``in_shape`` / ``out_shape`` are per sample; ``B`` = batch size.
+
+    Counting rules (the project's single definition; the README glossary repeats them):
+
+    - **MACs** (multiply-accumulates): Linear ``B·in·out`` (per row of the input);
+      Conv2d ``B·out_elems·kh·kw·cin/groups``; 0 for every other layer.
+    - **FLOPs**: ``2·MACs`` + the bias adds (``B·out`` elements for Linear / Conv2d); inference
+      BatchNorm ``2`` per element (scale and shift); ReLU ``1`` per element; MaxPool2d
+      ``kh·kw − 1`` comparisons per output element; flatten / identity / dropout 0.
+      (``torch.utils.flop_counter`` counts the same ``2·MACs`` without the bias.)
+    - **bit-ops**: ``MACs·data_in_width·weight_width + bias_adds·bias_width``. Float layers count at
+      32 bits: BatchNorm ``elems·(32·32 + 32)`` (a multiply and an add), ReLU ``elems·32``,
+      MaxPool2d ``comparisons·32``. Convention ``"lab-report"`` replaces the Linear / Conv2d rule
+      by the report's, per output element with ``K`` inputs: ``K·(a·w) + (K−1)·(a·w) + b``.
+    - **size** (bits): ``weights·weight_width + bias·bias_width``; BatchNorm weight, bias,
+      running mean and running var at 32 bits (``num_batches_tracked`` is not a model value).
+    - **params**: trainable parameters (BatchNorm: weight and bias).
+    """
+    if convention not in CONVENTIONS:
+        raise LabError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+    a, w, b = layer_widths(module)
+    params = sum(p.numel() for p in module.parameters(recurse=False) if p.requires_grad)
+    elems_in = batch_size * _numel(in_shape)
+    elems_out = batch_size * _numel(out_shape)
+    macs = flops = bitops = size_bits = 0
+    if op in ("linear", "conv2d"):
+        if op == "linear":
+            fan_in = module.in_features
+        else:
+            kh, kw = module.kernel_size
+            fan_in = kh * kw * module.in_channels // module.groups
+        macs = elems_out * fan_in
+        bias_adds = elems_out if module.bias is not None else 0
+        flops = 2 * macs + bias_adds
+        if convention == "standard":
+            bitops = macs * a * w + bias_adds * (b or 0)
+        else:
+            per_out = fan_in * a * w + (fan_in - 1) * a * w + ((b or 0) if module.bias is not None else 0)
+            bitops = elems_out * per_out
+        size_bits = module.weight.numel() * w + (module.bias.numel() * b if module.bias is not None else 0)
+    elif op in ("batch_norm1d", "batch_norm2d"):
+        flops = 2 * elems_in
+        bitops = elems_in * (FLOAT_WIDTH * FLOAT_WIDTH + FLOAT_WIDTH)
+        tensors = [module.weight, module.bias, module.running_mean, module.running_var]
+        size_bits = sum(t.numel() for t in tensors if t is not None) * FLOAT_WIDTH
+    elif op == "relu":
+        flops = elems_in
+        bitops = elems_in * FLOAT_WIDTH
+    elif op == "max_pool2d":
+        kh, kw = (module.kernel_size,) * 2 if isinstance(module.kernel_size, int) else module.kernel_size
+        flops = elems_out * (kh * kw - 1)
+        bitops = flops * FLOAT_WIDTH
+    elif op in ZERO_COST:
+        pass
+    else:
+        raise LabError(f"cost: no counting rule for op {op!r}; supported: linear, conv2d, batch_norm1d, "
+                       f"batch_norm2d, relu, max_pool2d, {', '.join(ZERO_COST)}")
+    return {"params": params, "macs": macs, "flops": flops, "bitops": bitops, "size_bits": size_bits,
+            "size_bytes": size_bits / 8, "data_in_width": a, "weight_width": w, "bias_width": b}
+
+
+def _numel(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
+
+
+def _layer_shapes(graph, input_shape: tuple) -> dict[str, tuple[tuple, tuple]]:
+    """Per-sample (input, output) shape of every module node, from one forward on zeros."""
+    shapes: dict[str, tuple[tuple, tuple]] = {}
+    handles = []
+    for info in graph.nodes():
+        def hook(_m, inputs, output, name=info.name):
+            shapes[name] = (tuple(inputs[0].shape[1:]), tuple(output.shape[1:]))
+        handles.append(info.module.register_forward_hook(hook))
+    model = graph.model
+    was_training = model.training
+    model.eval()
+    try:
+        param = next(model.parameters(), None)
+        x = torch.zeros((1, *input_shape), dtype=param.dtype if param is not None else torch.float32)
+        with torch.inference_mode():
+            model(x)
+    except LabError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a wrong input_shape for this model
+        raise LabError(f"cost: input_shape {tuple(input_shape)} does not fit this model "
+                       f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    return shapes
+
+
+def cost_table(model_or_graph, input_shape: tuple, batch_size: int = 1, convention: str = "standard") -> pd.DataFrame:
+    """One row per module node (rules in :func:`count_layer`) plus a ``total`` row.
+
+    ``input_shape`` is per sample, e.g. ``(16,)`` for JSC or ``(3, 32, 32)`` for CIFAR-10. Widths
+    are nullable integers (``<NA>`` where a layer has no weight or bias).
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise LabError(f"cost: batch_size must be a whole number >= 1, got {batch_size!r}")
+    if convention not in CONVENTIONS:
+        raise LabError(f"cost: convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+    if not isinstance(input_shape, (tuple, list)) or not all(isinstance(d, int) and d > 0 for d in input_shape):
+        raise LabError(f"cost: input_shape must be a tuple of positive whole numbers per sample, got {input_shape!r}")
+    graph = as_graph(model_or_graph)
+    for node in graph.model.graph.nodes:
+        if node.op in ("call_function", "call_method") and getattr(node.target, "__name__", node.target) \
+                not in SHAPE_FUNCTIONS:
+            raise LabError(f"cost: node {node.name} is a functional op ({node.target}) with no counting rule; "
+                           "use module layers (nn.ReLU, nn.Flatten, ...)")
+    shapes = _layer_shapes(graph, tuple(input_shape))
+    rows = []
+    for info in graph.nodes():
+        if info.name not in shapes:  # never called on this input
+            continue
+        in_shape, out_shape = shapes[info.name]
+        row = count_layer(info.op, info.module, in_shape, out_shape, batch_size, convention)
+        rows.append({"node": info.name, "op": info.op, **row})
+    total = {c: sum(r[c] for r in rows) for c in ("params", "macs", "flops", "bitops", "size_bits")}
+    total["size_bytes"] = total["size_bits"] / 8
+    rows.append({"node": "total", "op": "", **total, "data_in_width": None, "weight_width": None, "bias_width": None})
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    for c in ("params", "macs", "flops", "bitops", "size_bits"):
+        table[c] = table[c].astype("int64")
+    for c in ("data_in_width", "weight_width", "bias_width"):
+        table[c] = table[c].astype("Int64")
+    table.attrs.update({"input_shape": tuple(input_shape), "batch_size": batch_size, "convention": convention})
+    return table
+
+
+def average_bitwidth(model_or_graph, include_float: bool = False) -> float:
+    """MASE's ``average_bitwidth``: ``Σ weights·weight_width / Σ weights`` over integer layers.
+
+    Weight-only (no bias, no activations) and only layers carrying a quantization config, a
+    bypassed one included at its configured width; 32 when none is quantized.
+    ``include_float=True`` also counts float Linear / Conv2d weights at 32 bits, which MASE's
+    formula ignores.
+    """
+    graph = as_graph(model_or_graph)
+    bits = count = 0
+    for info in graph.nodes():
+        m = info.module
+        if isinstance(m, (LinearInteger, Conv2dInteger)):
+            bits += m.weight.numel() * m.config["weight_width"]
+            count += m.weight.numel()
+        elif include_float and info.op in ("linear", "conv2d"):
+            bits += m.weight.numel() * FLOAT_WIDTH
+            count += m.weight.numel()
+    return bits / count if count else float(FLOAT_WIDTH)
+
+
+def cost_summary(model_or_graph, input_shape: tuple, batch_size: int = 1, convention: str = "standard") -> dict:
+    """Totals of :func:`cost_table` plus ``average_bitwidth`` and ``memory_density = 32 / average``."""
+    graph = as_graph(model_or_graph)
+    total = cost_table(graph, input_shape, batch_size, convention).iloc[-1]
+    avg = average_bitwidth(graph)
+    out = {c: int(total[c]) for c in ("params", "macs", "flops", "bitops", "size_bits")}
+    out["size_bytes"] = float(total["size_bytes"])
+    out["average_bitwidth"] = avg
+    out["memory_density"] = FLOAT_WIDTH / avg
+    return out
+
+
+def latency(model: nn.Module, x: torch.Tensor, min_run_time: float = 0.2, num_threads: int | None = 1) -> dict:
+    """Inference time of ``model(x)`` with ``torch.utils.benchmark`` (eval mode, inference mode).
+
+    Three warm-up calls, then ``Timer.blocked_autorange`` until at least 5 timed blocks (about
+    ``min_run_time`` seconds of timing in all): the median and the inter-quartile range over the
+    blocks, in ms per batch, plus ms per sample. ``num_threads`` (recorded) defaults to 1, the
+    benchmark Timer's own default: on a shared CPU, multi-threaded timing of small models measures
+    the scheduler (jsc-tiny, batch 512: 0.1 ms on 1 thread, 24 ms on 2 threads under load);
+    ``None`` uses torch's current thread count. Fake quantization does not make CPU
+    inference faster (it adds quantize ops to float arithmetic): use bit-ops and size as the
+    hardware proxies of narrow widths.
+    """
+    if not isinstance(x, torch.Tensor) or x.dim() < 1 or x.shape[0] < 1:
+        raise LabError("latency: x must be a tensor batch with at least one sample")
+    if not min_run_time > 0:
+        raise LabError(f"latency: min_run_time must be > 0 seconds, got {min_run_time!r}")
+    threads = int(num_threads or torch.get_num_threads())
+    was_training = model.training
+    model.eval()
+
+    def run():
+        with torch.inference_mode():
+            model(x)
+
+    try:
+        for _ in range(3):
+            run()
+        timer = benchmark.Timer(stmt="run()", globals={"run": run}, num_threads=threads)
+        # One blocked_autorange often yields a single long block (no IQR): gather >= 5 blocks
+        # from shorter runs and merge them.
+        parts = []
+        while sum(len(p.times) for p in parts) < MIN_BLOCKS:
+            parts.append(timer.blocked_autorange(min_run_time=min_run_time / MIN_BLOCKS))
+        m = benchmark.Measurement.merge(parts)[0]
+    finally:
+        model.train(was_training)
+    batch = int(x.shape[0])
+    return {"latency_ms": m.median * 1e3, "latency_iqr_ms": m.iqr * 1e3, "latency_ms_per_sample": m.median * 1e3 / batch,
+            "threads": threads, "batch_size": batch, "blocks": len(m.times)}

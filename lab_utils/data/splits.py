@@ -1,0 +1,101 @@
+"""In-memory train/val/test splits and their on-disk cache.
+
+:class:`Splits` holds the three tensor splits of one data set and says what they are (name, version,
+synthetic or real). Preprocessed splits are cached as ``data/<name>-<version>-<hash>.npz`` (written
+atomically; a new generator version or other arguments give another file; a corrupt file is reported
+and rebuilt).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lab_utils import atomic
+from lab_utils.errors import LabError
+
+DEFAULT_DATA_DIR = Path(os.environ.get("LAB_DATA_DIR", Path(__file__).resolve().parents[2] / "data"))
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Train / val / test tensors of one data set, plus what they are."""
+    name: str
+    version: str
+    synthetic: bool
+    feature_names: tuple[str, ...]
+    class_names: tuple[str, ...]
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    info: dict = field(default_factory=dict)
+
+    def split(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        if split not in ("train", "val", "test"):
+            raise LabError(f"unknown split {split!r}; choose one of: train, val, test")
+        return getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+
+    @property
+    def label(self) -> str:
+        """How every figure and table names the data: ``jsc-sim (SYNTHETIC)`` or ``jsc (real)``."""
+        return f"{self.name} ({'SYNTHETIC' if self.synthetic else 'real'})"
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def sizes(self) -> dict[str, int]:
+        return {s: int(self.split(s)[1].shape[0]) for s in ("train", "val", "test")}
+
+    def describe(self) -> dict:
+        """Metadata written beside every result computed on these splits."""
+        return {"dataset": self.name, "version": self.version, "synthetic": self.synthetic,
+                "label": self.label, "sizes": self.sizes(), **self.info}
+
+
+def cache_file(data_dir: Path, name: str, version: str, args: dict) -> Path:
+    key = hashlib.sha256(json.dumps(args, sort_keys=True).encode()).hexdigest()[:12]
+    return Path(data_dir) / f"{name}-{version}-{key}.npz"
+
+
+_ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+
+
+def read_cache(path: Path) -> dict | None:
+    """Read a cache file; a torn or foreign file is reported (as a warning) and ignored."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in (*_ARRAYS, "meta")}
+        meta = json.loads(str(arrays.pop("meta")))
+        return {**arrays, **meta}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError) as exc:
+
+        warnings.warn(f"data cache {path} is corrupt or foreign ({type(exc).__name__}); regenerating it", stacklevel=3)
+        return None
+
+
+def write_cache(path: Path, arrays: dict) -> None:
+    meta = {k: v for k, v in arrays.items() if k not in _ARRAYS}
+    with atomic.atomic_path(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, meta=np.array(json.dumps(meta)), **{k: arrays[k] for k in _ARRAYS})
+
+
+def to_splits(name, version, synthetic, arrays, feature_names, class_names, info) -> Splits:
+    t = {k: torch.from_numpy(np.ascontiguousarray(arrays[k])) for k in _ARRAYS}
+    return Splits(name, version, synthetic, tuple(feature_names), tuple(class_names), **t, info=info)
+
+

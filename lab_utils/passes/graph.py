@@ -1,0 +1,147 @@
+"""A torch.fx graph of a model, with an op type per node (MASE's MaseGraph, simplified).
+
+:func:`trace` deep-copies the model and runs ``torch.fx.symbolic_trace`` on the copy, so the graph
+never aliases the caller's modules. For the lab models (one ``nn.Sequential`` called
+``seq_blocks``) fx names the layer nodes ``seq_blocks_<i>`` and their targets ``seq_blocks.<i>``,
+exactly as in MASE, so a lab pass config written against MASE's node names works unchanged.
+
+Each ``call_module`` node gets an op type (:func:`op_type`): ``linear``, ``conv2d``, ``relu``,
+``batch_norm1d``, ``batch_norm2d``, ``max_pool2d``, ``flatten``, ``identity``, ... (MASE's
+``mase_op`` names). Quantized layers keep the op of the float layer they replace, so a by-type
+pass finds them again.
+
+Passes have MASE's shape ``pass(graph, pass_args) -> (graph, info)``. They work on
+``graph.copy()`` and replace modules with :meth:`LabGraph.replace_module`, so the input graph
+(and the model it was traced from) is never mutated.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+
+import torch
+from torch import fx, nn
+
+from lab_utils.errors import LabError
+
+# Checked in order: subclasses (e.g. LinearInteger < nn.Linear) map to the op of their float base.
+_OPS: tuple[tuple[type, str], ...] = (
+    (nn.Linear, "linear"),
+    (nn.Conv1d, "conv1d"),
+    (nn.Conv2d, "conv2d"),
+    (nn.BatchNorm1d, "batch_norm1d"),
+    (nn.BatchNorm2d, "batch_norm2d"),
+    (nn.LayerNorm, "layer_norm"),
+    (nn.ReLU, "relu"),
+    (nn.MaxPool2d, "max_pool2d"),
+    (nn.AvgPool2d, "avg_pool2d"),
+    (nn.AdaptiveAvgPool2d, "adaptive_avg_pool2d"),
+    (nn.Flatten, "flatten"),
+    (nn.Identity, "identity"),
+    (nn.Dropout, "dropout"),
+    (nn.SiLU, "silu"),
+)
+
+
+def op_type(module: nn.Module) -> str:
+    """MASE-style op name of a module: ``linear``, ``conv2d``, ``relu``, ``batch_norm1d``, ...
+
+    Unknown module types get their class name in snake case (``LeakyReLU`` -> ``leaky_relu``).
+    """
+    for cls, name in _OPS:
+        if isinstance(module, cls):
+            return name
+    name = type(module).__name__.replace("ReLU", "Relu")
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """One ``call_module`` node: fx name, op type, the module, and its target path."""
+
+    name: str
+    op: str
+    module: nn.Module
+    target: str
+
+
+class LabGraph:
+    """An fx ``GraphModule`` plus helpers to list, look up and replace its module nodes."""
+
+    def __init__(self, model: fx.GraphModule):
+        if not isinstance(model, fx.GraphModule):
+            raise TypeError("LabGraph wraps a torch.fx.GraphModule; use trace(model)")
+        self.model = model
+
+    @property
+    def fx_graph(self) -> fx.Graph:
+        return self.model.graph
+
+    def nodes(self) -> list[NodeInfo]:
+        """The ``call_module`` nodes in execution order."""
+        out = []
+        for node in self.model.graph.nodes:
+            if node.op == "call_module":
+                module = self.model.get_submodule(node.target)
+                out.append(NodeInfo(node.name, op_type(module), module, str(node.target)))
+        return out
+
+    def names(self) -> list[str]:
+        return [n.name for n in self.nodes()]
+
+    def node(self, name: str) -> NodeInfo:
+        """The module node called ``name``; a :class:`LabError` lists the valid names otherwise."""
+        for info in self.nodes():
+            if info.name == name:
+                return info
+        raise LabError(f"unknown node {name!r}; this graph's module nodes are: {', '.join(self.names())}")
+
+    def replace_module(self, name: str, new: nn.Module) -> None:
+        """Install ``new`` at node ``name``'s target (in place on this graph: call it on a copy)."""
+        target = self.node(name).target
+        parent_path, _, leaf = target.rpartition(".")
+        parent = self.model.get_submodule(parent_path) if parent_path else self.model
+        setattr(parent, leaf, new)
+
+    def copy(self) -> LabGraph:
+        """A deep copy: modules, parameters and the fx graph."""
+        return LabGraph(copy.deepcopy(self.model))
+
+    def __repr__(self) -> str:
+        rows = ", ".join(f"{n.name}:{n.op}" for n in self.nodes())
+        return f"LabGraph({rows})"
+
+
+def trace(model: nn.Module) -> LabGraph:
+    """Trace a deep copy of ``model`` with torch.fx (a ``LabGraph`` is copied, not re-traced)."""
+    if isinstance(model, LabGraph):
+        return model.copy()
+    if not isinstance(model, nn.Module):
+        raise LabError(f"trace expects a torch nn.Module, got {type(model).__name__}")
+    model = copy.deepcopy(model)
+    if isinstance(model, fx.GraphModule):
+        return LabGraph(model)
+    try:
+        gm = fx.symbolic_trace(model)
+    except Exception as exc:  # noqa: BLE001 - data-dependent control flow etc.
+        raise LabError(f"cannot trace {type(model).__name__} with torch.fx: {str(exc).splitlines()[0][:160]}") from None
+    gm.train(model.training)
+    return LabGraph(gm)
+
+
+def as_graph(model_or_graph) -> LabGraph:
+    """A ``LabGraph`` as is, or a traced copy of a module (for functions taking either)."""
+    return model_or_graph if isinstance(model_or_graph, LabGraph) else trace(model_or_graph)
+
+
+def check_pass_args(pass_args, pass_name: str) -> dict:
+    """Pass configs must be dicts; return a deep copy so a pass never mutates the caller's dict."""
+    if not isinstance(pass_args, dict):
+        raise LabError(f"{pass_name}: pass_args must be a dict, got {type(pass_args).__name__}")
+    out = {}
+    for key, value in pass_args.items():
+        # Tensors (calibration batches) are shared, not copied: passes only read them.
+        out[key] = value if isinstance(value, torch.Tensor) else copy.deepcopy(value)
+    return out

@@ -1,0 +1,108 @@
+"""The report harness: run every notebook headlessly, then build ``reports/index.html``.
+
+Notebook side (called from inside each notebook)::
+
+    ctx = report.setup("lab0", quick=quick, seed=seed)   # chdir to the repo root, seed, paths
+    report.save_figure(ctx, fig, "confusion", dataset=splits)   # figures/<task>_<name>.png
+    report.save_table(ctx, df, "metrics", dataset=splits)       # results/<task>/<name>.csv (+ .meta.json)
+    report.summary(ctx, question="…", dataset=splits, numbers={...})  # results/<task>/summary.json
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lab_utils import atomic
+from lab_utils.report.paths import ROOT, output_root
+
+
+@dataclass
+class Context:
+    """Where a notebook writes, and what it has written so far."""
+    task: str
+    quick: bool
+    seed: int
+    results_dir: Path
+    figures_dir: Path
+    started: float = field(default_factory=time.perf_counter)
+    figures: list = field(default_factory=list)
+    tables: list = field(default_factory=list)
+
+    def figure_path(self, name: str) -> Path:
+        return self.figures_dir / f"{self.task}_{name}.png"
+
+    def result_path(self, name: str) -> Path:
+        return self.results_dir / name
+
+
+def setup(task: str, quick: bool = False, seed: int = 0) -> Context:
+    """Start a notebook: chdir to the repo root, seed everything, make the output folders."""
+    os.chdir(ROOT)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    out = output_root()
+    ctx = Context(task, bool(quick), int(seed), out / "results" / task, out / "figures")
+    ctx.results_dir.mkdir(parents=True, exist_ok=True)
+    ctx.figures_dir.mkdir(parents=True, exist_ok=True)
+    _style()
+    return ctx
+
+
+def _style() -> None:
+    import matplotlib
+
+    matplotlib.rcParams.update({"figure.dpi": 100, "savefig.dpi": 110, "axes.grid": True, "grid.alpha": 0.3,
+                                "svg.hashsalt": "lab", "font.size": 9})
+
+
+def _dataset_label(dataset) -> str:
+    return getattr(dataset, "label", None) or str(dataset)
+
+
+def _is_synthetic(dataset) -> bool:
+    return bool(getattr(dataset, "synthetic", "SYNTHETIC" in str(dataset).upper()))
+
+
+def save_figure(ctx: Context, fig, name: str, dataset) -> Path:
+    """Save ``fig`` as ``figures/<task>_<name>.png`` with the data set in its footer.
+
+    Synthetic data gets a visible "SYNTHETIC DATA" footer, as every result on jsc-sim must.
+    """
+    label = _dataset_label(dataset)
+    text = f"data: {label}" + ("  —  SYNTHETIC DATA, not the real data set" if _is_synthetic(dataset) else "")
+    fig.text(0.005, 0.005, text, fontsize=7, color="firebrick" if _is_synthetic(dataset) else "dimgray",
+             ha="left", va="bottom")
+    path = ctx.figure_path(name)
+    atomic.savefig(fig, path)
+    ctx.figures.append(path.name)
+    return path
+
+
+def save_table(ctx: Context, df, name: str, dataset) -> Path:
+    """Write ``results/<task>/<name>.csv`` and a ``.meta.json`` naming the data set (synthetic or real)."""
+    path = ctx.result_path(f"{name}.csv")
+    atomic.write_text(path, df.to_csv(index=False))
+    meta = dataset.describe() if hasattr(dataset, "describe") else {"dataset": str(dataset)}
+    atomic.write_json(path.with_suffix(".meta.json"), {"table": name, **meta})
+    ctx.tables.append(path.name)
+    return path
+
+
+def summary(ctx: Context, *, question: str, dataset, numbers: dict, notes: str = "") -> dict:
+    """Write ``results/<task>/summary.json``: what the report's section shows for this notebook."""
+    out = {
+        "task": ctx.task, "question": question, "quick": ctx.quick, "seed": ctx.seed,
+        "dataset": _dataset_label(dataset), "synthetic": _is_synthetic(dataset),
+        "numbers": numbers, "figures": list(dict.fromkeys(ctx.figures)), "tables": list(dict.fromkeys(ctx.tables)),
+        "notes": notes, "seconds": round(time.perf_counter() - ctx.started, 1),
+    }
+    atomic.write_json(ctx.result_path("summary.json"), out)
+    return out

@@ -1,0 +1,124 @@
+"""Search space ``graph/quantize/mixed_precision_ptq``: MASE's fixed-point post-training quantization
+search, by node name or by op type (Lab 3)."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+from lab_utils.errors import LabError
+from lab_utils.passes import graph as graph_mod
+from lab_utils.passes import quantize
+from lab_utils.passes.quantize import QUANTIZED_MODULES
+from lab_utils.search.space import SearchSpace, SpaceContext, measure, register, unique_choices
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}/{k}" if prefix else k
+        if isinstance(v, dict):
+            out.update(_flatten(v, key))
+        else:
+            out[key] = v
+    return out
+
+
+def _unflatten(flat: dict) -> dict:
+    out: dict = {}
+    for key, v in flat.items():
+        node = out
+        parts = key.split("/")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = v
+    return out
+
+
+QUANT_KEYS = ("name", "data_in_width", "data_in_frac_width", "weight_width", "weight_frac_width",
+              "bias_width", "bias_frac_width", "bypass")
+
+
+@register("graph/quantize/mixed_precision_ptq")
+class MixedPrecisionPTQ(SearchSpace):
+    """MASE's post-training mixed-precision quantization space, by node name or by op type.
+
+    ``[search.search_space.seed.<key>.config]`` holds a choice list per quantization key; ``key``
+    is a node name (``by="name"``) or an op type such as ``linear`` (``by="type"``), and
+    ``default`` applies to every quantizable node without its own entry (``name=["NA"]``: leave
+    it float). Choices are made per node, as MASE does, and the sampled pass config is keyed the
+    way the pass looks it up: by node name for ``by="name"``, by op type for ``by="type"`` (MASE
+    keyed by name in both, so its by-type search never quantized anything). "NA" is None: no
+    quantization for ``name``, ``width // 2`` for a frac width.
+    """
+
+    setup_keys = {"by": str}
+    needs_checkpoint = True
+
+    @classmethod
+    def check_config(cls, space_cfg) -> None:
+        super().check_config(space_cfg)
+        by = space_cfg.setup.get("by", "name")
+        if by not in ("name", "type"):
+            raise LabError(f"search.search_space.setup.by: must be 'name' or 'type', got {by!r}")
+        if not space_cfg.seed:
+            raise LabError("search.search_space.seed: no entries; give at least seed.default.config")
+        for key, entry in space_cfg.seed.items():
+            if set(entry) != {"config"}:
+                bad = sorted(set(entry) - {"config"}) or ["(missing config)"]
+                raise LabError(f"search.search_space.seed.{key}: expected only a 'config' table, got {', '.join(bad)}")
+            for qk, values in entry["config"].items():
+                where = f"search.search_space.seed.{key}.config.{qk}"
+                if qk not in QUANT_KEYS:
+                    raise LabError(f"{where}: unknown quantization key; allowed: {', '.join(QUANT_KEYS)}")
+                if not isinstance(values, (list, tuple)) or not values:
+                    raise LabError(f"{where}: must be a non-empty list of choices, got {values!r}")
+                for v in values:
+                    ok = v is None or (qk == "name" and v in ("integer", "fixed")) or (
+                        qk == "bypass" and isinstance(v, bool)) or (
+                        qk not in ("name", "bypass") and isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 32)
+                    if not ok:
+                        raise LabError(f"{where}: bad choice {v!r}; allowed: "
+                                       + ("'integer' or 'NA'" if qk == "name" else "true/false" if qk == "bypass"
+                                          else "whole numbers 1..32 or 'NA'"))
+
+    def __init__(self, space_cfg, ctx: SpaceContext):
+
+        super().__init__(space_cfg, ctx)
+        self.by = space_cfg.setup.get("by", "name")
+        self.graph = graph_mod.trace(ctx.model.eval())
+        self.nodes = [n for n in self.graph.nodes() if n.op in QUANTIZED_MODULES]
+        quantizable = {n.name for n in self.nodes} if self.by == "name" else {n.op for n in self.nodes}
+        seed = {"default": {"config": {"name": [None]}}, **space_cfg.seed}  # no default: leave others float
+        for key in seed:
+            if key != "default" and key not in quantizable:
+                what = "node" if self.by == "name" else "op type"
+                raise LabError(f"search.search_space.seed.{key}: no quantizable {what} {key!r} in {ctx.model_name} "
+                               f"(by = {self.by!r}); quantizable: {', '.join(sorted(quantizable)) or 'none'}")
+        # One choice set per pass-config key: per node (by name) or per op type (by type).
+        keys = [n.name for n in self.nodes] if self.by == "name" else sorted({n.op for n in self.nodes})
+        raw = {k: {"config": copy.deepcopy(seed.get(k, seed["default"]))["config"]} for k in keys}
+        self._raw = _flatten(raw)
+        self._choices = {k: unique_choices(v) for k, v in self._raw.items()}
+
+    def choices(self) -> dict[str, tuple]:
+        return self._choices
+
+    def index_combinations(self) -> int:
+        return math.prod(len(v) for v in self._raw.values())
+
+    def pass_args(self, config: dict) -> dict:
+        """The sampled configuration as ``quantize_transform_pass`` arguments."""
+        nested = _unflatten(config)  # every quantizable node / op has its own entry
+        args: dict = {"by": self.by, "default": {"config": {"name": None}}}
+        for key, entry in nested.items():  # keys are MASE's "<node>/config/<key>"
+            args[key] = {"config": dict(entry["config"])}
+        return args
+
+    def describe(self, config: dict) -> dict:
+        return self.pass_args(config)
+
+    def evaluate(self, config: dict) -> dict[str, float]:
+
+        qgraph, _ = quantize.quantize_transform_pass(self.graph, self.pass_args(config))
+        return measure(qgraph.model, self.ctx)

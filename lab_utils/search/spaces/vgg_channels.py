@@ -1,0 +1,128 @@
+"""Search space ``graph/architecture/vgg_channels``: VGG7's six conv widths, scored by a supernet.
+
+The lab report's space: each conv's output width is chosen from a list (the report's
+``[64, 128, 256, 512]``, or a scaled-down list for CPU work such as ``[16, 32, 48, 64]``), widths are
+non-decreasing, each BatchNorm and the next conv's input are tied to the conv's output, and the
+first Linear takes ``channels[-1] * 4 * 4`` inputs. Those ties are applied by the width transform
+(``vgg_channels_pass_args`` + ``redefine_conv2d_transform_pass``, see :func:`lab_utils.training.supernet.
+build_candidate`).
+
+Parameters are ``seq_blocks_<i>/config/out_channels`` for the convs at 0, 3, 7, 10, 14, 17 (the
+sampler suggests each independently). A sampled tuple that decreases somewhere is *repaired* by
+sorting it: the same six widths in non-decreasing order, so every suggestion maps to a valid
+candidate deterministically and no width is favoured (a running-maximum repair would push most
+random suggestions to the widest network); ``describe`` records the repaired channels and whether
+a repair happened, so the trials table shows what was really evaluated.
+
+Candidates are not trained one by one (the report's mistake: untrained candidates scored ~11 %):
+``evaluate`` slices a weight-sharing supernet (:mod:`lab_utils.training.supernet`), recalibrates the
+candidate's BatchNorm statistics on training images and measures it on the evaluation split. The
+supernet comes from ``setup.supernet`` (a file written by ``save_supernet``), else from
+``<out>/supernet.ckpt``, else it is trained there with ``[search.search_space.train]``.
+
+``[search.search_space.setup]`` keys: ``choices`` (list of widths), ``fc`` (classifier width,
+default 256), ``n_random`` (random candidates per step besides largest and smallest, default 1),
+``calib_batches`` (BN recalibration batches of 256 images, default 8), ``supernet`` (path).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from lab_utils.data.cifar10 import augment
+from lab_utils.errors import LabError
+from lab_utils.models import VGG7_CONV_INDICES
+from lab_utils.search.space import SearchSpace, SpaceContext, measure, register
+from lab_utils.training import supernet as S
+from lab_utils.training.supernet import candidate_model, check_choices, vgg_macs
+
+KEYS = tuple(f"seq_blocks_{i}/config/out_channels" for i in VGG7_CONV_INDICES)
+
+
+def repair(channels) -> tuple[int, ...]:
+    """The suggested widths in non-decreasing order (the only valid arrangement of the same widths)."""
+    return tuple(sorted(int(c) for c in channels))
+
+
+@register("graph/architecture/vgg_channels")
+class VGGChannels(SearchSpace):
+    """VGG7 channel widths on CIFAR-10, evaluated by slicing a trained supernet (module docstring)."""
+    setup_keys = {"choices": list, "fc": int, "n_random": int, "calib_batches": int, "supernet": str}
+
+    @classmethod
+    def check_config(cls, space_cfg) -> None:
+        super().check_config(space_cfg)
+
+        choices = space_cfg.setup.get("choices", [16, 32, 48, 64])
+        if not choices or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4096 for v in choices):
+            raise LabError(f"search.search_space.setup.choices: must be a list of whole numbers 1..4096, got {choices!r}")
+        check_choices(choices)
+        for key, low in (("fc", 1), ("n_random", 0), ("calib_batches", 1)):
+            if key in space_cfg.setup and space_cfg.setup[key] < low:
+                raise LabError(f"search.search_space.setup.{key}: must be >= {low}, got {space_cfg.setup[key]}")
+
+    def __init__(self, space_cfg, ctx: SpaceContext):
+
+        super().__init__(space_cfg, ctx)
+        if ctx.model_name != "vgg7":
+            raise LabError(f"model: vgg_channels searches vgg7, not {ctx.model_name!r}")
+        if ctx.splits.name != "cifar10":
+            raise LabError(f"dataset: vgg_channels needs cifar10 images, got {ctx.splits.name!r}")
+        setup = space_cfg.setup
+        self.choices_ = S.check_choices(setup.get("choices", [16, 32, 48, 64]))
+        self.fc = int(setup.get("fc", 256))
+        self.calib_batches = int(setup.get("calib_batches", 8))
+        self.supernet = self._supernet(setup, ctx)
+        self._cache: dict[tuple, dict] = {}
+
+    def _supernet(self, setup: dict, ctx: SpaceContext):
+
+        path = Path(setup["supernet"]) if "supernet" in setup else (
+            ctx.out_dir / "supernet.ckpt" if ctx.out_dir is not None else None)
+        if path is not None and path.exists():
+            sn, obj = S.load_supernet(path)
+            if tuple(sn.choices) != self.choices_ or sn.fc != self.fc:
+                raise LabError(f"search.search_space.setup.supernet: {path} was trained for choices {list(sn.choices)} "
+                               f"and fc {sn.fc}, the config asks for {list(self.choices_)} and fc {self.fc}")
+            return sn
+        if "supernet" in setup:
+            raise LabError(f"search.search_space.setup.supernet: {path} does not exist")
+        if ctx.dry_run:  # `search --check`: the space's shape only; never train a supernet to validate a file
+            return S.VGGSupernet(self.choices_, fc=self.fc, num_classes=ctx.splits.num_classes, seed=0)
+        if ctx.recipe is None:
+            raise LabError("search.search_space.train: vgg_channels trains a supernet first; give a recipe table "
+                           "(epochs, batch_size, lr, weight_decay, seed) or setup.supernet = \"<file>\"")
+        r = ctx.recipe
+        recipe = S.SupernetRecipe(epochs=r.epochs, batch_size=r.batch_size, lr=float(r.lr),
+                                  weight_decay=float(r.weight_decay), seed=r.seed,
+                                  n_random=int(setup.get("n_random", 1)))
+        sn = S.VGGSupernet(self.choices_, fc=self.fc, num_classes=ctx.splits.num_classes, seed=r.seed)
+        history = S.train_supernet(sn, ctx.splits, recipe, augment=augment, progress=ctx.progress)
+        if path is not None:
+            S.save_supernet(path, sn, recipe=recipe, history=history, dataset=ctx.splits.describe())
+        return sn
+
+    def choices(self) -> dict[str, tuple]:
+        return {k: self.choices_ for k in KEYS}
+
+    def channels(self, config: dict) -> tuple[int, ...]:
+        """The evaluated (repaired) channels of a configuration."""
+        return repair(config[k] for k in KEYS)
+
+    def describe(self, config: dict) -> dict:
+
+        c = self.channels(config)
+        return {"channels": list(c), "repaired": list(c) != [int(config[k]) for k in KEYS],
+                "macs": vgg_macs(c, self.fc, self.ctx.splits.num_classes), "fc": self.fc}
+
+    def evaluate(self, config: dict) -> dict[str, float]:
+
+
+        c = self.channels(config)
+        if c not in self._cache:  # repaired duplicates cost nothing
+            x_calib = self.ctx.splits.x_train[: self.calib_batches * 256].contiguous(memory_format=torch.channels_last)
+            model = candidate_model(self.supernet, c, x_calib, self.calib_batches, 256)
+            self._cache[c] = measure(model, self.ctx)
+        return dict(self._cache[c])

@@ -1,0 +1,89 @@
+"""Trained candidates, cached on disk: train a model once per (architecture, recipe, data, seed).
+
+Lab 4's width search trains every candidate inside the objective; a rerun, a resumed search, a
+sampler that repeats a candidate or a notebook that trains all 25 candidates must not train the
+same one twice. :func:`trained_candidate` hashes what determines the trained weights:
+
+- the architecture: registry name + model arguments (e.g. ``hidden=(32, 64)``);
+- the recipe (:class:`~lab_utils.training.train.Recipe`: epochs, batch size, lr, weight decay, optimizer,
+  seed);
+- the data identity (``Splits.describe()``: data set name, generator version, split sizes, seed).
+
+The key names the file ``<cache_dir>/<model>-<key>.ckpt``, written atomically by
+:func:`lab_utils.training.checkpoints.save_checkpoint` with the key, architecture, recipe and data description
+inside. On load the stored description must match (a file whose content disagrees with its name,
+or a torn/foreign file, is reported with a warning and retrained over).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from pathlib import Path
+
+import torch
+
+from lab_utils.errors import LabError
+from lab_utils.models import build_model
+from lab_utils.training.train import train
+from lab_utils.training.checkpoints import load_state, load_checkpoint_file, save_checkpoint
+
+FORMAT = "lab_utils.candidate/1"
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in sorted(obj.items())}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    return obj
+
+
+def candidate_key(model_name: str, model_args: dict, splits, recipe) -> tuple[str, dict]:
+    """(12-hex key, the description it hashes)."""
+    desc = {"format": FORMAT, "model": model_name, "model_args": _jsonable(model_args or {}),
+            "recipe": _jsonable(recipe.as_dict()), "data": _jsonable(splits.describe())}
+    key = hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:12]
+    return key, desc
+
+
+def trained_candidate(model_name: str, model_args: dict | None, splits, recipe, cache_dir=None,
+                      progress: bool = False):
+    """Return ``(model, info)``: a trained model (eval mode) and what was done.
+
+    ``info`` has ``key``, ``path`` (None without a cache), ``cached`` (loaded instead of trained),
+    ``history`` (per-epoch record, when trained now or stored) and ``val`` metrics at the best
+    epoch. Without ``cache_dir`` the model is always trained.
+    """
+    model_args = dict(model_args or {})
+    key, desc = candidate_key(model_name, model_args, splits, recipe)
+    path = Path(cache_dir) / f"{model_name}-{key}.ckpt" if cache_dir is not None else None
+    model = build_model(model_name, **model_args)
+    if path is not None and path.exists():
+        try:
+            obj = load_checkpoint_file(path)
+            if obj.get("candidate") != json.loads(json.dumps(desc)):
+                raise LabError(f"{path}: stored description does not match its key")
+            load_state(model, obj["state_dict"], path)
+            model.eval()
+            return model, {"key": key, "path": str(path), "cached": True,
+                           "history": obj.get("metrics", {}).get("history"), "val": obj.get("metrics", {}).get("val")}
+        except (LabError, KeyError) as exc:
+            warnings.warn(f"candidate cache {path} unusable ({exc}); retraining", stacklevel=2)
+    # The initial weights depend on the recipe's seed only (not on the global RNG), so the key
+    # really determines the trained weights and a regenerated cache file holds the same ones.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(recipe.seed)
+        model = build_model(model_name, **model_args)
+    history = train(model, splits, recipe, progress=progress, desc=f"train {model_name} {model_args}")
+    best = history.epochs[history.best_epoch - 1] if history.best_epoch >= 1 else {}
+    val = {"loss": best.get("val_loss"), "accuracy": best.get("val_accuracy"),
+           "macro_accuracy": best.get("val_macro_accuracy")}
+    if path is not None:
+        save_checkpoint(path, model, meta={"model": model_name, "model_args": _jsonable(model_args),
+                                           "dataset": splits.describe(), "candidate": desc},
+                        recipe=recipe, metrics={"history": history.as_dict(), "val": val})
+    model.eval()
+    return model, {"key": key, "path": str(path) if path else None, "cached": False,
+                   "history": history.as_dict(), "val": val}

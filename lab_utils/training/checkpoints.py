@@ -1,0 +1,86 @@
+"""Checkpoints: ``.ckpt`` files written atomically and read with ``torch.load(weights_only=True)`` only.
+
+Our format holds the state dict, the model name and arguments, the data set, the recipe and the metrics;
+a MASE/Lightning checkpoint (``model.`` prefixes) or a bare state dict loads too. A checkpoint of
+another architecture is refused with the mismatched layers listed.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lab_utils import atomic
+from lab_utils.errors import LabError, require_file
+from lab_utils.models import build_model
+
+CKPT_FORMAT = "lab_utils.ckpt/1"
+
+
+def save_checkpoint(path, model: nn.Module, *, meta: dict | None = None, recipe=None,
+                    metrics: dict | None = None) -> None:
+    """Write a ``.ckpt``: state dict + model name/args, data set, recipe, metrics (atomically).
+
+    ``meta`` holds ``model`` (registry name), ``model_args`` and ``dataset`` (``Splits.describe()``).
+    """
+    atomic.torch_save(path, {
+        "format": CKPT_FORMAT, **(meta or {}),
+        "recipe": recipe.as_dict() if recipe else None,
+        "metrics": metrics or {},
+        "state_dict": model.state_dict(),
+    })
+
+
+def load_checkpoint_file(path) -> dict:
+    """Load a checkpoint dict with ``weights_only=True`` (never unpickles code)."""
+    path = require_file(path, "checkpoint")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torn, foreign or unsafe files
+        raise LabError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0][:100]})") from None
+    if not isinstance(obj, dict):
+        raise LabError(f"checkpoint {path} is not a checkpoint dictionary (got {type(obj).__name__})")
+    return obj
+
+
+def _state_dict_of(obj: dict, path) -> dict:
+    """Our format, a MASE/Lightning checkpoint (``state_dict`` with ``model.`` prefixes) or a bare state dict."""
+    sd = obj.get("state_dict", obj)
+    if not isinstance(sd, dict) or not sd:
+        raise LabError(f"checkpoint {path} holds no state_dict")
+    if all(k.startswith("model.") for k in sd):
+        sd = {k[len("model."):]: v for k, v in sd.items()}
+    return sd
+
+
+def load_state(model: nn.Module, sd: dict, path) -> None:
+    own = model.state_dict()
+    problems = []
+    for k in sorted(set(own) | set(sd)):
+        if k not in sd:
+            problems.append(f"{k} missing")
+        elif k not in own:
+            problems.append(f"{k} unexpected")
+        elif tuple(own[k].shape) != tuple(sd[k].shape):
+            problems.append(f"{k} {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}")
+    if problems:
+        shown = "; ".join(problems[:4]) + (f"; … {len(problems) - 4} more" if len(problems) > 4 else "")
+        raise LabError(f"checkpoint {path} does not fit this model: {shown}")
+    model.load_state_dict(sd)
+
+
+def load_weights(model: nn.Module, path) -> dict:
+    """Load a checkpoint's weights into ``model`` (mismatched layers listed in the error); returns the dict."""
+    obj = load_checkpoint_file(path)
+    load_state(model, _state_dict_of(obj, path), path)
+    return obj
+
+
+def load_model(path, **overrides) -> tuple[nn.Module, dict]:
+    """Rebuild a model from one of our checkpoints (registry name + args) and load its weights."""
+    obj = load_checkpoint_file(path)
+    if "model" not in obj:
+        raise LabError(f"checkpoint {path} does not name its model; build the model and use load_weights")
+    model = build_model(obj["model"], **{**obj.get("model_args", {}), **overrides})
+    load_state(model, _state_dict_of(obj, path), path)
+    return model, obj

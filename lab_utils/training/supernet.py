@@ -1,0 +1,336 @@
+"""A weight-sharing VGG7 supernet: one set of weights that holds every channel-width candidate.
+
+How it works (the "slimmable"/once-for-all recipe, scaled to a CPU):
+
+- The supernet is a plain ``vgg7`` at the widest setting (every conv has ``max(choices)`` output
+  channels; the classifier is ``fc`` wide). A candidate is six conv widths, each from ``choices``,
+  non-decreasing (the lab report's constraint). Candidate weights are *channel prefixes*: conv
+  ``k`` uses ``weight[:c_k, :c_{k-1}]``, its BatchNorm the first ``c_k`` affine parameters, and the
+  first Linear the first ``c_6 * 16`` input columns (flatten is channel-major, so a channel prefix
+  is a column prefix).
+- Training (:func:`train_supernet`) applies the *sandwich rule* on every minibatch: the largest
+  candidate, the smallest, and ``n_random`` uniformly sampled ones; their gradients are summed
+  before one SGD step. The smaller candidates learn from the largest one's soft predictions
+  (in-place distillation) unless ``distill=False``. BatchNorm always uses batch statistics during
+  supernet training: running statistics of a shared BN would mix all widths.
+- A candidate is evaluated by :func:`export` -- a plain ``vgg7(channels=..., fc=...)`` built through
+  the width transform (:func:`build_candidate`) with the sliced weights copied in -- followed by
+  :func:`recalibrate_bn`, which recomputes its BatchNorm running statistics on a few training
+  batches (``torch.optim.swa_utils.update_bn``: a cumulative average with fresh buffers).
+- :func:`retrain` trains an exported architecture from scratch (``lab_utils.training.train.train``) so the
+  supernet ranking can be checked with a Spearman rank correlation (:func:`rank_correlation`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from scipy.stats import spearmanr
+from torch import nn
+from tqdm.auto import tqdm
+
+from lab_utils import atomic
+from lab_utils.errors import LabError
+from lab_utils.models import VGG7_CHANNELS, VGG7_CONV_INDICES, VGG7_FIRST_LINEAR, vgg7
+from lab_utils.passes.graph import trace
+from lab_utils.passes.widths import redefine_conv2d_transform_pass, vgg_channels_pass_args
+from lab_utils.training.train import evaluate, train
+from lab_utils.training.checkpoints import load_checkpoint_file
+
+REPORT_CHOICES = (64, 128, 256, 512)  # the lab report's channel list
+CPU_CHOICES = (16, 32, 48, 64)  # scaled down: the widest candidate costs ~63 M MACs per image
+
+
+# ---------------------------------------------------------------- the candidate space
+def check_choices(choices) -> tuple[int, ...]:
+    """Sorted, distinct positive widths; a LabError names the bad value otherwise."""
+    try:
+        out = tuple(sorted({int(c) for c in choices}))
+    except (TypeError, ValueError):
+        raise LabError(f"channel choices must be whole numbers, got {choices!r}") from None
+    if not out or out[0] < 1:
+        raise LabError(f"channel choices must be a non-empty list of widths >= 1, got {list(choices)!r}")
+    return out
+
+
+def check_channels(channels, choices) -> tuple[int, ...]:
+    """Six widths from ``choices``, non-decreasing (the report's constraint)."""
+    choices = check_choices(choices)
+    c = tuple(int(v) for v in channels)
+    if len(c) != 6:
+        raise LabError(f"channels: VGG7 has 6 convolutions, got {len(c)} widths {list(c)}")
+    bad = [v for v in c if v not in choices]
+    if bad:
+        raise LabError(f"channels: width {bad[0]} is not one of the choices {list(choices)}")
+    if any(b < a for a, b in zip(c, c[1:])):
+        raise LabError(f"channels: widths must be non-decreasing, got {list(c)}")
+    return c
+
+
+def all_candidates(choices) -> list[tuple[int, ...]]:
+    """Every valid candidate: non-decreasing 6-tuples = multisets of size 6 (84 for 4 choices)."""
+    return list(itertools.combinations_with_replacement(check_choices(choices), 6))
+
+
+def vgg_macs(channels, fc: int = 1024, num_classes: int = 10) -> int:
+    """Multiply-accumulates per image: conv ``Cout·Cin·9·H·W`` (bias, BN, ReLU, pooling not counted)
+    plus Linear ``in·out``. Written by hand because the search needs it for every candidate without
+    building one; tests check it against ``torch.utils.flop_counter`` (FLOPs = 2·MACs there)."""
+    c = [int(v) for v in channels]
+    macs, cin, hw = 0, 3, 32 * 32
+    for k, cout in enumerate(c):
+        macs += cout * cin * 9 * hw
+        cin = cout
+        if k % 2 == 1:
+            hw //= 4
+    return macs + c[-1] * 16 * fc + fc * fc + fc * num_classes
+
+
+def build_candidate(channels, fc: int = 256, num_classes: int = 10, seed: int | None = None) -> nn.Module:
+    """A fresh candidate: the lab's VGG7 traced and re-widened by the width transform.
+
+    ``vgg_channels_pass_args`` + ``redefine_conv2d_transform_pass`` (lab_utils.passes.widths) is
+    MASE's way to build a candidate; ``vgg7(channels=...)`` is an independent reference, and their
+    parameter shapes are asserted equal so a bug in either cannot pass silently. Returns the
+    transformed ``fx.GraphModule`` (same state-dict keys as ``vgg7``).
+    """
+    c = tuple(int(v) for v in channels)
+    graph, _ = redefine_conv2d_transform_pass(trace(vgg7(channels=VGG7_CHANNELS, fc=fc, num_classes=num_classes)),
+                                              vgg_channels_pass_args(c, seed=seed))
+    reference = vgg7(channels=c, fc=fc, num_classes=num_classes)
+    got = {k: tuple(v.shape) for k, v in graph.model.state_dict().items()}
+    want = {k: tuple(v.shape) for k, v in reference.state_dict().items()}
+    if got != want:
+        diff = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k))[:3]
+        raise AssertionError(f"width transform and vgg7(channels={list(c)}) disagree at {diff}")
+    return graph.model
+
+
+# ---------------------------------------------------------------- the supernet
+class VGGSupernet(nn.Module):
+    """VGG7 at the widest channels whose forward can run any candidate's channel prefix."""
+    def __init__(self, choices=CPU_CHOICES, fc: int = 256, num_classes: int = 10, seed: int = 0):
+        super().__init__()
+        self.choices = check_choices(choices)
+        self.fc = int(fc)
+        self.num_classes = int(num_classes)
+        self.max_channels = (self.choices[-1],) * 6
+        with torch.random.fork_rng(devices=[]):  # seeded initial weights, caller's RNG untouched
+            torch.manual_seed(seed)
+            self.net = vgg7(channels=self.max_channels, fc=self.fc, num_classes=self.num_classes)
+
+    @property
+    def largest(self) -> tuple[int, ...]:
+        return self.max_channels
+
+    @property
+    def smallest(self) -> tuple[int, ...]:
+        return (self.choices[0],) * 6
+
+    def forward(self, x: torch.Tensor, channels=None) -> torch.Tensor:
+        """Logits of candidate ``channels`` (default: the widest); BN uses batch statistics."""
+        c = self.max_channels if channels is None else check_channels(channels, self.choices)
+        conv_k = {idx: k for k, idx in enumerate(VGG7_CONV_INDICES)}
+        cin, cout = 3, 3
+        for i, layer in enumerate(self.net.seq_blocks):
+            if i in conv_k:
+                cout = c[conv_k[i]]
+                # channels_last weights: oneDNN's fast CPU path (about 5x faster than NCHW here)
+                w = layer.weight[:cout, :cin].contiguous(memory_format=torch.channels_last)
+                x = F.conv2d(x, w, layer.bias[:cout], padding=1)
+                cin = cout
+            elif isinstance(layer, nn.BatchNorm2d):
+                x = F.batch_norm(x, None, None, layer.weight[:cout], layer.bias[:cout], True, 0.0, layer.eps)
+            elif i == VGG7_FIRST_LINEAR:
+                x = F.linear(x, layer.weight[:, : cin * 16], layer.bias)
+            else:
+                x = layer(x)
+        return x
+
+
+@torch.no_grad()
+def export(supernet: VGGSupernet, channels) -> nn.Module:
+    """A plain candidate network holding the supernet's weight prefixes.
+
+    Every tensor of a candidate is a leading block of the supernet's tensor of the same name (conv
+    ``[:c_k, :c_{k-1}]``, BN ``[:c_k]``, first Linear ``[:, :c_6*16]``, the rest whole), so the copy
+    is one prefix slice per state-dict entry. BN running statistics come along but are meaningless
+    (the supernet never tracks them): call :func:`recalibrate_bn` before evaluating.
+    """
+    c = check_channels(channels, supernet.choices)
+    model = build_candidate(c, fc=supernet.fc, num_classes=supernet.num_classes)
+    src = supernet.net.state_dict()
+    new = {k: src[k][tuple(slice(0, n) for n in v.shape)].clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(new)
+    return model.to(memory_format=torch.channels_last)
+
+
+@torch.no_grad()
+def recalibrate_bn(model: nn.Module, x: torch.Tensor, n_batches: int = 8, batch_size: int = 256) -> nn.Module:
+    """Recompute BatchNorm running statistics of ``model`` on the first ``n_batches`` of ``x``.
+
+    ``torch.optim.swa_utils.update_bn`` resets the buffers and averages exactly over the batches
+    (momentum None), so the result does not depend on the statistics the model had before.
+    """
+    batches = [x[i:i + batch_size] for i in range(0, min(len(x), n_batches * batch_size), batch_size)]
+    if not batches:
+        raise LabError("recalibrate_bn needs at least one calibration image")
+    torch.optim.swa_utils.update_bn(batches, model)
+    model.eval()
+    return model
+
+
+def candidate_model(supernet: VGGSupernet, channels, x_calib: torch.Tensor, n_batches: int = 8,
+                    batch_size: int = 256) -> nn.Module:
+    """Export + BatchNorm recalibration: a candidate ready to evaluate."""
+    return recalibrate_bn(export(supernet, channels), x_calib, n_batches, batch_size)
+
+
+# ---------------------------------------------------------------- training
+@dataclass(frozen=True)
+class SupernetRecipe:
+    """Supernet training: SGD (Nesterov) with a one-cycle schedule, sandwich rule per step."""
+    epochs: int = 8
+    batch_size: int = 128
+    lr: float = 0.1  # one-cycle peak
+    weight_decay: float = 5e-4
+    n_random: int = 1  # random candidates per step besides the largest and the smallest
+    distill: bool = True  # smaller candidates learn from the largest one's soft predictions
+    seed: int = 0
+
+    def __post_init__(self):
+        if not (isinstance(self.epochs, int) and self.epochs >= 1):
+            raise LabError(f"supernet epochs must be a whole number >= 1, got {self.epochs!r}")
+        if not (isinstance(self.batch_size, int) and self.batch_size >= 2):
+            raise LabError(f"supernet batch_size must be a whole number >= 2, got {self.batch_size!r}")
+        if not (isinstance(self.lr, (int, float)) and 0 < self.lr <= 10):
+            raise LabError(f"supernet lr must be a number in (0, 10], got {self.lr!r}")
+        if not (isinstance(self.n_random, int) and self.n_random >= 0):
+            raise LabError(f"n_random must be a whole number >= 0, got {self.n_random!r}")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def train_supernet(supernet: VGGSupernet, splits, recipe: SupernetRecipe = SupernetRecipe(), *,
+                   augment=None, progress: bool = True) -> list[dict]:
+    """Train the shared weights with the sandwich rule; returns one row per epoch.
+
+    Each row has the mean training loss of the largest and the smallest candidate, and the seconds.
+    """
+    torch.manual_seed(recipe.seed)
+    gen = torch.Generator().manual_seed(recipe.seed)
+    space = all_candidates(supernet.choices)
+    supernet.to(memory_format=torch.channels_last)
+    x, y = splits.x_train.contiguous(memory_format=torch.channels_last), splits.y_train
+    n = x.shape[0]
+    steps = math.ceil(n / recipe.batch_size)
+    opt = torch.optim.SGD(supernet.parameters(), lr=recipe.lr, momentum=0.9, nesterov=True,
+                          weight_decay=recipe.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, epochs=recipe.epochs, steps_per_epoch=steps)
+    rows = []
+    t0 = time.perf_counter()
+    supernet.train()
+    quiet = not progress or os.environ.get("TQDM_DISABLE", "") not in ("", "0")  # headless runs stay clean
+    for epoch in tqdm(range(recipe.epochs), desc="supernet", disable=quiet, leave=False):
+        perm = torch.randperm(n, generator=gen)
+        sums = {"loss_largest": 0.0, "loss_smallest": 0.0}
+        for i in range(0, n, recipe.batch_size):
+            idx = perm[i:i + recipe.batch_size]
+            xb, yb = x[idx], y[idx]
+            if augment is not None:
+                xb = augment(xb, gen)
+            opt.zero_grad(set_to_none=True)
+            logits = supernet(xb, supernet.largest)
+            loss = F.cross_entropy(logits, yb)
+            loss.backward()
+            sums["loss_largest"] += float(loss.detach()) * len(idx)
+            soft = F.softmax(logits.detach(), dim=1)
+            picks = [space[int(j)] for j in torch.randint(len(space), (recipe.n_random,), generator=gen)]
+            for k, c in enumerate([supernet.smallest, *picks]):
+                out = supernet(xb, c)
+                if recipe.distill:
+                    sub = F.cross_entropy(out, soft)  # soft targets: in-place distillation
+                else:
+                    sub = F.cross_entropy(out, yb)
+                sub.backward()
+                if k == 0:
+                    sums["loss_smallest"] += float(F.cross_entropy(out.detach(), yb)) * len(idx)
+            opt.step()
+            sched.step()
+        rows.append({"epoch": epoch + 1, **{k: v / n for k, v in sums.items()},
+                     "seconds": time.perf_counter() - t0})
+    supernet.eval()
+    return rows
+
+
+def evaluate_candidates(supernet: VGGSupernet, candidates, splits, split: str = "val", *,
+                        n_calib_batches: int = 8, calib_batch_size: int = 256) -> list[dict]:
+    """Accuracy (micro and macro), loss and MACs of each candidate, by slicing + BN recalibration."""
+    x, y = splits.split(split)
+    x = x.contiguous(memory_format=torch.channels_last)
+    x_calib = splits.x_train[: n_calib_batches * calib_batch_size].contiguous(memory_format=torch.channels_last)
+    rows = []
+    for c in candidates:
+        model = candidate_model(supernet, c, x_calib, n_calib_batches, calib_batch_size)
+        model.to(memory_format=torch.channels_last)
+        m = evaluate(model, x, y, chunk=1000)
+        rows.append({"channels": tuple(c), **{k: m[k] for k in ("accuracy", "macro_accuracy", "loss")},
+                     "macs": vgg_macs(c, supernet.fc, supernet.num_classes)})
+    return rows
+
+
+def channels_last(splits):
+    """The same splits with images in channels_last memory (oneDNN's fast layout; values unchanged)."""
+    return dataclasses.replace(splits, **{f"x_{s}": getattr(splits, f"x_{s}").contiguous(
+        memory_format=torch.channels_last) for s in ("train", "val", "test")})
+
+
+def retrain(channels, splits, recipe, *, fc: int = 256, augment=None, progress: bool = True):
+    """Train candidate ``channels`` from scratch (``lab_utils.training.train.train``); returns (model, history).
+
+    ``recipe`` is a :class:`lab_utils.training.train.Recipe` (e.g. SGD, lr 0.05, weight decay 5e-4, cosine).
+    """
+    model = build_candidate(tuple(channels), fc=fc, num_classes=splits.num_classes, seed=recipe.seed)
+    model.to(memory_format=torch.channels_last)
+    history = train(model, channels_last(splits), recipe, augment=augment, progress=progress,
+                    desc=f"retrain {list(channels)}")
+    return model, history
+
+
+def rank_correlation(a, b) -> float:
+    """Spearman's rho between two score lists (scipy); NaN when either is constant."""
+    if len(a) != len(b) or len(a) < 2:
+        raise LabError(f"rank correlation needs two lists of the same length >= 2, got {len(a)} and {len(b)}")
+    return float(spearmanr(a, b).statistic)
+
+
+# ---------------------------------------------------------------- checkpoints
+SUPERNET_FORMAT = "lab_utils.training.supernet/1"
+
+
+def save_supernet(path, supernet: VGGSupernet, *, recipe: SupernetRecipe | None = None, history=None,
+                  dataset: dict | None = None) -> None:
+    """Write the supernet (choices, fc, weights, recipe, per-epoch history) atomically."""
+    atomic.torch_save(path, {"format": SUPERNET_FORMAT, "choices": list(supernet.choices), "fc": supernet.fc,
+                             "num_classes": supernet.num_classes, "recipe": recipe.as_dict() if recipe else None,
+                             "history": history or [], "dataset": dataset or {},
+                             "state_dict": supernet.state_dict()})
+
+
+def load_supernet(path) -> tuple[VGGSupernet, dict]:
+    """Rebuild a supernet saved by :func:`save_supernet`; returns (supernet, the checkpoint dict)."""
+    obj = load_checkpoint_file(path)
+    if obj.get("format") != SUPERNET_FORMAT:
+        raise LabError(f"{path}: not a supernet checkpoint (format {obj.get('format')!r}, want {SUPERNET_FORMAT!r})")
+    sn = VGGSupernet(obj["choices"], fc=obj["fc"], num_classes=obj["num_classes"])
+    sn.load_state_dict(obj["state_dict"])
+    sn.eval()
+    return sn, obj

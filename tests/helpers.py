@@ -1,0 +1,102 @@
+"""Helpers shared by the tests: CLI runners, a tiny trained checkpoint, small search configs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from lab_utils.data import load_dataset
+from lab_utils.models import build_model
+from lab_utils.training.train import Recipe, train
+from lab_utils.training.checkpoints import save_checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+N = 2000  # jsc-sim samples: small and fast
+
+
+def run_cli(*args, env=None, cwd=None, timeout=300):
+    """Run ``python -m lab_utils ARGS`` and return the CompletedProcess (text)."""
+    full_env = {**os.environ, "TQDM_DISABLE": "1", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "lab_utils", *map(str, args)], capture_output=True, text=True,
+                          env=full_env, cwd=cwd or ROOT, timeout=timeout)
+
+
+def assert_one_line_error(proc, *needles):
+    """Exit 2, one ``error:`` line on stderr naming the needles, no traceback."""
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    err = proc.stderr.strip()
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), err
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+
+
+def summary_of(root, task):
+    """The summary.json a notebook wrote through ``report.summary``."""
+    path = Path(root) / "results" / task / "summary.json"
+    assert path.exists(), f"{task} wrote no summary"
+    return json.loads(path.read_text())
+
+
+def tiny_checkpoint(tmp: Path) -> Path:
+    path = tmp / "tiny.ckpt"
+    if not path.exists():
+        s = load_dataset("jsc-sim", n_samples=N)
+        m = build_model("jsc-tiny")
+        train(m, s, Recipe(epochs=2, batch_size=256, lr=1e-2), progress=False)
+        save_checkpoint(path, m, meta={"model": "jsc-tiny", "model_args": {}, "dataset": s.describe()})
+    return path
+
+
+def bruteforce_toml(extra_top: str = "", sampler: str = "brute-force", n_trials: int = 256,
+                    data_in=(8, 8, 4, 16), data_frac=(4, 6, 2, 8)) -> str:
+    return f'''
+model = "jsc-tiny"
+dataset = "jsc-sim"
+n_samples = {N}
+seed = 0
+{extra_top}
+[search.search_space]
+name = "graph/quantize/mixed_precision_ptq"
+[search.search_space.setup]
+by = "name"
+[search.search_space.seed.default.config]
+name = ["NA"]
+[search.search_space.seed.seq_blocks_2.config]
+name = ["integer"]
+data_in_width = {list(data_in)}
+data_in_frac_width = {list(data_frac)}
+weight_width = [8, 8, 4, 16]
+weight_frac_width = [4, 6, 2, 8]
+bias_width = [8]
+bias_frac_width = [4]
+[search.strategy]
+name = "optuna"
+[search.strategy.setup]
+n_trials = {n_trials}
+sampler = "{sampler}"
+[search.strategy.metrics.accuracy]
+scale = 1.0
+direction = "maximize"
+[search.strategy.metrics.average_bitwidth]
+scale = 0.2
+direction = "minimize"
+'''
+
+
+def small_toml(**kw) -> str:
+    """A 3 x 2 = 6-configuration space (fast end-to-end runs)."""
+    return bruteforce_toml(data_in=(8, 4, 16), data_frac=(4, 4), **kw).replace(
+        "weight_width = [8, 8, 4, 16]", "weight_width = [8, 4]").replace(
+        "weight_frac_width = [4, 6, 2, 8]", "weight_frac_width = [4]")
+
+
+def run_search_cli(args, cwd=ROOT, timeout=300, **popen):
+    """Run ``python -m lab_utils.search.cli ARGS`` (a list) and return the CompletedProcess (text)."""
+    env = {**os.environ, "TQDM_DISABLE": "1", "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([sys.executable, "-m", "lab_utils.search.cli", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout, env=env, **popen)

@@ -1,0 +1,89 @@
+"""Notebook rules (committed without outputs, a tagged parameters cell) and the quick report run."""
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from lab_utils.report import harness
+from lab_utils.errors import LabError
+from tests.helpers import ROOT, summary_of
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert any(p.name == "lab0_data_and_baselines.ipynb" for p in NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_clean_and_parameterised(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "committed with outputs"
+    assert "parameters" in code[0].metadata.get("tags", []), "first code cell must be tagged 'parameters'"
+    assert sum("parameters" in c.metadata.get("tags", []) for c in nb.cells) == 1
+    names = []
+    for line in code[0].source.splitlines():
+        if not line.strip():
+            continue
+        m = re.match(r"^(\w+): (\w+) = (.+?)\s+# \S.*$", line)
+        assert m, f"parameter line needs 'name: type = literal  # comment': {line!r}"
+        ast.literal_eval(m.group(3))  # flat literals only
+        names.append(m.group(1))
+    assert "quick" in names
+    assert not any(isinstance(n, ast.ClassDef) for c in code[1:] for n in ast.walk(_parse(c.source))), "no classes in notebooks"
+
+
+def _parse(src):
+    return ast.parse("\n".join(ln for ln in src.splitlines() if not ln.lstrip().startswith(("%", "!"))))
+
+
+def test_failing_cell_names_notebook_and_cell(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell("quick: bool = False  # quick mode")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("1 / 0")]
+    path = tmp_path / "broken.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(LabError, match=r"broken.ipynb failed in cell .*ZeroDivisionError"):
+        harness.run_notebook(path, tmp_path / "out", quick=True)
+    executed = nbformat.read(tmp_path / "out" / "broken.ipynb", as_version=4)
+    assert executed.cells[-1].outputs[0]["ename"] == "ZeroDivisionError"
+
+
+def test_task_names():
+    assert harness.task_of(Path("lab0_data_and_baselines.ipynb")) == "lab0"
+    assert harness.task_of(Path("lab3_4_sample_efficiency.ipynb")) == "lab3_4"
+
+
+def test_quick_report_index(quick_report):
+    index = (quick_report / "reports" / "index.html").read_text()
+    for path in NOTEBOOKS:
+        assert f"id='{path.stem}'" in index
+        assert (quick_report / "reports" / f"{path.stem}.html").exists()
+        summ = summary_of(quick_report, harness.task_of(path))
+        assert summ["quick"] is True and summ["question"]
+        for fig in summ["figures"]:
+            assert (quick_report / "figures" / fig).stat().st_size > 1000
+    assert "SYNTHETIC" in index
+
+
+def test_lab0_quick_numbers(quick_report):
+    s = summary_of(quick_report, "lab0")
+    nums = s["numbers"]
+    assert s["synthetic"] and "SYNTHETIC" in s["dataset"]
+    for k, v in nums.items():
+        if k.endswith("accuracy") or "accuracy," in k or "accuracy without" in k:
+            assert 0.0 < v <= 1.0, (k, v)
+    assert nums["jsc-mlp (16-64-32-32-5) test accuracy"] > 0.5
+    assert nums["jsc-tiny test accuracy, report recipe (lr 1e-5)"] < nums["jsc-tiny test accuracy"]
+    assert len(list((quick_report / "results" / "lab0" / "models").glob("jsc-tiny-*.ckpt"))) == 3  # 3 jsc-tiny variants
+    meta = json.loads((quick_report / "results" / "lab0" / "variants.meta.json").read_text())
+    assert meta["synthetic"] is True

@@ -1,0 +1,68 @@
+"""The fx graph: node names, op types, lookup errors, copies that never alias."""
+
+import pytest
+import torch
+from torch import nn
+
+from lab_utils.errors import LabError
+from lab_utils.models import build_model
+from lab_utils.passes.graph import LabGraph, op_type, trace
+from lab_utils.passes.quantize import LinearInteger, lab_config
+
+
+def test_jsc_tiny_nodes_are_mase_names_and_ops():
+    graph = trace(build_model("jsc-tiny"))
+    assert [(n.name, n.op, n.target) for n in graph.nodes()] == [
+        ("seq_blocks_0", "batch_norm1d", "seq_blocks.0"),
+        ("seq_blocks_1", "relu", "seq_blocks.1"),
+        ("seq_blocks_2", "linear", "seq_blocks.2"),
+        ("seq_blocks_3", "relu", "seq_blocks.3"),
+    ]
+    assert isinstance(graph.node("seq_blocks_2").module, nn.Linear)
+
+
+def test_vgg_ops():
+    graph = trace(build_model("vgg7", channels=(4, 4, 8, 8, 8, 8), fc=16))
+    ops = [n.op for n in graph.nodes()]
+    assert ops[:7] == ["conv2d", "batch_norm2d", "relu", "conv2d", "batch_norm2d", "relu", "max_pool2d"]
+    assert ops[21] == "flatten" and graph.nodes()[22].name == "seq_blocks_22" and ops[22] == "linear"
+    assert len(ops) == 27
+
+
+def test_unknown_node_lists_valid_names():
+    graph = trace(build_model("jsc-tiny"))
+    with pytest.raises(LabError, match="seq_blocks_7.*seq_blocks_0, seq_blocks_1, seq_blocks_2, seq_blocks_3"):
+        graph.node("seq_blocks_7")
+
+
+def test_op_type():
+    assert op_type(LinearInteger(3, 2, config=lab_config())) == "linear"
+    assert op_type(nn.LeakyReLU()) == "leaky_relu"
+    assert op_type(nn.BatchNorm2d(3)) == "batch_norm2d"
+    assert op_type(nn.MaxPool2d(2)) == "max_pool2d"
+
+
+def test_trace_and_copy_never_alias():
+    model = build_model("jsc-tiny").eval()
+    graph = trace(model)
+    x = torch.randn(4, 16)
+    with torch.no_grad():
+        assert torch.equal(graph.model(x), model(x))
+        graph.node("seq_blocks_2").module.weight.add_(1.0)
+        assert not torch.equal(graph.model(x), model(x))  # the model was copied
+    other = graph.copy()
+    with torch.no_grad():
+        other.node("seq_blocks_2").module.weight.zero_()
+    assert graph.node("seq_blocks_2").module.weight.abs().sum() > 0
+    other.replace_module("seq_blocks_3", nn.Identity())
+    assert graph.node("seq_blocks_3").op == "relu" and other.node("seq_blocks_3").op == "identity"
+    assert isinstance(trace(graph), LabGraph) and trace(graph) is not graph
+
+
+def test_untraceable_model_is_a_lab_error():
+    class Branchy(nn.Module):
+        def forward(self, x):
+            return x if x.sum() > 0 else -x
+
+    with pytest.raises(LabError, match="Branchy"):
+        trace(Branchy())

@@ -1,0 +1,73 @@
+"""The search TOML: MASE's schema into frozen dataclasses, every mistake one LabError naming the key."""
+
+import dataclasses
+import tomllib
+
+import pytest
+
+from lab_utils.errors import LabError
+from lab_utils.search.config import load_config, parse_config
+from tests.helpers import ROOT, bruteforce_toml
+
+
+def raw(text=None):
+    return tomllib.loads(text or bruteforce_toml())
+
+
+def test_shipped_configs_parse():
+    for name in ("jsc_tiny_by_type", "jsc_tiny_by_name_bruteforce", "jsc_tiny_by_name_tpe", "jsc_network_search"):
+        cfg = load_config(ROOT / "configs" / f"{name}.toml")
+        assert cfg.strategy.metric_names == tuple(sorted(m.name for m in cfg.strategy.metrics))
+    cfg = load_config(ROOT / "configs" / "jsc_tiny_by_type.toml")
+    assert cfg.space.setup["by"] == "type" and cfg.seed == 42 and cfg.strategy.n_startup_trials == 10
+    assert cfg.space.seed["linear"]["config"]["data_in_frac_width"] == [None]  # "NA" -> None
+    assert cfg.strategy.directions == ["maximize", "minimize"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.seed = 3
+
+
+def test_precedence_cli_over_toml_over_default():
+    cfg = parse_config(raw())
+    assert (cfg.seed, cfg.strategy.sampler, cfg.strategy.n_trials, cfg.batch_size) == (0, "brute-force", 256, 512)
+    cfg = parse_config(raw(), {"seed": 7, "search.strategy.setup.sampler": "random", "load": None})
+    assert (cfg.seed, cfg.strategy.sampler, cfg.load) == (7, "random", None)
+    assert 'sampler = "random"' in cfg.to_toml() and "seed = 7" in cfg.to_toml()
+    assert '"NA"' in cfg.to_toml()  # None written back as MASE's "NA"
+
+
+@pytest.mark.parametrize("edit, key", [
+    (("[search.strategy]", "[search.strategy]\ndata_loadr = 1"), "search.strategy.data_loadr"),
+    (("[search.strategy.setup]", "[search.strategy.setup]\nfoo = 1"), "search.strategy.setup.foo"),
+    (('sampler = "brute-force"', 'sampler = "anneal"'), "search.strategy.setup.sampler"),
+    (("n_trials = 256", 'n_trials = "many"'), "search.strategy.setup.n_trials"),
+    (("n_trials = 256", "n_trials = true"), "search.strategy.setup.n_trials"),
+    (("[search.strategy.metrics.accuracy]", "[search.strategy.metrics.acc]"), "search.strategy.metrics.acc"),
+    (('name = "graph/quantize/mixed_precision_ptq"', 'name = "graph/nope"'), "search.search_space.name"),
+    (("bias_width = [8]", "bias_width = []"), "seq_blocks_2.config.bias_width"),
+    (("bias_width = [8]", "bias_widht = [8]"), "seq_blocks_2.config.bias_widht"),
+    (('direction = "minimize"', 'direction = "down"'), "average_bitwidth.direction"),
+    (('direction = "minimize"', ''), "average_bitwidth.direction"),  # multi-objective without direction
+    (("[search.strategy.setup]", "[search.strategy.setup]\nsum_scaled_metrics = true"), "search.strategy.setup.direction"),
+    (("seed = 0", "seed = 0\n[extra]\nx = 1"), "extra"),
+])
+def test_bad_configs_name_the_key(edit, key):
+    text = bruteforce_toml().replace(*edit, 1)
+    with pytest.raises(LabError) as err:
+        parse_config(tomllib.loads(text))
+    assert key in str(err.value) and "\n" not in str(err.value)
+
+
+def test_malformed_and_missing_files(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("model = [unclosed")
+    with pytest.raises(LabError, match="bad.toml: malformed TOML"):
+        load_config(bad)
+    with pytest.raises(LabError, match="does not exist"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_mase_training_split_refused():
+    text = bruteforce_toml().replace("[search.strategy.setup]", '[search.strategy.sw_runner.basic_evaluation]\n'
+                                     'data_loader = "train_dataloader"\n[search.strategy.setup]')
+    with pytest.raises(LabError, match="data_loader"):
+        parse_config(tomllib.loads(text))

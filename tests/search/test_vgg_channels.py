@@ -1,0 +1,89 @@
+"""Search space graph/architecture/vgg_channels through the search engine on a tiny generated
+image set: the constraint repair (oracle: a brute-force nearest valid tuple), config checks, and
+trial metrics equal to evaluating the sliced candidate directly."""
+
+import itertools
+from collections import Counter
+
+import pytest
+
+from lab_utils.data.tiny_images import make_tiny_image_set
+from lab_utils.errors import LabError
+from lab_utils.search.config import parse_config
+from lab_utils.search.spaces.vgg_channels import KEYS, repair
+from lab_utils.training import supernet as S
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_repair_is_the_valid_arrangement_of_the_same_widths():
+    choices = (4, 8, 16)
+    valid = S.all_candidates(choices)
+    for raw in itertools.product(choices, repeat=6):
+        same = [v for v in valid if Counter(v) == Counter(raw)]  # brute-force oracle
+        assert len(same) == 1 and repair(raw) == same[0]
+    assert repair((64, 16, 32, 32, 16, 64)) == (16, 16, 32, 32, 64, 64)
+
+
+def _raw_cfg(data_dir, out_supernet=None, **setup):
+    raw = {"model": "vgg7", "dataset": "cifar10", "data_path": str(data_dir), "seed": 0, "batch_size": 64,
+           "search": {"search_space": {"name": "graph/architecture/vgg_channels",
+                                       "setup": {"choices": [4, 8], "fc": 16, "calib_batches": 1, **setup},
+                                       "train": {"epochs": 1, "batch_size": 32, "lr": 0.05, "seed": 0}},
+                      "strategy": {"setup": {"n_trials": 6, "sampler": "tpe", "n_startup_trials": 3},
+                                   "metrics": {"accuracy": {"scale": 1.0, "direction": "maximize"},
+                                               "flops": {"scale": 1.0, "direction": "minimize"}}}}}
+    return raw
+
+
+def test_config_errors(tmp_path):
+    with pytest.raises(LabError, match="setup.choices"):
+        parse_config(_raw_cfg(tmp_path, choices=[4, "wide"]))
+    with pytest.raises(LabError, match="setup.colour: unknown key"):
+        parse_config(_raw_cfg(tmp_path, colour=1))
+
+
+def test_search_runs_and_trial_metrics_equal_direct_evaluation(tmp_path):
+    from lab_utils.search.outputs import trials_frame
+    from lab_utils.search.run import build_context, run_search
+
+    d = make_tiny_image_set(tmp_path / "img", "npz", n_per_class=10, n_test_per_class=2)
+    cfg = parse_config(_raw_cfg(d))
+    assert run_search(cfg, tmp_path / "out", progress=False, print_fn=lambda *a: None) == 0
+    assert (tmp_path / "out" / "supernet.ckpt").exists()  # trained once, cached
+    space, splits = build_context(cfg, tmp_path / "out")  # loads the cached supernet
+    import optuna
+
+    from lab_utils.search import storage as st
+
+    url = st.default_storage_url(tmp_path / "out", 1)
+    study = optuna.load_study(study_name="search", storage=st.open_storage(url))
+    df = trials_frame(study, space, cfg.strategy.metric_names)
+    done = df[df.state == "COMPLETE"]
+    assert len(done) == 6
+    for _, row in done.iterrows():
+        config = {k: row[k] for k in KEYS}
+        c = space.channels(config)
+        assert list(c) == sorted(c) and set(c) <= {4, 8}
+        model = S.candidate_model(space.supernet, c, splits.x_train[:256], 1, 256)
+        x, y = splits.split("val")
+        direct = (model(x).argmax(1) == y).float().mean().item()
+        assert row["accuracy"] == pytest.approx(direct, abs=1e-6)
+    assert space.evaluate(config) == space.evaluate(config)  # deterministic
+
+
+def test_pareto_mask_and_spread_against_a_naive_loop():
+    import numpy as np
+    import pandas as pd
+
+    from lab_utils.labs.lab4_vgg import pareto_mask, spread
+
+    rng = np.random.default_rng(0)
+    acc = rng.integers(0, 6, 40) / 10  # ties on purpose
+    macs = rng.integers(1, 8, 40) * 1000
+    naive = [not any(acc[j] >= acc[i] and macs[j] <= macs[i] and (acc[j] > acc[i] or macs[j] < macs[i])
+                     for j in range(40)) for i in range(40)]
+    assert pareto_mask(acc, macs).tolist() == naive
+    front = pd.DataFrame({"macs": [5, 1, 3, 9, 7], "accuracy": [0.5, 0.1, 0.3, 0.9, 0.7]})
+    assert spread(front, 3)["macs"].tolist() == [1, 5, 9]
+    assert spread(front, 9)["macs"].tolist() == [1, 3, 5, 7, 9]

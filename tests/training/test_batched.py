@@ -1,0 +1,156 @@
+"""Batched candidate training: every slot is exactly its own network (oracle: the plain model and
+``lab_utils.training.train.train`` run alone with the same init and seed)."""
+
+import copy
+from dataclasses import replace
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from lab_utils.errors import LabError
+from lab_utils.models import build_model, count_params
+from lab_utils.training import candidates
+from lab_utils.training.batched import BatchedThreeLinear, evaluate_slots, seeded_init, train_batched, train_grid
+from lab_utils.training.train import Recipe, evaluate, train
+
+HIDDEN = [(16, 16), (32, 64), (48, 16), (80, 32)]
+
+
+def _max_diff(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    return max(float((sa[k].double() - sb[k].double()).abs().max()) for k in sa)
+
+
+@pytest.mark.parametrize("logit_relu", [True, False])
+def test_export_of_untrained_slots_is_the_source_model(blobs, logit_relu):
+    inits = [seeded_init(h, s, logit_relu) for s, h in enumerate(HIDDEN)]
+    net = BatchedThreeLinear(inits)
+    logits = net.eval()(blobs.x_val)  # (S, n, 5): padded forward for every slot at once
+    for s, m in enumerate(inits):
+        exported = net.export(s)
+        assert count_params(exported) == count_params(m)
+        assert _max_diff(exported, m) == 0.0
+        ref = m.eval()(blobs.x_val)
+        torch.testing.assert_close(logits[s], ref, rtol=1e-5, atol=1e-5)
+    assert count_params(inits[0]) == 661 and count_params(inits[1]) == 16 * 32 + 32 + 32 * 64 + 64 + 64 * 5 + 5 + 32
+
+
+def test_seeded_init_depends_only_on_seed():
+    torch.manual_seed(123)
+    a = seeded_init((32, 16), 7)
+    state = torch.get_rng_state()
+    b = seeded_init((32, 16), 7)
+    assert torch.equal(state, torch.get_rng_state())  # the global RNG is untouched
+    assert _max_diff(a, b) == 0.0
+    assert _max_diff(a, seeded_init((32, 16), 8)) > 0
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_batched_training_equals_training_each_alone(blobs, optimizer):
+    seeds = [0, 1, 0, 2]
+    recipe = Recipe(epochs=2, batch_size=256, lr=3e-3 if optimizer == "adam" else 0.1, optimizer=optimizer,
+                    weight_decay=1e-4)
+    inits = [seeded_init(h, 10 + i) for i, h in enumerate(HIDDEN)]
+    models, hists = train_batched([copy.deepcopy(m) for m in inits], seeds, blobs, recipe, progress=False)
+    for init, model, hist, seed in zip(inits, models, hists, seeds):
+        alone = copy.deepcopy(init)
+        ref = train(alone, blobs, replace(recipe, seed=seed), progress=False)
+        # Adam divides by sqrt(v): float rounding (bmm vs addmm sum order) on tiny gradients grows to ~1e-4
+        assert _max_diff(model, alone) < 1e-3
+        torch.testing.assert_close(model(blobs.x_test), alone.eval()(blobs.x_test), rtol=1e-3, atol=1e-3)
+        assert hist.best_epoch == ref.best_epoch
+        for mine, theirs in zip(hist.epochs, ref.epochs):
+            for k in ("train_loss", "val_loss", "val_accuracy", "val_macro_accuracy"):
+                assert mine[k] == pytest.approx(theirs[k], abs=1e-4), k
+        assert evaluate(model, blobs.x_test, blobs.y_test)["accuracy"] == pytest.approx(
+            evaluate(alone, blobs.x_test, blobs.y_test)["accuracy"], abs=2e-3)
+    assert hists[1].epochs[-1]["val_accuracy"] > 0.6  # chance is 0.2: training happened
+
+
+def test_padded_entries_stay_zero_under_adam(blobs):
+    net = BatchedThreeLinear([seeded_init(h, 0) for h in HIDDEN])
+    opt = torch.optim.Adam(net.parameters(), lr=0.05, weight_decay=0.1)
+    for i in range(5):
+        xb = blobs.x_train[i * 200:(i + 1) * 200].expand(len(HIDDEN), -1, -1)
+        yb = blobs.y_train[i * 200:(i + 1) * 200].expand(len(HIDDEN), -1)
+        loss = torch.nn.functional.cross_entropy(net(xb).transpose(1, 2), yb)
+        opt.zero_grad()
+        loss.backward()
+        net.mask_grads()
+        opt.step()
+    for k in range(3):
+        w, mw = getattr(net, f"w{k}"), getattr(net, f"mw{k}")
+        assert torch.all(w[mw == 0] == 0) and torch.any(w[mw == 1] != 0)
+        assert torch.all(getattr(net, f"b{k}")[getattr(net, f"mb{k}") == 0] == 0)
+    assert int(mw.sum()) == sum(h2 * 5 for _, h2 in HIDDEN)  # the last mask covers exactly each slot's 5 x h2
+
+
+def test_evaluate_slots_matches_evaluate(blobs):
+    inits = [seeded_init(h, 3) for h in HIDDEN]
+    net = BatchedThreeLinear(inits)
+    got = evaluate_slots(net, blobs.x_val, blobs.y_val, chunk=300)
+    for m, g in zip(inits, got):
+        ref = evaluate(m, blobs.x_val, blobs.y_val)
+        assert g["n"] == ref["n"] and g["accuracy"] == pytest.approx(ref["accuracy"], abs=1e-6)
+        assert g["macro_accuracy"] == pytest.approx(ref["macro_accuracy"], abs=1e-6)
+        assert g["loss"] == pytest.approx(ref["loss"], rel=1e-5)
+
+
+def _with_describe(blobs):
+    return SimpleNamespace(**vars(blobs), describe=lambda: {"dataset": "blobs", "sizes": [4000, 1000, 1000]})
+
+
+def test_train_grid_fills_the_candidate_cache_that_search_reads(blobs, tmp_path):
+    data = _with_describe(blobs)
+    recipe = Recipe(epochs=2, batch_size=256, lr=3e-3)
+    rows = train_grid([(16, 16), (32, 64)], [0, 1], data, recipe, cache_dir=tmp_path, progress=False)
+    assert [(r["hidden"], r["seed"]) for r in rows] == [((16, 16), 0), ((16, 16), 1), ((32, 64), 0), ((32, 64), 1)]
+    assert not any(r["cached"] for r in rows) and len(list(tmp_path.glob("*.ckpt"))) == 4
+    # What the search space calls (lab_utils.search.spaces.ChannelMultiplier.evaluate): a cache hit.
+    model, info = candidates.trained_candidate("jsc-three-linear-layers", {"hidden": (32, 64)}, data,
+                                               replace(recipe, seed=1), cache_dir=tmp_path)
+    assert info["cached"] and info["key"] == rows[3]["key"]
+    assert _max_diff(model, rows[3]["model"]) == 0.0
+    assert info["val"] == rows[3]["val"]
+    again = train_grid([(32, 64)], [1], data, recipe, cache_dir=tmp_path, progress=False)
+    assert again[0]["cached"] and _max_diff(again[0]["model"], rows[3]["model"]) == 0.0
+
+
+def test_bad_input_is_a_lab_error(blobs):
+    with pytest.raises(LabError, match="seeds"):
+        train_batched([seeded_init((16, 16), 0)], [0, 1], blobs, Recipe(epochs=1), progress=False)
+    with pytest.raises(LabError, match="jsc-three-linear-layers"):
+        BatchedThreeLinear([build_model("jsc-tiny")])
+
+
+def test_split_groups_balances_padded_cost():
+    from itertools import combinations
+
+    from lab_utils.training.batched import split_groups
+
+    grid = [(16 * a, 16 * c) for a in range(1, 6) for c in range(1, 6)]
+    groups = split_groups(grid, 2)
+    assert sorted(i for g in groups for i in g) == list(range(25))
+
+    def cost(idx):  # slots x padded cost (16*h1 + h1*h2 + h2*5 at the group's widest h1, h2)
+        h1, h2 = max(grid[i][0] for i in idx), max(grid[i][1] for i in idx)
+        return len(idx) * (16 * h1 + h1 * h2 + h2 * 5)
+
+    # hand count: a in 1..3 (15 slots padded to 48 x 80) and a in 4..5 (10 slots padded to 80 x 80)
+    assert sorted(len(g) for g in groups) == [10, 15]
+    assert max(cost(g) for g in groups) == 10 * (16 * 80 + 80 * 80 + 80 * 5) == 80800
+    assert max(cost(g) for g in groups) < cost(range(25)) == 202000
+    # on a small grid, the chosen cut is within 25 % of the best of ALL two-way splits (exhaustive)
+    small = grid[::4]
+
+    def small_cost(idx):
+        h1, h2 = max(small[i][0] for i in idx), max(small[i][1] for i in idx)
+        return len(idx) * (16 * h1 + h1 * h2 + h2 * 5)
+
+    everything = set(range(len(small)))
+    best = min(max(small_cost(s), small_cost(everything - set(s)))
+               for r in range(1, len(small)) for s in combinations(range(len(small)), r))
+    got = max(small_cost(g) for g in split_groups(small, 2))
+    assert best <= got <= 1.25 * best
