@@ -25,8 +25,11 @@ install: $(STAMP) ## create .venv from requirements.txt (done by every other tar
 report: $(STAMP) ## run every notebook (papermill) and build reports/index.html and figures/
 	TQDM_DISABLE=1 $(PY) -m lab_utils report $(REPORT_FLAGS)
 
-test: $(STAMP) ## unit tests + every notebook in quick mode through the report harness
+test: $(STAMP) ## every test: unit, slow (system, workers) and every notebook in quick mode
 	$(PY) -m pytest -q tests
+
+test-unit: $(STAMP) ## the fast tests only (-m "not slow and not notebooks"), well under a minute
+	$(PY) -m pytest -q -m "not slow and not notebooks" tests
 
 lint: $(STAMP) ## ruff
 	$(PY) -m ruff check lab_utils tests bench

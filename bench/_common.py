@@ -1,4 +1,10 @@
-"""Helpers shared by the benchmarks: the machine description and the timing rule."""
+"""Helpers shared by the benchmarks: the repository root on ``sys.path``, the machine description,
+the timing rule and the baseline training epoch.
+
+Every benchmark runs as a script (``.venv/bin/python bench/bench_x.py``), so Python puts ``bench/``
+on ``sys.path`` but not the repository root; importing this module first (before ``lab_utils`` or
+``tests.helpers``) adds the root, which is what makes those imports work.
+"""
 
 from __future__ import annotations
 

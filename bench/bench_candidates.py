@@ -16,7 +16,7 @@ import time
 import torch
 from _common import dataloader_epoch, machine
 
-from lab_utils.labs.lab0 import jsc_data
+from lab_utils.data import load_dataset
 from lab_utils.training.batched import seeded_init, train_grid
 from lab_utils.training.train import Recipe
 
@@ -31,7 +31,7 @@ def main():
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    splits = jsc_data(quick=False)
+    splits = load_dataset("jsc-sim")  # the full-size data lab4_3 uses
     per_epoch = []
     for h in TIMED_BASELINE:
         t0 = time.perf_counter()

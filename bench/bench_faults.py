@@ -28,10 +28,14 @@ import time
 import tomllib
 from pathlib import Path
 
+import optuna
+import pandas as pd
+import torch
 from _common import machine
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+import lab_utils.data as data
+from lab_utils.training.checkpoints import load_checkpoint_file
+from tests.helpers import ROOT, bruteforce_toml, tiny_checkpoint
 
 POINTS = [("enqueued", 18), ("claimed", 8), ("evaluated", 8), ("result_written", 8), ("told", 8), ("outputs", 1)]
 
@@ -66,9 +70,6 @@ direction = "minimize"
 
 def inspect(out: Path) -> tuple[dict | None, int]:
     """(number -> configuration of COMPLETE trials, or None if the study is unreadable; torn files)."""
-    import optuna
-    import pandas as pd
-
     torn = 0
     for name, read in (("trials.csv", pd.read_csv), ("best.json", lambda p: json.loads(Path(p).read_text())),
                        ("config.toml", lambda p: tomllib.loads(Path(p).read_text()))):
@@ -78,8 +79,6 @@ def inspect(out: Path) -> tuple[dict | None, int]:
             except Exception as exc:  # noqa: BLE001 - counting torn files is the point
                 print(f"  TORN {name}: {exc}")
                 torn += 1
-    from lab_utils.training.checkpoints import load_checkpoint_file
-
     for ckpt in sorted((out / "candidates").glob("*.ckpt")) if (out / "candidates").exists() else []:
         try:
             load_checkpoint_file(ckpt)["state_dict"]
@@ -105,9 +104,6 @@ def main() -> int:
     ap.add_argument("--kills", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    import optuna
-    import torch
-
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     torch.set_num_threads(1)
     rng = random.Random(args.seed)
@@ -115,9 +111,6 @@ def main() -> int:
     env = {**os.environ, "TQDM_DISABLE": "1", "PYTHONWARNINGS": "ignore", "LAB_DATA_DIR": str(tmp / "data"),
            "OMP_NUM_THREADS": "1"}
     env.pop("LAB_FAULT_KILL", None)
-    import lab_utils.data as data
-    from search_helpers import bruteforce_toml, tiny_checkpoint
-
     data.DEFAULT_DATA_DIR = tmp / "data"
     ckpt = tiny_checkpoint(tmp)
     quant = tmp / "quant.toml"

@@ -4,37 +4,33 @@ Baseline: the same float model with the same ``lab_utils.training.train.evaluate
 float <= 1.5 (the quantized weights are cached once per configuration; only the input quantize
 ops are extra per batch). Both are timed in the same run with ``torch.utils.benchmark``.
 
-Data: the full-size ``jsc-sim`` validation split; if the simulator is not available yet, random
-data of the same size (16 features, 66,400 rows), which costs the same to evaluate.
+Data: the full-size ``jsc-sim`` validation split; if it cannot be built here (no writable data
+directory, say), random data of the same size (16 features, 66,400 rows), which costs the same to
+evaluate and is labelled as such in the output.
 
 Run: ``.venv/bin/python bench/bench_quantized_eval.py``
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
+import _common  # noqa: F401 - puts the repository root on sys.path
 import torch
 from torch.utils import benchmark
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from lab_utils.data import load_dataset
+from lab_utils.models import build_model
+from lab_utils.passes.quantize import lab_config, quantize_model
+from lab_utils.training.train import evaluate
 
-from lab_utils.models import build_model  # noqa: E402
-from lab_utils.passes.quantize import lab_config, quantize_model  # noqa: E402
-from lab_utils.training.train import evaluate  # noqa: E402
-
-VAL_ROWS = 66_400
-THREADS = 1  # stable on a shared CPU; both sides are timed alike  # 10 % of the 80 % train_val of 830,000 jets
+VAL_ROWS = 66_400  # 10 % of the 80 % train_val of 830,000 jets
+THREADS = 1  # stable on a shared CPU; both sides are timed alike
 
 
 def validation_split() -> tuple[torch.Tensor, torch.Tensor, str]:
     try:
-        from lab_utils.data import load_dataset
-
         data = load_dataset("jsc-sim")
         return data.x_val, data.y_val, data.label
-    except Exception as exc:  # noqa: BLE001 - the simulator is written concurrently
+    except Exception as exc:  # noqa: BLE001 - any reason the data cannot be built: time the same shape instead
         gen = torch.Generator().manual_seed(0)
         x = torch.randn(VAL_ROWS, 16, generator=gen)
         y = torch.randint(0, 5, (VAL_ROWS,), generator=gen)

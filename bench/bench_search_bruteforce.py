@@ -19,23 +19,22 @@ import tempfile
 import time
 from pathlib import Path
 
+import _common  # noqa: F401 - puts the repository root on sys.path
 import torch
+from torchmetrics.classification import MulticlassAccuracy
+
+from lab_utils.data import load_dataset
+from lab_utils.models import build_model
+from lab_utils.passes.quantize import lab_config, quantize_model
+from lab_utils.training.checkpoints import load_weights, save_checkpoint
+from lab_utils.training.train import Recipe, train
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from lab_utils.data import load_dataset  # noqa: E402
-from lab_utils.models import build_model  # noqa: E402
-from lab_utils.passes.quantize import lab_config, quantize_model  # noqa: E402
-from lab_utils.training.train import Recipe, train  # noqa: E402
-from lab_utils.training.checkpoints import load_weights, save_checkpoint  # noqa: E402
 
 PAIRS = [(8, 4), (8, 6), (4, 2), (16, 8)]
 
 
 def baseline_trial(model, splits, data_in, weight, batch_size):
-    from torchmetrics.classification import MulticlassAccuracy
-
     q = quantize_model(model, {"by": "name", "default": {"config": {"name": None}},
                                "seq_blocks_2": {"config": lab_config(data_in, weight, (8, 4))}})
     q.eval()

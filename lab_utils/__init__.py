@@ -1,10 +1,33 @@
 """lab_utils: quantization search and network-architecture search on small PyTorch models.
 
 A re-implementation of MASE's Lab 3 and Lab 4 (Imperial College) on plain PyTorch, torch.fx and
-Optuna. Modules, one concern each: ``data`` / ``jsc_sim`` / ``cifar10`` (data sets), ``models``,
-``train`` (training, evaluation, checkpoints), ``graph`` / ``quantize`` / ``architecture`` (fx
-passes), ``cost`` (params, MACs, FLOPs, bit-ops, size, latency), ``search`` (Optuna search),
-``report`` (the notebook harness), ``cli`` (``python -m lab_utils``).
+Optuna. The package is layered so that its folders follow the data flow (data -> model -> passes ->
+training -> analysis -> search -> report), bottom to top:
+
+- ground: ``errors`` (``LabError``, ``require_file``, ``run_command``: the one exit-status policy,
+  ``Parser``), ``atomic`` (temporary file + rename), ``progress`` (tqdm that obeys ``TQDM_DISABLE``);
+- ``data/``: ``splits`` (``Splits``, the npz cache), ``jsc`` (columns, preprocessing, real readers),
+  ``jsc_sim`` (the simulator), ``cifar10`` (readers, download, augmentation), ``tiny_images``
+  (generated image sets for tests); ``load_dataset`` dispatches by name;
+- ``models``: the lab models by name;
+- ``passes/``: ``graph`` (torch.fx tracing), ``quantize`` (fixed-point layers and the quantize pass),
+  ``widths`` (width transforms);
+- ``training/``: ``train`` (loop, evaluation, metrics, thread count), ``checkpoints``, ``candidates``
+  (trained-model cache), ``batched`` (many small candidates as one model), ``supernet`` (VGG7);
+- ``analysis/``: ``cost`` (params, MACs, FLOPs, bit-ops, size, latency), ``pareto``;
+- ``search/``: ``config`` (the TOML), ``space`` (protocol, registry, context), ``spaces/`` (one module
+  per registered space), ``samplers``, ``strategy``, ``storage``, ``outputs``, ``replay``, ``faults``
+  (test-only kill hook), ``run``, ``cli``;
+- ``report/``: ``paths``, ``notebook`` (the notebook API), ``plots`` (every figure), ``harness``
+  (papermill and the HTML report);
+- ``labs/``: one helper module per lab notebook (and ``presets``, the quick-mode parameters);
+- ``cli`` / ``__main__``: ``python -m lab_utils train|eval|search|report``.
+
+The import rule: a module imports only from its own layer or the layers below it (a package may
+import its own children), with no import cycle; nothing in the package imports ``labs/`` (only the
+notebooks and the tests do); imports sit at the top of the module, except a heavy optional
+dependency or a spawn entry point, each with a comment saying why. ``tests/test_layers.py`` checks
+all of this on the source.
 """
 
 __version__ = "0.1.0"

@@ -2,7 +2,10 @@
 
 Every file this project writes (checkpoints, caches, CSV, JSON, figures) goes through
 :func:`atomic_path`: the content is written to a temporary file in the same directory, flushed and
-fsync'ed, then ``os.replace``'d over the target, which POSIX guarantees to be atomic.
+fsync'ed, then ``os.replace``'d over the target, which POSIX guarantees to be atomic. The new
+file gets the permissions a plain ``open(path, "w")`` would give (``0o666`` minus the umask), not
+the ``0o600`` of ``tempfile.mkstemp``. Written by hand: the standard library has no atomic write,
+and these few lines replace a dependency.
 """
 
 from __future__ import annotations
@@ -47,20 +50,22 @@ def _umask() -> int:
 
 
 def write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
         Path(tmp).write_bytes(data)
 
 
 def write_text(path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
     write_bytes(path, text.encode("utf-8"))
 
 
 def write_json(path, obj, indent: int = 2) -> None:
+    """Write ``obj`` as indented JSON plus a newline, atomically (numpy scalars/arrays and paths allowed)."""
     write_text(path, json.dumps(obj, indent=indent, sort_keys=False, default=_json_default) + "\n")
 
 
 def _json_default(o):
-
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):
@@ -71,7 +76,7 @@ def _json_default(o):
 
 
 def torch_save(path, obj) -> None:
-
+    """``torch.save(obj)`` to ``path`` atomically (checkpoints)."""
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
 

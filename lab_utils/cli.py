@@ -1,8 +1,13 @@
 """``python -m lab_utils``: train, eval, search and report from the command line.
 
-Every user mistake ends as one line ``error: <what is wrong and what is allowed>`` on stderr and
-exit status 2, never a traceback (:class:`lab_utils.errors.LabError`). Ctrl-C exits with 130 after
-saying how to resume.
+One argparse parser (:class:`lab_utils.errors.Parser`) with four subcommands: ``train`` (a model on a
+data set, writing ``best.ckpt``, ``last.ckpt`` and ``metrics.json``; ``--resume`` continues a killed
+run), ``eval`` (a checkpoint on one split, printed as JSON), ``search`` (added by
+:func:`lab_utils.search.cli.add_parser`) and ``report`` (every notebook, through
+:func:`lab_utils.report.harness.run_report`). Each subcommand is a ``cmd_*`` function run by
+:func:`lab_utils.errors.run_command`, the one exit-status policy: every user mistake ends as one line
+``error: <what is wrong and what is allowed>`` on stderr and exit status 2, never a traceback
+(:class:`lab_utils.errors.LabError`); Ctrl-C exits with 130 after saying how to resume.
 """
 
 from __future__ import annotations
@@ -15,13 +20,13 @@ from pathlib import Path
 import torch
 
 from lab_utils import atomic
-from lab_utils.data import load_dataset
+from lab_utils.data import cifar10, load_dataset
 from lab_utils.errors import LabError, Parser, run_command
 from lab_utils.models import build_model, count_params, input_shape
 from lab_utils.report.harness import run_report
 from lab_utils.search import cli as search_cli
-from lab_utils.training.train import Recipe, evaluate, train
 from lab_utils.training.checkpoints import load_checkpoint_file, load_weights, save_checkpoint
+from lab_utils.training.train import Recipe, evaluate, train
 
 
 def _data_args(p) -> None:
@@ -31,14 +36,12 @@ def _data_args(p) -> None:
 
 
 def _load_data(args):
-
     if args.n_samples is not None and args.n_samples < 1:
         raise LabError(f"--n-samples must be >= 1, got {args.n_samples}")
     return load_dataset(args.dataset, n_samples=args.n_samples, path=args.data_path)
 
 
 def _check_model_data(model: str, dataset: str) -> None:
-
     image = input_shape(model) == (3, 32, 32)
     if image != (dataset == "cifar10"):
         raise LabError(f"model {model!r} does not take data set {dataset!r}: "
@@ -46,7 +49,6 @@ def _check_model_data(model: str, dataset: str) -> None:
 
 
 def cmd_train(args) -> int:
-
     _check_model_data(args.model, args.dataset)
     recipe = Recipe(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                     optimizer=args.optimizer, seed=args.seed)
@@ -61,9 +63,7 @@ def cmd_train(args) -> int:
     model = build_model(args.model, **model_args)
     splits = _load_data(args)
     meta = {"model": args.model, "model_args": model_args, "dataset": splits.describe()}
-    augment = None
-    if args.dataset == "cifar10":
-        pass
+    augment = cifar10.augment if args.dataset == "cifar10" else None  # random crop + flip, CIFAR-10 only
     try:
         history = train(model, splits, recipe, out_dir=out, resume=args.resume, meta=meta, augment=augment,
                         progress=not args.quiet, desc=f"train {args.model}")
@@ -84,7 +84,6 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
-
     _check_model_data(args.model, args.dataset)
     obj = load_checkpoint_file(args.load)
     model_args = dict(obj.get("model_args", {})) if obj.get("model") == args.model else {}
@@ -97,7 +96,6 @@ def cmd_eval(args) -> int:
 
 
 def cmd_report(args) -> int:
-
     run_report(quick=args.quick, names=args.only or None)
     return 0
 
@@ -128,7 +126,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--load", required=True, help="checkpoint (.ckpt: ours or MASE/Lightning)")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.set_defaults(func=cmd_eval)
-
 
     search_cli.add_parser(sub)
 

@@ -145,6 +145,7 @@ def count_params(model: nn.Module) -> int:
 
 
 def input_shape(name: str) -> tuple[int, ...]:
+    """Per-sample input shape of registry model ``name`` (e.g. ``(16,)``, ``(3, 32, 32)``)."""
     if name not in MODEL_INPUT:
         raise LabError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
     return MODEL_INPUT[name]

@@ -1,4 +1,11 @@
-"""Shared fixtures: a small in-memory classification problem, the quick report, one torch thread."""
+"""Shared fixtures (a small in-memory classification problem, the quick report, one torch thread, a
+PostgreSQL server) and the markers ``notebooks`` and ``slow``, given by path in one place.
+
+Markers: every test under ``tests/notebooks/`` is ``notebooks`` (the quick report runs every notebook);
+every test under ``tests/system/``, ``tests/search/test_workers.py`` and the tests named in
+:data:`SLOW_TESTS` (each measured at more than a few seconds with ``pytest --durations=30``) are
+``slow``. ``make test`` runs everything; ``make test-unit`` runs ``-m "not slow and not notebooks"``.
+"""
 
 import glob
 import os
@@ -6,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -15,6 +23,31 @@ from lab_utils.training.train import num_threads
 from tests.helpers import run_cli
 
 os.environ.setdefault("TQDM_DISABLE", "1")
+
+TESTS = Path(__file__).resolve().parent
+SLOW_PATHS = ("system/", "search/test_workers.py")  # relative to tests/
+# node ids (from the repository root) of single tests elsewhere that took more than a few seconds in
+# `pytest --durations=30`; a parametrised test is named without its brackets (every case is slow)
+SLOW_TESTS = frozenset({
+    "tests/test_cli.py::test_errors_are_one_line",  # nine CLI processes
+    "tests/test_cli.py::test_train_then_eval",
+    "tests/search/test_cli.py::test_bad_input_exits_2_one_line_study_untouched",  # eight CLI processes
+    "tests/search/test_cli.py::test_sigkill_then_rerun_covers_each_configuration_once",
+    "tests/search/test_vgg_channels.py::test_search_runs_and_trial_metrics_equal_direct_evaluation",
+    "tests/labs/test_lab3.py::test_layerwise_table_equals_space_evaluate",
+    "tests/labs/test_lab4.py::test_cli_searches_links_the_cache_and_reports_a_failure",  # CLI processes
+})
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark by path: ``tests/notebooks/**`` -> notebooks; ``SLOW_PATHS`` and ``SLOW_TESTS`` -> slow."""
+    for item in items:
+        rel = Path(item.path).resolve().relative_to(TESTS).as_posix()
+        if rel.startswith("notebooks/"):
+            item.add_marker(pytest.mark.notebooks)
+        node = f"tests/{rel}::{item.nodeid.split('::', 1)[1].split('[')[0]}"  # the same from any directory
+        if rel.startswith(SLOW_PATHS) or node in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture

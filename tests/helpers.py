@@ -10,8 +10,8 @@ from pathlib import Path
 
 from lab_utils.data import load_dataset
 from lab_utils.models import build_model
-from lab_utils.training.train import Recipe, train
 from lab_utils.training.checkpoints import save_checkpoint
+from lab_utils.training.train import Recipe, train
 
 ROOT = Path(__file__).resolve().parent.parent
 N = 2000  # jsc-sim samples: small and fast
@@ -36,7 +36,7 @@ def assert_one_line_error(proc, *needles):
 
 
 def summary_of(root, task):
-    """The summary.json a notebook wrote through ``report.summary``."""
+    """The summary.json a notebook wrote through ``report.write_summary``."""
     path = Path(root) / "results" / task / "summary.json"
     assert path.exists(), f"{task} wrote no summary"
     return json.loads(path.read_text())

@@ -1,20 +1,24 @@
-"""The train / eval commands end to end, and their one-line errors."""
+"""The train / eval commands end to end (real ``python -m lab_utils`` processes), and their one-line errors."""
 
 import json
 
+import pytest
 import torch
 
+from lab_utils.cli import main
 from lab_utils.models import build_model
 from lab_utils.training.checkpoints import load_checkpoint_file
 from tests.helpers import assert_one_line_error, run_cli
 
 
-def test_help_lists_subcommands():
-    proc = run_cli("--help")
+def test_help_lists_subcommands(capsys):
+    proc = run_cli("--help")  # one real process: ``python -m lab_utils`` starts
     assert proc.returncode == 0
     for sub in ("train", "eval", "search", "report"):
         assert sub in proc.stdout
-        assert run_cli(sub, "--help").returncode == 0
+        with pytest.raises(SystemExit) as exc:  # each subcommand's help, in-process (fast)
+            main([sub, "--help"])
+        assert exc.value.code == 0 and f"python -m lab_utils {sub}" in capsys.readouterr().out
 
 
 def test_train_then_eval(tmp_path):

@@ -72,20 +72,7 @@ def count_layer(op: str, module: nn.Module, in_shape: tuple, out_shape: tuple, b
     elems_out = batch_size * _numel(out_shape)
     macs = flops = bitops = size_bits = 0
     if op in ("linear", "conv2d"):
-        if op == "linear":
-            fan_in = module.in_features
-        else:
-            kh, kw = module.kernel_size
-            fan_in = kh * kw * module.in_channels // module.groups
-        macs = elems_out * fan_in
-        bias_adds = elems_out if module.bias is not None else 0
-        flops = 2 * macs + bias_adds
-        if convention == "standard":
-            bitops = macs * a * w + bias_adds * (b or 0)
-        else:
-            per_out = fan_in * a * w + (fan_in - 1) * a * w + ((b or 0) if module.bias is not None else 0)
-            bitops = elems_out * per_out
-        size_bits = module.weight.numel() * w + (module.bias.numel() * b if module.bias is not None else 0)
+        macs, flops, bitops, size_bits = _weighted_layer(op, module, elems_out, (a, w, b), convention)
     elif op in ("batch_norm1d", "batch_norm2d"):
         flops = 2 * elems_in
         bitops = elems_in * (FLOAT_WIDTH * FLOAT_WIDTH + FLOAT_WIDTH)
@@ -105,6 +92,26 @@ def count_layer(op: str, module: nn.Module, in_shape: tuple, out_shape: tuple, b
                        f"batch_norm2d, relu, max_pool2d, {', '.join(ZERO_COST)}")
     return {"params": params, "macs": macs, "flops": flops, "bitops": bitops, "size_bits": size_bits,
             "size_bytes": size_bits / 8, "data_in_width": a, "weight_width": w, "bias_width": b}
+
+
+def _weighted_layer(op: str, module: nn.Module, elems_out: int, widths: tuple, convention: str) -> tuple:
+    """(macs, flops, bitops, size_bits) of a Linear / Conv2d call with ``elems_out`` outputs (rules above)."""
+    a, w, b = widths
+    if op == "linear":
+        fan_in = module.in_features
+    else:
+        kh, kw = module.kernel_size
+        fan_in = kh * kw * module.in_channels // module.groups
+    macs = elems_out * fan_in
+    bias_adds = elems_out if module.bias is not None else 0
+    flops = 2 * macs + bias_adds
+    if convention == "standard":
+        bitops = macs * a * w + bias_adds * (b or 0)
+    else:
+        per_out = fan_in * a * w + (fan_in - 1) * a * w + ((b or 0) if module.bias is not None else 0)
+        bitops = elems_out * per_out
+    size_bits = module.weight.numel() * w + (module.bias.numel() * b if module.bias is not None else 0)
+    return macs, flops, bitops, size_bits
 
 
 def _numel(shape) -> int:

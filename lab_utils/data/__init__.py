@@ -1,30 +1,34 @@
-"""Data sets: JSC (real or simulated) and CIFAR-10, as in-memory tensor splits.
+"""Data sets as in-memory tensor splits: JSC (real or simulated) and CIFAR-10.
 
-``load_dataset(name)`` returns a :class:`Splits` with ``train`` / ``val`` / ``test`` tensors:
+``load_dataset(name, ...)`` is the one entry point (the CLI, the search and the notebooks call it);
+it returns a :class:`~lab_utils.data.splits.Splits` with ``train`` / ``val`` / ``test`` tensors.
+The package, bottom to top:
 
-- ``jsc-sim``: the embedded jet-substructure simulator (:mod:`lab_utils.data.jsc_sim`). Synthetic,
-  always labelled so.
+- :mod:`.splits`: :class:`~lab_utils.data.splits.Splits` (the tensors and what they are),
+  ``DEFAULT_DATA_DIR`` (``data/`` in the checkout, or ``$LAB_DATA_DIR``) and the preprocessed-split
+  cache ``data/<name>-<version>-<hash>.npz`` (written atomically; a corrupt file is reported and
+  rebuilt);
+- :mod:`.jsc`: the JSC columns and classes, MASE's preprocessing (with a real validation split),
+  the readers of the real data (HDF5, ARFF, CSV, parquet) and the one-time OpenML download;
+- :mod:`.jsc_sim`: the embedded, deterministic JSC simulator;
+- :mod:`.cifar10`: CIFAR-10 from any of three formats, the download, and batch augmentation;
+- :mod:`.tiny_images`: small *generated* CIFAR-shaped image sets for tests and quick runs.
+
+The names :func:`load_dataset` accepts (:data:`DATASETS`):
+
+- ``jsc-sim``: the simulator (:mod:`lab_utils.data.jsc_sim`); synthetic, always labelled so.
 - ``jsc``: the real data set, read from a user path (OpenML ARFF/CSV/parquet or the hls4ml/MASE
   HDF5 file with table ``t_allpar_new``), else from the cache under ``data/``, else downloaded once
-  from OpenML (``hls4ml_lhc_jets_hlf``, id 42468) through scikit-learn's ``fetch_openml``.
-- ``cifar10``: see :mod:`lab_utils.cifar10`.
-
-JSC preprocessing follows MASE with one deliberate difference:
-1. drop duplicate rows over the 16 features + label (first kept);
-2. ``train_test_split(test_size=0.2, random_state=42)``: 80 % train_val, 20 % test;
-3. **new**: a seeded validation split (``val_fraction`` of train_val, default 10 %) carved out of
-   train_val, because MASE's "validation" split *was* its training data;
-4. ``StandardScaler`` fitted on the training part only, applied to all three splits.
-
-Preprocessed splits are cached as ``data/<name>-<version>-<hash>.npz`` (written atomically; a new
-generator version or other arguments give another file; a corrupt file is reported and rebuilt).
+  from OpenML (``hls4ml_lhc_jets_hlf``, id 42468) through scikit-learn's ``fetch_openml``
+  (:mod:`lab_utils.data.jsc`, which also describes the preprocessing).
+- ``cifar10``: the real images or a generated set (:mod:`lab_utils.data.cifar10`, which lists
+  where it looks).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-
 
 from lab_utils.data import cifar10
 from lab_utils.data.jsc import JSC_FULL_SIZE, load_jsc_real
@@ -56,9 +60,6 @@ def load_dataset(
     if name == "jsc":
         return load_jsc_real(path, n_samples, data_seed, val_fraction, data_dir, download)
     if name == "cifar10":
-
         return cifar10.load_cifar10(path=path, data_dir=data_dir, n_samples=n_samples, data_seed=data_seed,
                                     val_fraction=val_fraction, download=download)
     raise LabError(f"unknown data set {name!r}; choose one of: {', '.join(DATASETS)}")
-
-

@@ -41,11 +41,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 
 from lab_utils import atomic
-from lab_utils.data.splits import DEFAULT_DATA_DIR
-from lab_utils.data.splits import to_splits as _to_splits
+from lab_utils.data.splits import DEFAULT_DATA_DIR, to_splits
 from lab_utils.errors import LabError
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -53,7 +51,7 @@ URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 ARCHIVE = "cifar-10-python.tar.gz"
 MD5 = "c58f30108f718f92721af3b95e74349a"
 VERSION = "cifar10/1"
-SHARED_SUBSET = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "cifar10"
+SHARED_SUBSET = Path(__file__).resolve().parents[3] / "shared" / "data" / "cifar10"  # beside the checkout
 SYNTHETIC_MARKER = "SYNTHETIC"  # a file of this name marks a generated (not real) image set
 _IMAGE_EXT = (".png", ".jpg", ".jpeg")
 
@@ -157,7 +155,7 @@ def _class_dirs(split_dir: Path) -> list[Path]:
 
 def read_image_folder(folder: Path) -> dict:
     """``train/<class>/*.png|jpg`` and ``test/<class>/*.png|jpg`` (32×32 RGB images)."""
-    from PIL import Image
+    from PIL import Image  # local: Pillow is imported only when an image folder is read
 
     out = {}
     for split in ("train", "test"):
@@ -219,8 +217,7 @@ def _md5(path: Path) -> str:
 
 def _fetch(url: str, dest: Path) -> None:
     """Fetch ``url`` into ``dest`` (atomically); separate so tests can replace it."""
-    import urllib.request
-
+    import urllib.request  # local: only a download needs it
 
     with atomic.atomic_path(dest) as tmp, urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as fh:
         while chunk := resp.read(1 << 20):
@@ -249,6 +246,7 @@ def download_archive(data_dir: Path) -> Path:
 def _subsample(x, y, n, seed):
     if n is None or n >= len(y):
         return x, y
+    from sklearn.model_selection import train_test_split  # local: ~1.2 s to import, see load_cifar10
 
     counts = np.bincount(y, minlength=10)
     strat = y if n >= np.count_nonzero(counts) and counts[counts > 0].min() >= 2 else None
@@ -283,6 +281,8 @@ def load_cifar10(path=None, data_dir=None, n_samples: int | None = None, data_se
     ``n_samples`` keeps a seeded, stratified subset of at most that many training *and* test images
     (quick runs); ``data_seed`` seeds that subset and the train/val split.
     """
+    from sklearn.model_selection import train_test_split  # local: ~1.2 s to import, every CLI start would pay it
+
     if not 0.0 < val_fraction < 1.0:
         raise LabError(f"val_fraction must lie in (0, 1), got {val_fraction}")
     if n_samples is not None and int(n_samples) < 20:
@@ -327,7 +327,7 @@ def load_cifar10(path=None, data_dir=None, n_samples: int | None = None, data_se
     synthetic = (src_dir / SYNTHETIC_MARKER).exists()
     info = {"source": str(source), "format": fmt, "mean": [round(float(v), 6) for v in mean],
             "std": [round(float(v), 6) for v in std], "data_seed": int(data_seed)}
-    return _to_splits("cifar10", VERSION, synthetic, arrays, ("R", "G", "B"), CLASSES, info)
+    return to_splits("cifar10", VERSION, synthetic, arrays, ("R", "G", "B"), CLASSES, info)
 
 
 # ---------------------------------------------------------------- augmentation
@@ -336,13 +336,13 @@ def crop_flip(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: torch.T
 
     ``unfold`` twice gives a *view* of every (2·pad+1)² window of the padded batch; indexing it with
     (image, dy, dx) copies each image's window once. Measured 1.7x faster than one gather with
-    per-pixel row/column indices (bench/cifar_augment.py compares with a per-image loop).
+    per-pixel row/column indices (bench/bench_cifar_augment.py compares with a per-image loop).
     """
     b, c, h, w = x.shape
     windows = torch.nn.functional.pad(x, (pad, pad, pad, pad)).unfold(2, h, 1).unfold(3, w, 1)  # (B, C, 9, 9, H, W)
     out = windows[torch.arange(b), :, dy, dx]  # (B, C, H, W)
     out = torch.where(flip.view(b, 1, 1, 1), out.flip(3), out)
-    # channels_last: the fast memory layout for CPU convolutions (bench/vgg_channels_last.py)
+    # channels_last: the fast memory layout for CPU convolutions (bench/bench_vgg_channels_last.py)
     return out.contiguous(memory_format=torch.channels_last)
 
 

@@ -17,8 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 
 from lab_utils import atomic
 from lab_utils.data.splits import Splits, to_splits
@@ -37,6 +35,9 @@ JSC_FULL_SIZE = 830_000
 
 def preprocess_jsc(x: np.ndarray, y: np.ndarray, val_fraction: float = 0.1, val_seed: int = 42) -> dict:
     """MASE's JSC preprocessing plus a real validation split (see the module docstring)."""
+    from sklearn.model_selection import train_test_split  # local: ~1.2 s to import, every CLI start would pay it
+    from sklearn.preprocessing import StandardScaler  # local: only building the splits (a cache miss) needs it
+
     x = np.asarray(x, dtype=np.float32)
     y = np.asarray(y).astype(np.int64)
     if x.ndim != 2 or x.shape[1] != len(JSC_FEATURES):
@@ -82,7 +83,7 @@ def read_jsc_file(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     suffix = path.suffix.lower()
     try:
         if suffix in (".h5", ".hdf5", ".z"):
-            import h5py
+            import h5py  # local: optional, needed only for the HDF5 file
 
             with h5py.File(path, "r") as fh:
                 if "t_allpar_new" not in fh:
@@ -91,7 +92,7 @@ def read_jsc_file(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
 
             frame = pd.DataFrame({n: table[n] for n in table.dtype.names})
         elif suffix == ".arff":
-            from scipy.io import arff
+            from scipy.io import arff  # local: needed only for an ARFF file
 
             data, _ = arff.loadarff(path)
             frame = pd.DataFrame(data)
@@ -99,10 +100,8 @@ def read_jsc_file(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
                 if frame[col].dtype == object:
                     frame[col] = frame[col].str.decode("utf-8")
         elif suffix == ".csv":
-
             frame = pd.read_csv(path)
         elif suffix == ".parquet":
-
             frame = pd.read_parquet(path)
         else:
             raise LabError(f"{path}: unknown JSC file type {suffix!r}; use .h5/.z (HDF5), .arff, .csv or .parquet")
@@ -141,6 +140,10 @@ def _frame_to_arrays(frame, path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_jsc_real(path, n_samples, seed, val_fraction, data_dir: Path, download: bool) -> Splits:
+    """The real JSC splits: from ``path``, else the raw cache in ``data_dir``, else the OpenML download.
+
+    ``n_samples`` subsamples the jets (seeded by ``seed``, order kept) before the preprocessing.
+    """
     source = None
     if path is not None:
         x, y = read_jsc_file(path)
@@ -153,7 +156,6 @@ def load_jsc_real(path, n_samples, seed, val_fraction, data_dir: Path, download:
                 with np.load(raw_cache, allow_pickle=False) as z:
                     cached = (z["x"], z["y"])
             except Exception as exc:  # noqa: BLE001 - a torn cache is reported and re-downloaded
-
                 warnings.warn(f"JSC cache {raw_cache} is corrupt ({type(exc).__name__}); downloading again", stacklevel=2)
         if cached is None:
             if not download:
@@ -174,7 +176,7 @@ def load_jsc_real(path, n_samples, seed, val_fraction, data_dir: Path, download:
 
 def _download_jsc(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """Download OpenML 42468 with scikit-learn (cached by sklearn under ``data/openml``)."""
-    from sklearn.datasets import fetch_openml
+    from sklearn.datasets import fetch_openml  # local: slow to import, needed only for the download
 
     try:
         bunch = fetch_openml(data_id=JSC_OPENML_ID, as_frame=True, data_home=str(Path(data_dir) / "openml"),

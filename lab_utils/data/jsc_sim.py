@@ -42,7 +42,7 @@ Generative model, per jet (all numpy, vectorised over jets):
 
 Calibration (full size, seed 0, Adam lr 1e-3, 10 epochs, batch 512): the 16-64-32-32-5 MLP
 reaches 76.8 % test accuracy, jsc-tiny 73.3 %, and the dominant confusions are q<->g and w<->z
-(tests/test_jsc_sim.py checks a small version of this).
+(tests/data/test_jsc_sim.py checks a small version of this).
 Bump :data:`VERSION` whenever generated numbers change: the data cache is keyed on it.
 """
 

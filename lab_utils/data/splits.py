@@ -42,6 +42,7 @@ class Splits:
     info: dict = field(default_factory=dict)
 
     def split(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x, y)`` of ``"train"``, ``"val"`` or ``"test"``."""
         if split not in ("train", "val", "test"):
             raise LabError(f"unknown split {split!r}; choose one of: train, val, test")
         return getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
@@ -59,12 +60,17 @@ class Splits:
         return {s: int(self.split(s)[1].shape[0]) for s in ("train", "val", "test")}
 
     def describe(self) -> dict:
-        """Metadata written beside every result computed on these splits."""
+        """What these splits are (name, version, synthetic, label, sizes, ``info``): the data set's metadata.
+
+        Written beside every result computed on these splits, and part of a trained candidate's
+        cache key (:mod:`lab_utils.training.candidates`), so the returned keys must stay stable.
+        """
         return {"dataset": self.name, "version": self.version, "synthetic": self.synthetic,
                 "label": self.label, "sizes": self.sizes(), **self.info}
 
 
 def cache_file(data_dir: Path, name: str, version: str, args: dict) -> Path:
+    """``<data_dir>/<name>-<version>-<hash of args>.npz``: other generator arguments, another file."""
     key = hashlib.sha256(json.dumps(args, sort_keys=True).encode()).hexdigest()[:12]
     return Path(data_dir) / f"{name}-{version}-{key}.npz"
 
@@ -82,12 +88,12 @@ def read_cache(path: Path) -> dict | None:
         meta = json.loads(str(arrays.pop("meta")))
         return {**arrays, **meta}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError) as exc:
-
         warnings.warn(f"data cache {path} is corrupt or foreign ({type(exc).__name__}); regenerating it", stacklevel=3)
         return None
 
 
 def write_cache(path: Path, arrays: dict) -> None:
+    """Write the six split arrays and the JSON metadata (every other key) to ``path`` atomically."""
     meta = {k: v for k, v in arrays.items() if k not in _ARRAYS}
     with atomic.atomic_path(path, suffix=".npz") as tmp:
         with open(tmp, "wb") as fh:
@@ -95,6 +101,7 @@ def write_cache(path: Path, arrays: dict) -> None:
 
 
 def to_splits(name, version, synthetic, arrays, feature_names, class_names, info) -> Splits:
+    """A :class:`Splits` from the numpy arrays of a cache or a reader (``torch.from_numpy``: contiguous arrays are not copied)."""
     t = {k: torch.from_numpy(np.ascontiguousarray(arrays[k])) for k in _ARRAYS}
     return Splits(name, version, synthetic, tuple(feature_names), tuple(class_names), **t, info=info)
 

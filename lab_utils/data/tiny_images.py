@@ -58,7 +58,7 @@ def make_tiny_image_set(folder, fmt: str = "npz", n_per_class: int = 4, n_test_p
                 info.size = len(blob)
                 tar.addfile(info, io.BytesIO(blob))
     else:
-        from PIL import Image
+        from PIL import Image  # local: Pillow is needed only for the image-folder format
 
         for split, xs, ys in (("train", x_tr, y_tr), ("test", x_te, y_te)):
             for i, (img, label) in enumerate(zip(xs, ys)):

@@ -1,10 +1,12 @@
 """The baseline models lab0 trains and every later notebook loads.
 
 ``ensure_baseline("jsc-tiny", splits)`` returns the trained model and its checkpoint path. It goes
-through the trained-candidate cache (:func:`lab_utils.training.candidates.trained_candidate`, keyed by
-architecture + recipe + data + seed) in ``results/lab0/models/``, so a model is trained once for a
-given recipe and data — by lab0, or by whichever notebook a student opens first — and lab0's
-variant table reuses the baselines instead of training them again.
+through the trained-candidate cache (:func:`lab_utils.training.candidates.trained_candidate`, keyed
+by architecture + recipe + data + seed) in ``results/lab0/models/``
+(:func:`lab_utils.report.paths.model_cache`), so a model is trained once for a given recipe and
+data — by lab0, or by whichever notebook a student opens first — and lab0's variant table reuses
+the baselines instead of training them again. Quick mode (:data:`QUICK_RECIPE`, :data:`QUICK_JETS`)
+trains briefly on a small sample; :mod:`lab_utils.labs.presets` holds every notebook's quick values.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pandas as pd
 from lab_utils.data import load_dataset
 from lab_utils.data.splits import Splits
 from lab_utils.models import count_params
-from lab_utils.report.paths import output_root
+from lab_utils.report.paths import model_cache
 from lab_utils.training.candidates import trained_candidate
 from lab_utils.training.train import Recipe, confusion_matrix, evaluate
 
@@ -30,11 +32,6 @@ QUICK_JETS = 30_000
 def jsc_data(quick: bool = False, dataset: str = "jsc-sim", path: str | None = None) -> Splits:
     """The JSC splits every notebook uses: full size, or 30,000 jets in quick mode."""
     return load_dataset(dataset, n_samples=QUICK_JETS if quick else None, path=path)
-
-
-def model_cache() -> Path:
-    """Where the baselines and lab0's variants are cached."""
-    return output_root() / "results" / "lab0" / "models"
 
 
 def ensure_baseline(model_name: str, splits: Splits, quick: bool = False, logit_relu: bool = True,

@@ -1,19 +1,28 @@
 """Lab 3 helpers: the lab's quantization grid measured with every metric, scaled-sum objectives,
-rank agreement between two quality metrics, and the tables the sample-efficiency study replays.
+rank agreement between two quality metrics, the tables the sample-efficiency study replays, and
+the brute-force search run from a TOML (lab3_3). The figures are in :mod:`lab_utils.report.plots`.
 
 How it works: :func:`metric_grid` quantizes a trained model once per grid configuration with
 :func:`lab_utils.passes.quantize.quantize_model` (by type: every Linear gets the configuration), evaluates
 the quantized model over a whole split (:func:`lab_utils.training.train.evaluate`: one chunked forward, fresh
 state per call), counts the hardware proxies with :mod:`lab_utils.analysis.cost` and, when asked, times
 inference with :func:`lab_utils.analysis.cost.latency` (``torch.utils.benchmark``: warm-up, then median and
-IQR over blocks). The float model is the first row. :func:`space_table` evaluates every unique
-configuration of a search-engine space once through the space's own ``evaluate`` and returns the
-:class:`~lab_utils.search.replay.ReplayTable` the samplers replay.
+IQR over blocks). The float model is the first row. :func:`build_space` gets a search-engine space
+from the engine's own constructor (:func:`lab_utils.search.space.build_context`) on a model and data
+already in memory. :func:`space_table` evaluates every unique configuration of that space once
+through the space's own ``evaluate`` and returns the :class:`~lab_utils.search.replay.ReplayTable`
+the samplers replay; :func:`layerwise_table` computes the same table for a per-layer space far
+faster, reusing shared prefixes. :func:`fresh_search` runs a search exactly as the CLI does
+(:func:`lab_utils.search.run.run_search`) and :func:`read_search` reads what it wrote.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import shutil
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,21 +30,19 @@ import torch
 from scipy import stats
 
 from lab_utils.analysis import cost
+from lab_utils.analysis.pareto import pareto_mask
 from lab_utils.errors import LabError
 from lab_utils.passes.quantize import lab_config, quantize_model, quantize_transform_pass
 from lab_utils.progress import progress_bar
-from lab_utils.report.plots import _plt as plt
 from lab_utils.search.config import SearchConfig, load_config, parse_config
-from lab_utils.analysis.pareto import pareto_mask
-from lab_utils.search.replay import ReplayTable
-from lab_utils.search.space import SpaceContext, get_space
-from lab_utils.training.train import evaluate, metrics_from_logits
+from lab_utils.search.replay import ReplayTable, expected_best, mean_band
+from lab_utils.search.run import run_search
+from lab_utils.search.space import build_context
+from lab_utils.training.train import evaluate, metrics_from_logits, num_threads
 
 LAB_PAIRS = ((16, 8), (8, 6), (8, 4), (4, 2))  # (width, frac_width) for data_in and weight
 LAB_BIAS = (8, 4)
 FLOAT_LABEL = "float32"
-QUALITY = ("accuracy", "macro_accuracy", "loss")
-COSTS = ("size_bytes", "flops", "bitops", "average_bitwidth")
 
 
 def config_label(data_in, weight) -> str:
@@ -188,7 +195,8 @@ def three_layer_space_config(weight_widths=(2, 4, 8), weight_fracs=(2, 4, 6), da
 
 def build_space(config, model, splits, checkpoint=None, metrics=None):
     """The search engine's space for a config (a TOML path, a parsed ``SearchConfig`` or a raw dict,
-    validated by the engine's parser), on a model and splits already in memory (no data reload).
+    validated by the engine's parser), on a model and splits already in memory (no data reload),
+    built by the engine's own :func:`lab_utils.search.space.build_context`; returns ``(space, cfg)``.
     ``metrics`` overrides which metrics ``evaluate`` measures (default: the config's)."""
     if isinstance(config, SearchConfig):
         cfg = config
@@ -196,13 +204,11 @@ def build_space(config, model, splits, checkpoint=None, metrics=None):
         cfg = parse_config(config)
     else:
         cfg = load_config(config)
-    ctx = SpaceContext(model_name=cfg.model, model=model.eval(), splits=splits, checkpoint=checkpoint,
-                       eval_split=cfg.eval_split, seed=cfg.seed, batch_size=cfg.batch_size,
-                       metrics=tuple(metrics) if metrics is not None else cfg.strategy.metric_names,
-                       eval_samples=cfg.strategy.eval_samples)
-    return get_space(cfg.space.name)(cfg.space, ctx), cfg
+    space, _ = build_context(cfg, model=model, splits=splits, checkpoint=checkpoint, metrics=metrics)
+    return space, cfg
 
 
+# ----------------------------------------------------------------------------- the per-layer table
 def layerwise_table(space, objective: str = "accuracy", scale: float = 100.0, chunk: int = 65536,
                     progress: bool = False):
     """The same table as :func:`space_table` for a by-name ``mixed_precision_ptq`` space on a chain
@@ -212,23 +218,59 @@ def layerwise_table(space, objective: str = "accuracy", scale: float = 100.0, ch
     Each node's quantized module is built ONCE per per-node choice with the real pass
     (``quantize_transform_pass`` on ``space.pass_args``), and the configurations are walked depth
     first, layer by layer, reusing the activations of the shared prefix. Every module computes
-    exactly what it computes inside the quantized graph, so the objectives equal
-    ``space.evaluate``'s (the tests check it).
+    exactly what it computes inside the quantized graph, and the objective comes from the same
+    :func:`lab_utils.training.train.metrics_from_logits`, so the values equal ``space.evaluate``'s
+    (the tests check it).
     """
+    nodes, by_node = _chain_nodes(space)
+    choices = space.variable()
+    options = _node_options(space, nodes, by_node)
+    x, y = space.ctx.splits.split(space.ctx.eval_split)
+    if space.ctx.eval_samples is not None:
+        x, y = x[: space.ctx.eval_samples], y[: space.ctx.eval_samples]
+    keys_order = [k for n in nodes for k in by_node[n.name]]
+    shape = tuple(len(choices[k]) for k in choices)
+    values = np.full(int(np.prod(shape)), np.nan)
+    bar = progress_bar(total=len(values), desc=f"evaluate {len(values)} configurations", progress=progress, leave=False)
+
+    def record(logits, idx):
+        pos = dict(zip(keys_order, idx))
+        flat = np.ravel_multi_index(tuple(pos[k] for k in choices), shape)
+        values[flat] = scale * metrics_from_logits(logits, y)[objective]
+        bar.update(1)
+
+    # one thread: thousands of tiny ops, where the thread hand-off costs more than it saves
+    try:
+        with num_threads(1), torch.inference_mode():
+            _walk(options, 0, [x[i:i + chunk] for i in range(0, x.shape[0], chunk)], (), record)
+    finally:
+        bar.close()
+    return ReplayTable(choices, values, "maximize", f"{objective} x {scale:g}")
+
+
+def _chain_nodes(space):
+    """The space's graph nodes and, per node, the searched keys that belong to it; checks that the
+    space is by name and the model a chain of modules."""
     if getattr(space, "by", None) != "name":
         raise LabError("layerwise_table: needs a by-name mixed_precision_ptq space")
-    graph = space.graph
-    calls = [n for n in graph.model.graph.nodes if n.op not in ("placeholder", "output")]
+    calls = [n for n in space.graph.model.graph.nodes if n.op not in ("placeholder", "output")]
     if any(n.op != "call_module" for n in calls) or any(len(n.users) != 1 for n in calls[:-1]):
         raise LabError("layerwise_table: the model must be a chain of modules (a Sequential)")
     choices = space.variable()
-    fixed = {k: v[0] for k, v in space.choices().items() if len(v) == 1}
-    nodes = graph.nodes()
+    nodes = space.graph.nodes()
     by_node = {n.name: [k for k in choices if k.split("/")[0] == n.name] for n in nodes}
     if sum(len(v) for v in by_node.values()) != len(choices):
         raise LabError("layerwise_table: every searched parameter must belong to one node (by name)")
+    return nodes, by_node
+
+
+def _node_options(space, nodes, by_node) -> list[list]:
+    """Per node, ``(index tuple of its keys, quantized module)`` for each of its choices, built by
+    the real pass with every other parameter at its first choice."""
+    graph, choices = space.graph, space.variable()
+    fixed = {k: v[0] for k, v in space.choices().items() if len(v) == 1}
     base = {**fixed, **{k: v[0] for k, v in choices.items()}}
-    options = []  # per node: list of (index tuple of its keys, module)
+    options = []
     for n in nodes:
         keys = by_node[n.name]
         if not keys:
@@ -241,104 +283,103 @@ def layerwise_table(space, objective: str = "accuracy", scale: float = 100.0, ch
             q, _ = quantize_transform_pass(graph, space.pass_args(cfg))
             opts.append((idx, q.model.get_submodule(n.target).eval()))
         options.append(opts)
-    x, y = space.ctx.splits.split(space.ctx.eval_split)
-    if space.ctx.eval_samples is not None:
-        x, y = x[: space.ctx.eval_samples], y[: space.ctx.eval_samples]
-    keys_order = [k for n in nodes for k in by_node[n.name]]
-    shape = tuple(len(choices[k]) for k in choices)
-    values = np.full(int(np.prod(shape)), np.nan)
-    bar = progress_bar(total=len(values), desc=f"evaluate {len(values)} configurations", progress=progress, leave=False)
-
-    def walk(depth, h, idx_so_far):
-        if depth == len(options):
-            logits = torch.cat(h)
-            if objective == "accuracy":  # metrics_from_logits' formula, without its other metrics
-                value = float((logits.argmax(dim=1) == y).float().mean())
-            else:
-                value = metrics_from_logits(logits, y)[objective]
-            pos = dict(zip(keys_order, idx_so_far))
-            values[np.ravel_multi_index(tuple(pos[k] for k in choices), shape)] = scale * value
-            bar.update(1)
-            return
-        for idx, module in options[depth]:
-            walk(depth + 1, [module(c) for c in h], idx_so_far + idx)
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # thousands of tiny ops: thread hand-off costs more than it saves
-    try:
-        with torch.inference_mode():
-            walk(0, [x[i:i + chunk] for i in range(0, x.shape[0], chunk)], ())
-    finally:
-        torch.set_num_threads(threads)
-        bar.close()
-    return ReplayTable(choices, values, "maximize", f"{objective} x {scale:g}")
+    return options
 
 
-# ----------------------------------------------------------------------------- figures
-def _plt():
-
-    return plt()
-
-
-def metric_panels(table: pd.DataFrame, metrics=("accuracy", "macro_accuracy", "loss", "latency_ms", "size_bytes",
-                                                "flops", "bitops", "average_bitwidth")):
-    """One bar panel per metric across configurations; the float model hatched and marked by a
-    dashed line; latency with its IQR as error bars."""
-    plt = _plt()
-    metrics = [m for m in metrics if m in table.columns]
-    cols = 4
-    rows = -(-len(metrics) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(16, 3.6 * rows), squeeze=False)
-    xs = np.arange(len(table))
-    colors = ["0.55" if f else "tab:blue" for f in table["float"]]
-    for ax, m in zip(axes.flat, metrics):
-        err = table["latency_iqr_ms"] / 2 if m == "latency_ms" and "latency_iqr_ms" in table else None
-        bars = ax.bar(xs, table[m], color=colors, yerr=err, capsize=2)
-        for b, f in zip(bars, table["float"]):
-            if f:
-                b.set_hatch("//")
-        base = table.loc[table["float"], m]
-        if len(base):
-            ax.axhline(float(base.iloc[0]), color="k", ls="--", lw=0.8, label="float32")
-        if m in ("accuracy", "macro_accuracy", "loss"):
-            lo, hi = table[m].min(), table[m].max()
-            pad = max(hi - lo, 1e-3) * 0.3
-            ax.set_ylim(lo - pad, hi + pad)
-        ax.set_title(m + (" (median ± IQR/2, per batch)" if m == "latency_ms" else ""), fontsize=9)
-        ax.set_xticks(xs, table["config"], rotation=90, fontsize=7)
-    for ax in list(axes.flat)[len(metrics):]:
-        ax.axis("off")
-    axes.flat[0].legend(fontsize=7)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    return fig
+def _walk(options, depth, h, idx_so_far, record):
+    """Depth first over the per-node options: ``h`` holds the activation chunks after ``depth`` nodes."""
+    if depth == len(options):
+        record(torch.cat(h), idx_so_far)
+        return
+    for idx, module in options[depth]:
+        _walk(options, depth + 1, [module(c) for c in h], idx_so_far + idx, record)
 
 
-def pareto_panels(table: pd.DataFrame, quality: str = "accuracy", costs=("bitops", "size_bytes"), label="config"):
-    """Quality against each cost, every point labelled, the Pareto front joined by a line."""
-    plt = _plt()
-    fig, axes = plt.subplots(1, len(costs), figsize=(7 * len(costs), 5), squeeze=False)
-    for ax, c in zip(axes[0], costs):
-        mask = pareto_mask(table[[quality, c]].to_numpy(float), (True, False))
-        ax.scatter(table[c], table[quality], c=np.where(mask, "tab:red", "tab:blue"), s=25, zorder=3)
-        front = table[mask].sort_values(c)
-        ax.step(front[c], front[quality], where="post", color="tab:red", lw=1, label="Pareto front")
-        for _, r in table.iterrows():
-            ax.annotate(r[label], (r[c], r[quality]), fontsize=6, xytext=(3, 2), textcoords="offset points")
-        ax.set_xlabel(c + " (lower is better)")
-        ax.set_ylabel(quality + " (higher is better)")
-        ax.legend(fontsize=7)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    return fig
+# ----------------------------------------------------------------------------- sample efficiency (lab3_4)
+def best_so_far_curves(studies: dict) -> dict:
+    """What :func:`lab_utils.report.plots.curves_figure` draws, per study (``title -> SamplerStudy``):
+    the trial numbers, per sampler the mean and 95 % band of the best-so-far over seeds, the exact
+    expected curve of a random order, and the table's values, optimum, direction and name."""
+    out = {}
+    for title, st in studies.items():
+        exact, _ = expected_best(st.table.values, st.table.maximize, k_max=st.n_trials)
+        out[title] = {"trials": np.arange(1, st.n_trials + 1), "n_seeds": len(st.seeds),
+                      "samplers": {s: mean_band(st.best(s)) for s in st.values}, "exact": exact,
+                      "values": st.table.values, "optimum": st.table.optimum(), "maximize": st.table.maximize,
+                      "name": st.table.name, "n": st.table.n}
+    return out
 
 
-def scatter_pair(table: pd.DataFrame, a: str = "loss", b: str = "accuracy", label: str = "config"):
-    """``b`` against ``a`` across configurations, each point labelled."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 5))
-    ax.scatter(table[a], table[b], s=25)
-    for _, r in table.iterrows():
-        ax.annotate(r[label], (r[a], r[b]), fontsize=6, xytext=(3, 2), textcoords="offset points")
-    ax.set_xlabel(a)
-    ax.set_ylabel(b)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    return fig
+def first_trials_table(study, samplers, k: int = 5) -> pd.DataFrame:
+    """The best of the first ``k`` trials per sampler: one run (the first seed) against the spread over seeds."""
+    rows = []
+    for s in samplers:
+        b = study.best(s)[:, k - 1]
+        rows.append({"sampler": s, f"one run (first seed), best of {k}": float(b[0]),
+                     "mean over seeds": float(b.mean()), "min over seeds": float(b.min()),
+                     "max over seeds": float(b.max())})
+    return pd.DataFrame(rows)
+
+
+def sampler_numbers(samplers, small_eff: pd.DataFrame, large_eff: pd.DataFrame, tolerance: float) -> dict:
+    """lab3_4's per-sampler summary numbers from the two efficiency tables (English keys)."""
+    small, large = small_eff.set_index("sampler"), large_eff.set_index("sampler")
+    out = {}
+    for s in samplers:
+        out[f"small: {s} trials to optimum (mean)"] = float(small.loc[s]["trials_to_optimum_mean"])
+        out[f"small: {s} trials to within {tolerance} (mean)"] = float(small.loc[s]["trials_to_within_tol_mean"])
+        out[f"large: {s} trials to within {tolerance} (mean)"] = float(large.loc[s]["trials_to_within_tol_mean"])
+        out[f"large: {s} share of runs within {tolerance}"] = float(large.loc[s]["reached_within_tol"])
+        out[f"large: {s} unique configs tried (mean)"] = float(large.loc[s]["unique_configs_mean"])
+    out["small: tpe unique configs tried (mean)"] = (float(small.loc["tpe"]["unique_configs_mean"])
+                                                     if "tpe" in samplers else None)
+    exact = small.loc["random order (exact)"]
+    out["small: random-order exact trials to optimum"] = float(exact["trials_to_optimum_mean"])
+    return out
+
+
+# ----------------------------------------------------------------------------- brute force from a TOML (lab3_3)
+def fresh_search(cfg, out_dir) -> tuple[object, float]:
+    """Run the search of ``cfg`` as the CLI does, in a cleared ``out_dir`` (a fresh study: a rerun
+    re-measures the search); returns ``(the search result, wall seconds)``."""
+    shutil.rmtree(out_dir, ignore_errors=True)
+    t0 = time.perf_counter()
+    result = run_search(cfg, out_dir, progress=False)
+    wall_s = time.perf_counter() - t0
+    if result.status != 0:
+        raise LabError(f"the search stopped early (status {result.status}); rerun the notebook")
+    return result, wall_s
+
+
+def read_search(out_dir) -> tuple[dict, pd.DataFrame, list[str]]:
+    """A search's ``best.json``, its ``trials.csv`` and the searched parameters that vary across trials."""
+    out_dir = Path(out_dir)
+    best = json.loads((out_dir / "best.json").read_text())
+    trials = pd.read_csv(out_dir / "trials.csv")
+    params = [c for c in trials.columns if c.startswith("seq_blocks_")]
+    return best, trials, [c for c in params if trials[c].nunique() > 1]
+
+
+def search_coverage(best: dict, trials: pd.DataFrame, varying: list[str], wall_s: float) -> dict:
+    """How the search covered the space: MASE's index count, unique configurations, trials, repeats."""
+    s = best["summary"]
+    return {"index combinations (MASE, with duplicates)": s["index_combinations"],
+            "unique configurations": s["unique_configurations"], "trials complete": s["complete"],
+            "unique configurations evaluated": s["unique_configurations_evaluated"],
+            "configurations evaluated twice": int(trials.duplicated(subset=varying).sum()),
+            "evaluations from cache": s["evaluations_from_cache"], "wall time (s)": round(wall_s, 1)}
+
+
+def best_trials(trials: pd.DataFrame, best: dict, varying: list[str]) -> pd.DataFrame:
+    """The rows of ``best.json``'s best trials (the Pareto front): varying parameters, accuracy, bitwidth."""
+    return trials.loc[[r["number"] for r in best["best"]], varying + ["accuracy", "average_bitwidth"]]
+
+
+def best_vs_float(trials: pd.DataFrame, float_accuracy: float) -> tuple[pd.Series, pd.DataFrame]:
+    """The most accurate trial (ties: fewer bits) and a table of it against the float baseline."""
+    top = trials.sort_values(["accuracy", "average_bitwidth"], ascending=[False, True]).iloc[0]
+    compare = pd.DataFrame([
+        {"model": "float32 baseline", "val accuracy": float_accuracy, "average bitwidth": 32},
+        {"model": "best quantized (max accuracy)", "val accuracy": float(top["accuracy"]),
+         "average bitwidth": float(top["average_bitwidth"])}])
+    return top, compare

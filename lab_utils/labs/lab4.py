@@ -1,4 +1,5 @@
-"""Lab 4's width-search results: one table row per trained candidate, seed spread, Pareto front, figures.
+"""Lab 4's width search: the layers of a widened graph (lab4_1), the results of the trained
+candidates (lab4_2, lab4_3) and the command-line search that reuses them (lab4_4).
 
 :func:`results_table` turns the rows of :func:`lab_utils.training.batched.train_grid` into a DataFrame
 (multipliers, parameters, bit-ops, validation and test metrics per seed); :func:`by_candidate`
@@ -6,19 +7,49 @@ aggregates the seeds (mean, std, min, max); :func:`spread_verdict` says whether 
 candidate's validation accuracy beats the base model's (a = c = 1) by more than the seed spread,
 where the spread is the larger of the two candidates' seed ranges (max - min), a conservative
 choice: with one seed there is no spread and no verdict. Selection always uses the validation
-split; test numbers are only reported.
+split; test numbers are only reported. Pareto fronts come from :func:`lab_utils.analysis.pareto.pareto_mask`,
+the figures from :mod:`lab_utils.report.plots`.
+
+lab4_4 runs the search as a user would, ``python -m lab_utils search`` in a subprocess per sampler.
+:func:`upstream_runs` first checks that lab4_3 ran in the same mode, with the same recipe and on
+the same data, because the searches must *load* lab4_3's candidates, never train them;
+:func:`write_search_config` writes ``configs/jsc_network_search.toml`` with lab4_3's data size and
+recipe; :func:`cli_searches` runs each search in a fresh folder whose ``candidates/`` links to the
+shared cache (:func:`lab_utils.report.paths.candidate_cache`); :func:`search_vs_grid` and
+:func:`search_choices` set the searches' trials against lab4_3's grid.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+import json
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
 
+import pandas as pd
+import tomli_w
+
+from lab_utils import atomic
 from lab_utils.analysis.cost import cost_summary
-from lab_utils.report.plots import _plt
+from lab_utils.errors import LabError
+from lab_utils.report.paths import ROOT, read_summary, results_dir
 from lab_utils.training.train import evaluate
 
 BASE_WIDTH = 16
+SEARCH_CONFIG = ROOT / "configs" / "jsc_network_search.toml"
+# the search's parameter names -> the multipliers' names in lab4_3's tables
+MULTIPLIER_KEYS = {"seq_blocks_2/config/channel_multiplier": "a", "seq_blocks_4/config/channel_multiplier": "c"}
+
+
+def layer_table(graph, shapes: dict | None = None) -> pd.DataFrame:
+    """One row per node of a traced graph (name, op, module), with each node's ``output shape``
+    from ``shapes`` (as :func:`lab_utils.passes.widths.check_shapes` returns them) when given."""
+    table = pd.DataFrame([{"node": n.name, "op": n.op, "module": repr(n.module)} for n in graph.nodes()])
+    if shapes is not None:
+        table["output shape"] = table["node"].map(lambda n: shapes.get(n))
+    return table
 
 
 def results_table(rows: list[dict], splits) -> pd.DataFrame:
@@ -70,55 +101,111 @@ def spread_verdict(agg: pd.DataFrame, base=(1, 1)) -> dict:
             "beats_base_beyond_spread": bool(seeds >= 2 and diff > spread), "verdict": verdict}
 
 
-def pareto_front(cost, accuracy) -> np.ndarray:
-    """Boolean mask of points no other point dominates (cost <= and accuracy >=, one strictly)."""
-    cost, acc = np.asarray(cost, dtype=float), np.asarray(accuracy, dtype=float)
-    keep = np.ones(len(cost), dtype=bool)
-    for i in range(len(cost)):
-        dominated = (cost <= cost[i]) & (acc >= acc[i]) & ((cost < cost[i]) | (acc > acc[i]))
-        keep[i] = not dominated.any()
-    return keep
+# ----------------------------------------------------------------------------- lab4_4: the search from the CLI
+def upstream_runs(splits, quick: bool, epochs: int) -> pd.DataFrame:
+    """lab4_3's ``runs`` table, once it is checked that lab4_3 ran in the same mode, for ``epochs``
+    epochs and on the same data (data set, version and size) as ``splits``: only then are its
+    trained candidates the ones the searches load. Raises LabError otherwise."""
+    summary = read_summary("lab4_3")
+    if not summary or summary["quick"] != quick or summary["numbers"]["epochs"] != epochs:
+        raise LabError("run lab4_3 first, in the same mode and with the same recipe, so its trained candidates "
+                       "can be reused")
+    meta_path = results_dir("lab4_3") / "runs.meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    if {k: v for k, v in meta.items() if k != "table"} != json.loads(json.dumps(splits.describe())):
+        raise LabError("lab4_3 ran on other data (data set, version or size): run it again first")
+    return pd.read_csv(results_dir("lab4_3") / "runs.csv")
 
 
-def heatmap(agg: pd.DataFrame, value: str = "val_mean", mark=(2, 4), title: str = ""):
-    """Mean validation accuracy over (a, c) with the lab's 16->32->64->5 target (a=2, c=4) outlined."""
-    plt = _plt()
-    grid = agg.pivot(index="a", columns="c", values=value).sort_index().sort_index(axis=1)
-    fig, ax = plt.subplots(figsize=(5.8, 4.8))
-    im = ax.imshow(grid.values, cmap="viridis", origin="lower")
-    for i, a in enumerate(grid.index):
-        for j, c in enumerate(grid.columns):
-            ax.text(j, i, f"{100 * grid.loc[a, c]:.2f}", ha="center", va="center", fontsize=8,
-                    color="white" if grid.loc[a, c] < np.nanmean(grid.values) else "black")
-    if mark is not None and mark[0] in grid.index and mark[1] in grid.columns:
-        i, j = list(grid.index).index(mark[0]), list(grid.columns).index(mark[1])
-        ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="red", lw=2.5))
-    ax.set_xticks(range(len(grid.columns)), [f"{c} ({16 * c})" for c in grid.columns])
-    ax.set_yticks(range(len(grid.index)), [f"{a} ({16 * a})" for a in grid.index])
-    ax.set_xlabel("c: seq_blocks_4 output multiplier (width)")
-    ax.set_ylabel("a: seq_blocks_2 output multiplier (width)")
-    ax.grid(False)
-    fig.colorbar(im, ax=ax, label="validation accuracy (mean over seeds)")
-    ax.set_title(title or "validation accuracy (%) over (a, c)", fontsize=9)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    return fig
+def count_cached(cache_dir) -> int:
+    """Trained candidates in the candidate cache (one ``.ckpt`` each)."""
+    return len(list(Path(cache_dir).glob("*.ckpt")))
 
 
-def accuracy_vs_cost(agg: pd.DataFrame, costs=("params", "bitops"), label=lambda r: f"({r.a},{r.c})"):
-    """Mean val accuracy (error bar: seed min..max) against each cost, Pareto front drawn."""
-    plt = _plt()
-    fig, axes = plt.subplots(1, len(costs), figsize=(5.5 * len(costs), 4), squeeze=False)
-    for ax, cost in zip(axes[0], costs):
-        yerr = np.vstack([agg["val_mean"] - agg["val_min"], agg["val_max"] - agg["val_mean"]])
-        ax.errorbar(agg[cost], agg["val_mean"], yerr=yerr, fmt="o", ms=4, capsize=2, alpha=0.8,
-                    label="candidate (bar: seed range)")
-        front = agg[pareto_front(agg[cost], agg["val_mean"])].sort_values(cost)
-        ax.plot(front[cost], front["val_mean"], "r-", lw=1.5, label="Pareto front")
-        for r in front.itertuples():
-            ax.annotate(label(r), (getattr(r, cost), r.val_mean), fontsize=7, xytext=(3, 3), textcoords="offset points")
-        ax.set_xscale("log")
-        ax.set_xlabel(f"{cost} (float32{' bit-ops per sample' if cost == 'bitops' else ''})")
-        ax.set_ylabel("validation accuracy (mean over seeds)")
-        ax.legend(fontsize=7)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    return fig
+def write_search_config(path, *, n_samples, epochs: int, batch_size: int, lr: float, seed: int, tpe_startup: int,
+                        logit_relu: bool = True, source=SEARCH_CONFIG) -> Path:
+    """A copy of ``configs/jsc_network_search.toml`` (``source``) with the data size, the training
+    recipe of every candidate (``[search.search_space.train]``), TPE's start-up trials and,
+    without the logit ReLU, the model's arguments replaced; written to ``path``, returned."""
+    raw = tomllib.loads(Path(source).read_bytes().decode())
+    raw["n_samples"] = n_samples
+    raw["search"]["search_space"]["train"] = {"epochs": epochs, "batch_size": batch_size, "lr": lr,
+                                              "optimizer": "adam", "seed": seed}
+    raw["search"]["strategy"]["setup"]["n_startup_trials"] = tpe_startup
+    if not logit_relu:
+        raw["model_args"] = {"logit_relu": False}
+    atomic.write_text(path, tomli_w.dumps(raw))
+    return Path(path)
+
+
+def cli_searches(config_path, out_root, cache_dir, runs: dict, seed: int, print_fn=print) -> dict:
+    """Run ``python -m lab_utils search --config CONFIG --sampler S --n-trials N --seed SEED --quiet``
+    for each ``S: N`` of ``runs``, in a subprocess as from a terminal, each in a fresh
+    ``out_root/S`` whose ``candidates/`` is a link to ``cache_dir``; prints each command and its
+    output. Returns ``sampler -> output folder``; raises LabError if a search fails."""
+    outs = {}
+    for sampler, n_trials in runs.items():
+        out = Path(out_root) / sampler
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        (out / "candidates").symlink_to(Path(cache_dir).resolve(), target_is_directory=True)
+        cmd = [sys.executable, "-m", "lab_utils", "search", "--config", str(config_path), "--out", str(out),
+               "--sampler", sampler, "--n-trials", str(n_trials), "--seed", str(seed), "--quiet"]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        outs[sampler] = out
+        print_fn("$ python -m lab_utils search --config", Path(config_path).name, "--sampler", sampler,
+                 "--n-trials", n_trials)
+        print_fn(proc.stdout, proc.stderr[-2000:])
+        if proc.returncode != 0:
+            raise LabError(f"search with {sampler} failed")
+    return outs
+
+
+def read_trials(outs: dict) -> dict:
+    """Each search's ``trials.csv`` (``sampler -> folder``), the multipliers renamed ``a`` and ``c``."""
+    return {s: pd.read_csv(Path(out) / "trials.csv").rename(columns=MULTIPLIER_KEYS) for s, out in outs.items()}
+
+
+def search_vs_grid(grid_runs: pd.DataFrame, search_trials: pd.DataFrame, seed: int):
+    """The search's accuracy per (a, c) beside lab4_3's for the same seed and its mean over seeds.
+
+    Returns ``(compare, first_seed, exhaustive)``: the merged table with ``difference`` = search
+    minus lab4_3 (same seed), lab4_3's rows of that seed, and lab4_3's mean over seeds per (a, c).
+    """
+    first_seed = grid_runs[grid_runs["seed"] == seed][["a", "c", "params", "val_accuracy"]]
+    exhaustive = grid_runs.groupby(["a", "c"])["val_accuracy"].mean().rename("val_mean_all_seeds").reset_index()
+    found = search_trials[["a", "c", "accuracy"]].rename(columns={"accuracy": "search_accuracy"})
+    compare = first_seed.merge(found, on=["a", "c"], how="outer").merge(exhaustive, on=["a", "c"])
+    compare["difference"] = compare["search_accuracy"] - compare["val_accuracy"]
+    return compare, first_seed, exhaustive
+
+
+def best_trial(trials: pd.DataFrame) -> pd.Series:
+    """The most accurate complete trial (ties: fewer parameters)."""
+    done = trials[trials["state"] == "COMPLETE"]
+    return done.sort_values(["accuracy", "params"], ascending=[False, True]).iloc[0]
+
+
+def search_choices(trials: dict, first_seed: pd.DataFrame, exhaustive: pd.DataFrame) -> dict:
+    """What each method chose: ``sampler -> best trial`` for every search, plus ``"grid (seed)"``
+    (lab4_3's best for the searches' seed, ties: fewer parameters) and ``"grid (mean)"`` (lab4_3's
+    best mean over seeds)."""
+    choice = {s: best_trial(t) for s, t in trials.items()}
+    choice["grid (seed)"] = first_seed.sort_values(["val_accuracy", "params"], ascending=[False, True]).iloc[0]
+    choice["grid (mean)"] = exhaustive.sort_values("val_mean_all_seeds", ascending=False).iloc[0]
+    return choice
+
+
+def rank_in_grid(first_seed: pd.DataFrame, accuracy: float) -> int:
+    """1 + the number of lab4_3 candidates (same seed) strictly more accurate than ``accuracy``."""
+    return int((first_seed["val_accuracy"] > accuracy).sum()) + 1
+
+
+def choices_table(choice: dict, tpe_trials: int, seed: int) -> pd.DataFrame:
+    """One row per method of :func:`search_choices`: the chosen (a, c) and its validation accuracy."""
+    rows = [(f"TPE, {tpe_trials} trials", choice["tpe"], "accuracy"),
+            ("brute force, 25 trials", choice["brute-force"], "accuracy"),
+            (f"lab4_3 grid, seed {seed}", choice["grid (seed)"], "val_accuracy"),
+            ("lab4_3 grid, mean over seeds", choice["grid (mean)"], "val_mean_all_seeds")]
+    return pd.DataFrame([{"method": m, "a": int(r["a"]), "c": int(r["c"]), "val accuracy": r[col]}
+                         for m, r, col in rows])

@@ -1,17 +1,22 @@
-"""Helpers of the VGG channel-search notebook (lab4_5): data, the search run, Pareto front, figures.
+"""Helpers of the VGG channel-search notebook (lab4_5): data, the search run, the front, int8 accuracy.
 
 The notebook stays a sequence of short calls; everything with logic lives here and is tested:
 
-- :func:`load_data` gives the real CIFAR-10 (default search order of :mod:`lab_utils.cifar10`) or,
-  in quick mode, a tiny generated image set written under the results folder (labelled synthetic);
+- :func:`load_data` gives the real CIFAR-10 (default search order of :mod:`lab_utils.data.cifar10`)
+  or, in quick mode, a tiny generated image set written under the results folder (labelled synthetic);
 - :func:`search_config` builds the ``graph/architecture/vgg_channels`` search configuration (the
   same keys as ``configs/cifar10_vgg_channels.toml``) pointing at an already trained supernet, and
   :func:`run_search` runs it through the search engine (Optuna storage in ``<out>/study.db``) and
-  returns the trials table with the evaluated channels and MACs of every trial;
-- :func:`pareto_mask` marks the trials no other trial beats on both accuracy (higher) and MACs
-  (lower); :func:`spread` picks ``k`` of them evenly along the front for the from-scratch check;
+  returns the trials table with the evaluated channels and MACs of every trial, read from the
+  study and space the engine returns (nothing is loaded twice);
+- :func:`unique_candidates` keeps one row per architecture; the Pareto front is
+  :func:`lab_utils.analysis.pareto.pareto_mask`; :func:`spread` picks ``k`` front rows evenly for
+  the from-scratch check; :func:`check_quick_run` is quick mode's sanity check;
 - :func:`quantized_accuracy` runs the best network through ``quantize_transform_pass`` with 8-bit
   ``Conv2dInteger`` / ``LinearInteger`` layers (fractional widths chosen per tensor, ``"auto"``).
+
+The figures are :func:`lab_utils.report.plots.supernet_curve` and :func:`~lab_utils.report.plots.accuracy_vs_macs`;
+the thread count is set with :func:`lab_utils.training.train.num_threads`.
 """
 
 from __future__ import annotations
@@ -20,18 +25,17 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import optuna
 import pandas as pd
-import torch
 
 from lab_utils.data.cifar10 import load_cifar10
 from lab_utils.data.tiny_images import make_tiny_image_set
 from lab_utils.errors import LabError
 from lab_utils.passes.quantize import lab_config, quantize_model
-from lab_utils.search import outputs, storage
+from lab_utils.search import outputs
 from lab_utils.search import run as search_run
 from lab_utils.search.config import parse_config
 from lab_utils.search.spaces.vgg_channels import KEYS
+from lab_utils.training import supernet as S
 from lab_utils.training.train import evaluate
 
 SPACE = "graph/architecture/vgg_channels"
@@ -50,7 +54,8 @@ def load_data(quick: bool, data_path: str = "", results_dir: Path | None = None,
 def search_config(*, supernet_path, choices, fc: int, n_trials: int, seed: int = 0, data_path=None,
                   n_startup_trials: int = 10, calib_batches: int = 8):
     """The search configuration (validated by the search engine's parser)."""
-    raw = {"model": "vgg7", "dataset": "cifar10", "seed": int(seed), "data_seed": int(seed), "batch_size": 1,  # flops per image
+    raw = {"model": "vgg7", "dataset": "cifar10", "seed": int(seed), "data_seed": int(seed),
+           "batch_size": 1,  # flops per image
            "search": {"search_space": {"name": SPACE, "setup": {
                "choices": [int(c) for c in choices], "fc": int(fc), "calib_batches": int(calib_batches),
                "supernet": str(supernet_path)}},
@@ -68,26 +73,17 @@ def run_search(cfg, out_dir) -> tuple[object, pd.DataFrame]:
     out_dir = Path(out_dir)
     if out_dir.exists():
         shutil.rmtree(out_dir)  # a fresh study: the supernet behind the cached trials may have changed
-    status = search_run.run_search(cfg, out_dir, progress=False, print_fn=lambda *a: None)
-    if status != 0:
-        raise LabError(f"the search stopped early (status {status}); rerun the notebook")
-    space, _ = search_run.build_context(cfg, out_dir)
-    study = optuna.load_study(study_name="search", storage=storage.open_storage(storage.default_storage_url(out_dir, 1)))
-    df = outputs.trials_frame(study, space, cfg.strategy.metric_names)
+    result = search_run.run_search(cfg, out_dir, progress=False, print_fn=lambda *a: None)
+    if result.status != 0:
+        raise LabError(f"the search stopped early (status {result.status}); rerun the notebook")
+    space = result.space
+    df = outputs.trials_frame(result.study, space, cfg.strategy.metric_names)
     df = df[df.state == "COMPLETE"].reset_index(drop=True)
-    rows = [space.describe({k: r[k] for k in KEYS}) for _, r in df.iterrows()]
+    rows = [space.sampled_config({k: r[k] for k in KEYS}) for _, r in df.iterrows()]
     df["channels"] = [tuple(r["channels"]) for r in rows]
     df["repaired"] = [r["repaired"] for r in rows]
     df["macs"] = [r["macs"] for r in rows]
     return space, df
-
-
-def pareto_mask(accuracy, macs) -> np.ndarray:
-    """True where no other point has accuracy >= and macs <= with at least one strict."""
-    a, m = np.asarray(accuracy, float), np.asarray(macs, float)
-    better_eq = (a[None, :] >= a[:, None]) & (m[None, :] <= m[:, None])
-    strict = (a[None, :] > a[:, None]) | (m[None, :] < m[:, None])
-    return ~(better_eq & strict).any(axis=1)
 
 
 def unique_candidates(df: pd.DataFrame) -> pd.DataFrame:
@@ -117,46 +113,18 @@ def quantized_accuracy(model, splits, width: int = 8, split: str = "test") -> di
     return evaluate(q, x.contiguous(), y, chunk=1000)
 
 
-def accuracy_vs_macs_figure(df: pd.DataFrame, retrained: pd.DataFrame | None = None, report_accuracy=REPORT_ACCURACY):
-    """Every evaluated architecture (supernet accuracy on val) against MACs, Pareto front joined."""
-    import matplotlib.pyplot as plt
-
-    u = unique_candidates(df)
-    front = u[pareto_mask(u["accuracy"], u["macs"])].sort_values("macs")
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.scatter(u["macs"] / 1e6, u["accuracy"], s=16, color="tab:blue", alpha=0.6, label="candidates (supernet, val)")
-    ax.plot(front["macs"] / 1e6, front["accuracy"], "-o", color="tab:red", ms=4, label="Pareto front")
-    if retrained is not None and len(retrained):
-        ax.scatter(retrained["macs"] / 1e6, retrained["scratch_val_accuracy"], marker="s", s=36, color="tab:green",
-                   label="retrained from scratch (val)")
-    ax.axhline(report_accuracy, color="gray", ls="--", lw=1, label=f"lab report ({report_accuracy:.0%}, untrained)")
-    ax.set_xlabel("MACs per image (millions)")
-    ax.set_ylabel("accuracy")
-    ax.set_title("VGG7 channel search on CIFAR-10: accuracy vs MACs")
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    return fig
-
-
-def supernet_curve_figure(history: list[dict]):
-    """Training loss of the largest and the smallest candidate per supernet epoch."""
-    import matplotlib.pyplot as plt
-
-    h = pd.DataFrame(history)
-    fig, ax = plt.subplots(figsize=(5.2, 3.4))
-    ax.plot(h["epoch"], h["loss_largest"], "-o", label="largest candidate")
-    ax.plot(h["epoch"], h["loss_smallest"], "-o", label="smallest candidate")
-    ax.set_xlabel("supernet epoch")
-    ax.set_ylabel("training cross-entropy")
-    ax.set_title("supernet training (sandwich rule)")
-    ax.legend(fontsize=8)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    return fig
-
-
-def count_threads(threads: int) -> int:
-    """Set torch's thread count (the notebook's ``threads`` parameter) and return it."""
-    if threads < 1:
-        raise LabError(f"threads must be >= 1, got {threads}")
-    torch.set_num_threads(int(threads))
-    return torch.get_num_threads()
+def check_quick_run(splits, history: list[dict], supernet, choices, quick: bool) -> int:
+    """The number of candidates in the space; in quick mode, first the checks that everything ran (a
+    failure stops the report): CIFAR-shaped synthetic images, a supernet loss that went down, and
+    every candidate of the space builds and runs a forward pass."""
+    if not quick:
+        return len(S.all_candidates(choices))
+    if not (splits.x_train.shape[1:] == (3, 32, 32) and splits.synthetic):
+        raise LabError(f"quick mode expects the generated 3x32x32 images, got {tuple(splits.x_train.shape[1:])}")
+    if not history[-1]["loss_largest"] < history[0]["loss_largest"]:
+        raise LabError(f"supernet training did not lower the loss: {history}")
+    candidates = S.all_candidates(choices)
+    for c in candidates:
+        if S.export(supernet, c)(splits.x_val[:2]).shape != (2, splits.num_classes):
+            raise LabError(f"candidate {c} gives the wrong output shape")
+    return len(candidates)

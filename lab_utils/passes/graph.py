@@ -12,7 +12,9 @@ pass finds them again.
 
 Passes have MASE's shape ``pass(graph, pass_args) -> (graph, info)``. They work on
 ``graph.copy()`` and replace modules with :meth:`LabGraph.replace_module`, so the input graph
-(and the model it was traced from) is never mutated.
+(and the model it was traced from) is never mutated. Their ``pass_args`` are read with the two
+helpers here: :func:`check_pass_args` (a private copy of the dict) and :func:`pass_entry` (the one
+reader of MASE's per-node ``{"config": {...}}`` entries).
 """
 
 from __future__ import annotations
@@ -74,10 +76,6 @@ class LabGraph:
         if not isinstance(model, fx.GraphModule):
             raise TypeError("LabGraph wraps a torch.fx.GraphModule; use trace(model)")
         self.model = model
-
-    @property
-    def fx_graph(self) -> fx.Graph:
-        return self.model.graph
 
     def nodes(self) -> list[NodeInfo]:
         """The ``call_module`` nodes in execution order."""
@@ -145,3 +143,14 @@ def check_pass_args(pass_args, pass_name: str) -> dict:
         # Tensors (calibration batches) are shared, not copied: passes only read them.
         out[key] = value if isinstance(value, torch.Tensor) else copy.deepcopy(value)
     return out
+
+
+def pass_entry(args: dict, key: str, pass_name: str) -> dict:
+    """The config of entry ``args[key]``, written MASE's way as ``{"config": {...}}``.
+
+    Any other shape is a :class:`LabError` naming the pass and the key.
+    """
+    entry = args[key]
+    if not isinstance(entry, dict) or "config" not in entry:
+        raise LabError(f"{pass_name} pass_args[{key!r}] must be {{'config': {{...}}}}, got {entry!r}"[:200])
+    return entry["config"]

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lab_utils.errors import LabError
-from lab_utils.passes.graph import LabGraph, check_pass_args, trace
+from lab_utils.passes.graph import LabGraph, check_pass_args, pass_entry, trace
 
 TENSORS = ("data_in", "weight", "bias")
 CONFIG_KEYS = ("name", "bypass") + tuple(f"{t}_{k}" for t in TENSORS for k in ("width", "frac_width"))
@@ -285,14 +285,7 @@ class Conv2dInteger(_IntegerLayer, nn.Conv2d):
 
 
 QUANTIZED_MODULES = {"linear": LinearInteger, "conv2d": Conv2dInteger}
-PASS_KEYS = ("by", "default", "calibration")
-
-
-def _entry_config(args: dict, key: str) -> dict:
-    entry = args[key]
-    if not isinstance(entry, dict) or "config" not in entry:
-        raise LabError(f"quantize pass_args[{key!r}] must be {{'config': {{...}}}}, got {entry!r}"[:200])
-    return entry["config"]
+QUANTIZE_PASS_KEYS = ("by", "default", "calibration")  # pass_args keys that name no node or op type
 
 
 def _calibrate(graph: LabGraph, names: list[str], x: torch.Tensor) -> dict[str, float]:
@@ -326,19 +319,19 @@ def _quantize_in_place(graph: LabGraph, pass_args: dict) -> dict:
         raise LabError(f"quantize pass_args['calibration'] must be a tensor batch of inputs, "
                        f"got {type(calibration).__name__}")
     nodes = graph.nodes()
-    keys = [k for k in args if k not in PASS_KEYS]
+    keys = [k for k in args if k not in QUANTIZE_PASS_KEYS]
     valid = sorted({n.op for n in nodes} | set(QUANTIZED_MODULES)) if by == "type" else [n.name for n in nodes]
     for k in keys:
         if k not in valid:
             what = "op type" if by == "type" else "node name"
             raise LabError(f"quantize pass_args: unknown {what} {k!r} (by={by!r}); valid: {', '.join(valid)}")
-    default = normalize_config(_entry_config(args, "default"), "quantize pass_args['default']") \
+    default = normalize_config(pass_entry(args, "default", "quantize"), "quantize pass_args['default']") \
         if "default" in args else {"name": None}
     chosen: dict[str, dict] = {}
     for n in nodes:
         key = n.op if by == "type" else n.name
         if key in args:
-            cfg = normalize_config(_entry_config(args, key), f"quantize pass_args[{key!r}]")
+            cfg = normalize_config(pass_entry(args, key, "quantize"), f"quantize pass_args[{key!r}]")
             if cfg["name"] is not None and n.op not in QUANTIZED_MODULES:
                 raise LabError(f"quantize pass_args[{key!r}]: node {n.name} is a {n.op}, which cannot be "
                                f"quantized; quantizable ops: {', '.join(QUANTIZED_MODULES)}")

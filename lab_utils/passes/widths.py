@@ -29,7 +29,7 @@ from torch import fx, nn
 
 from lab_utils.errors import LabError
 from lab_utils.models import VGG7_CONV_INDICES, VGG7_FIRST_LINEAR
-from lab_utils.passes.graph import LabGraph, check_pass_args, op_type, trace
+from lab_utils.passes.graph import LabGraph, check_pass_args, op_type, pass_entry, trace
 
 MODES = ("output_only", "both", "input_only", "explicit")
 MULTIPLIER_KEYS = ("channel_multiplier", "channel_multiplier_input", "channel_multiplier_output")
@@ -41,7 +41,7 @@ SIZE_KEYS = {
 }
 # Ops whose output has the shape of their input (checked for nothing, passed through).
 ELEMENTWISE = {"relu", "identity", "dropout", "leaky_relu", "sigmoid", "tanh", "gelu", "relu6", "hardtanh"}
-PASS_KEYS = ("by", "default", "seed", "input_shape")
+WIDTH_PASS_KEYS = ("by", "default", "seed", "input_shape")  # pass_args keys that name no node or op type
 
 
 def _positive_int(value, key: str, where: str) -> int:
@@ -129,13 +129,6 @@ def _unwrap(args: dict) -> dict:
     return args
 
 
-def _entry(args: dict, key: str, pass_name: str) -> dict:
-    entry = args[key]
-    if not isinstance(entry, dict) or "config" not in entry:
-        raise LabError(f"{pass_name} pass_args[{key!r}] must be {{'config': {{...}}}}, got {entry!r}"[:200])
-    return entry["config"]
-
-
 def _redefine(graph: LabGraph, pass_args: dict, ops: tuple[str, ...], pass_name: str) -> dict:
     """Shared engine of the width passes; works in place on ``graph`` (callers pass a copy)."""
     args = _unwrap(check_pass_args(pass_args, pass_name))
@@ -148,16 +141,16 @@ def _redefine(graph: LabGraph, pass_args: dict, ops: tuple[str, ...], pass_name:
     nodes = graph.nodes()
     valid = [n.name for n in nodes] if by == "name" else sorted(set(ops) | {n.op for n in nodes})
     for key in args:
-        if key not in PASS_KEYS and key not in valid:
+        if key not in WIDTH_PASS_KEYS and key not in valid:
             what = "node name" if by == "name" else "op type"
             raise LabError(f"{pass_name} pass_args: unknown {what} {key!r}; valid: {', '.join(valid)}")
-    default = _entry(args, "default", pass_name) if "default" in args else {"name": None}
+    default = pass_entry(args, "default", pass_name) if "default" in args else {"name": None}
     plan = []
     for n in nodes:
         key = n.name if by == "name" else n.op
         if key in args:
             where = f"{pass_name} pass_args[{key!r}]"
-            cfg = normalize_width_config(_entry(args, key, pass_name), n.op, where)
+            cfg = normalize_width_config(pass_entry(args, key, pass_name), n.op, where)
             if cfg is not None and n.op not in ops:
                 raise LabError(f"{where}: node {n.name} is a {n.op}; this pass redefines {', '.join(ops)}")
         elif n.op in ops:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import os
 import re
 import time
@@ -18,10 +17,11 @@ from pathlib import Path
 
 from lab_utils import atomic
 from lab_utils.errors import LabError
-from lab_utils.report.paths import NOTEBOOKS, ROOT, output_root
+from lab_utils.report.paths import NOTEBOOKS, ROOT, figures_dir, read_summary, reports_dir
 
 
 def notebook_paths(names: list[str] | None = None) -> list[Path]:
+    """The notebooks in name order (the order they must run in), or only the named stems."""
     paths = sorted(NOTEBOOKS.glob("*.ipynb"))
     if names:
         wanted = set(names)
@@ -43,7 +43,7 @@ def run_notebook(path: Path, out_dir: Path, quick: bool) -> float:
 
     The executed notebook is kept (also when it fails, for inspection) under ``out_dir``.
     """
-    import papermill as pm
+    import papermill as pm  # heavy (pulls in nbclient, jupyter_client): imported only to run a notebook
 
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -63,7 +63,8 @@ def run_notebook(path: Path, out_dir: Path, quick: bool) -> float:
 
 
 def to_html(executed: Path) -> Path:
-    from nbconvert import HTMLExporter
+    """The executed notebook as ``<name>.html`` beside it."""
+    from nbconvert import HTMLExporter  # heavy (pulls in jinja2, bleach, ...): imported only to build a report
 
     body, _ = HTMLExporter().from_filename(str(executed))
     out = executed.with_suffix(".html")
@@ -75,8 +76,7 @@ def run_report(quick: bool = False, names: list[str] | None = None, progress: bo
     """Run the notebooks, convert them to HTML and write ``reports/index.html``; returns its path."""
     os.environ["TQDM_DISABLE"] = "1"
     os.environ.setdefault("PYTHONHASHSEED", "0")
-    out = output_root()
-    reports = out / "reports"
+    reports = reports_dir()
     runs = []
     for path in notebook_paths(names):
         if progress:
@@ -88,8 +88,8 @@ def run_report(quick: bool = False, names: list[str] | None = None, progress: bo
             print(f"[report] {path.name} done in {seconds:.1f} s", flush=True)
     ran = {p for p, _ in runs}
     # Notebooks run earlier (``--only`` runs a subset) keep their sections, with their recorded times.
-    earlier = [(p, _summary(out, p).get("seconds", float("nan"))) for p in notebook_paths()
-               if p not in ran and (reports / p.name).exists() and _summary(out, p)]
+    earlier = [(p, read_summary(task_of(p)).get("seconds", float("nan"))) for p in notebook_paths()
+               if p not in ran and (reports / p.name).exists() and read_summary(task_of(p))]
     index = write_index(sorted(runs + earlier), quick)
     if progress:
         print(f"[report] wrote {index}")
@@ -97,20 +97,14 @@ def run_report(quick: bool = False, names: list[str] | None = None, progress: bo
 
 
 def _parameters(path: Path) -> dict:
-    import papermill as pm
+    import papermill as pm  # heavy: see run_notebook
 
     return {k: {"default": v["default"], "type": v["inferred_type_name"], "help": v["help"]}
             for k, v in pm.inspect_notebook(str(path)).items()}
 
 
-def _summary(out: Path, path: Path) -> dict:
-    summ_path = out / "results" / task_of(path) / "summary.json"
-    return json.loads(summ_path.read_text()) if summ_path.exists() else {}
-
-
 def write_index(runs: list, quick: bool) -> Path:
     """``reports/index.html``: one section per notebook, figures embedded (a self-contained file)."""
-    out = output_root()
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>Lab 3 / Lab 4 report</title>",
              "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}"
              "section{border-top:2px solid #ccc;margin-top:2em}table{border-collapse:collapse;font-size:90%}"
@@ -119,14 +113,15 @@ def write_index(runs: list, quick: bool) -> Path:
              "<h1>Quantization search and network-architecture search: MASE Lab 3 and Lab 4</h1>",
              f"<p>Mode: {'QUICK (small parameters; numbers are not the lab results)' if quick else 'full'}.</p>"]
     for path, seconds in runs:
-        summ = _summary(out, path)
+        summ = read_summary(task_of(path))
         parts.append(f"<section id='{html.escape(path.stem)}'><h2>{html.escape(path.stem)}</h2>")
         parts.append(f"<p><b>Question.</b> {html.escape(summ.get('question', '(no summary written)'))}</p>")
         label = summ.get("dataset", "?")
         cls = "syn" if summ.get("synthetic") else ""
         parts.append(f"<p><b>Data.</b> <span class='{cls}'>{html.escape(label)}"
                      f"{' — SYNTHETIC DATA' if summ.get('synthetic') else ''}</span>. "
-                     f"<b>Run time.</b> {seconds:.1f} s. <a href='{html.escape(path.stem)}.html'>Executed notebook</a>.</p>")
+                     f"<b>Run time.</b> {seconds:.1f} s. "
+                     f"<a href='{html.escape(path.stem)}.html'>Executed notebook</a>.</p>")
         params = _parameters(path)
         parts.append("<details><summary>Parameters</summary><table><tr><th>name</th><th>value</th><th>meaning</th></tr>")
         for k, v in params.items():
@@ -143,13 +138,13 @@ def write_index(runs: list, quick: bool) -> Path:
         if summ.get("notes"):
             parts.append(f"<p>{html.escape(summ['notes'])}</p>")
         for fig in summ.get("figures", []):
-            fp = out / "figures" / fig
+            fp = figures_dir() / fig
             if fp.exists():
                 b64 = base64.b64encode(fp.read_bytes()).decode()
                 parts.append(f"<figure><img alt='{html.escape(fig)}' src='data:image/png;base64,{b64}'>"
                              f"<figcaption>{html.escape(fig)}</figcaption></figure>")
         parts.append("</section>")
     parts.append("</body></html>")
-    index = out / "reports" / "index.html"
+    index = reports_dir() / "index.html"
     atomic.write_text(index, "\n".join(parts))
     return index

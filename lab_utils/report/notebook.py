@@ -1,11 +1,17 @@
-"""The report harness: run every notebook headlessly, then build ``reports/index.html``.
+"""The notebook API: start a notebook, save its figures and tables, write its summary.
 
-Notebook side (called from inside each notebook)::
+Called from inside each notebook (``from lab_utils.report import notebook as report``)::
 
     ctx = report.setup("lab0", quick=quick, seed=seed)   # chdir to the repo root, seed, paths
     report.save_figure(ctx, fig, "confusion", dataset=splits)   # figures/<task>_<name>.png
     report.save_table(ctx, df, "metrics", dataset=splits)       # results/<task>/<name>.csv (+ .meta.json)
-    report.summary(ctx, question="…", dataset=splits, numbers={...})  # results/<task>/summary.json
+    report.write_summary(ctx, question="…", dataset=splits, numbers={...})  # results/<task>/summary.json
+
+How it works: ``setup`` makes the run reproducible the way a notebook needs it, globally: it seeds
+``random``, ``numpy`` and ``torch`` once, changes to the repository root (so relative config paths
+work wherever Jupyter was started) and sets the figure style. Every write is atomic
+(:mod:`lab_utils.atomic`), and every table and figure names its data set, with synthetic data flagged.
+The harness (:mod:`lab_utils.report.harness`) reads the ``summary.json`` files to build the report.
 """
 
 from __future__ import annotations
@@ -16,11 +22,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import torch
 
 from lab_utils import atomic
-from lab_utils.report.paths import ROOT, output_root
+from lab_utils.report.paths import ROOT, figures_dir, results_dir
 
 
 @dataclass
@@ -48,8 +55,7 @@ def setup(task: str, quick: bool = False, seed: int = 0) -> Context:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    out = output_root()
-    ctx = Context(task, bool(quick), int(seed), out / "results" / task, out / "figures")
+    ctx = Context(task, bool(quick), int(seed), results_dir(task), figures_dir())
     ctx.results_dir.mkdir(parents=True, exist_ok=True)
     ctx.figures_dir.mkdir(parents=True, exist_ok=True)
     _style()
@@ -57,8 +63,6 @@ def setup(task: str, quick: bool = False, seed: int = 0) -> Context:
 
 
 def _style() -> None:
-    import matplotlib
-
     matplotlib.rcParams.update({"figure.dpi": 100, "savefig.dpi": 110, "axes.grid": True, "grid.alpha": 0.3,
                                 "svg.hashsalt": "lab", "font.size": 9})
 
@@ -96,7 +100,7 @@ def save_table(ctx: Context, df, name: str, dataset) -> Path:
     return path
 
 
-def summary(ctx: Context, *, question: str, dataset, numbers: dict, notes: str = "") -> dict:
+def write_summary(ctx: Context, *, question: str, dataset, numbers: dict, notes: str = "") -> dict:
     """Write ``results/<task>/summary.json``: what the report's section shows for this notebook."""
     out = {
         "task": ctx.task, "question": question, "quick": ctx.quick, "seed": ctx.seed,

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from lab_utils.errors import Parser, run_command
 from lab_utils.search.config import load_config
-from lab_utils.search.run import build_context, run_search
+from lab_utils.search.run import run_search
+from lab_utils.search.space import build_context
 
 HELP = """Run (or resume) a search. The study lives in --out (SQLite; the journal file with --workers),
 so running the same command again resumes it: completed trials are kept, a trial lost to Ctrl-C or
@@ -24,6 +25,7 @@ every run."""
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``search`` subcommand (its flags override the TOML) to the main CLI's subparsers."""
     p = subparsers.add_parser("search", help="search quantization or width configurations (Optuna)",
                               description=HELP)
     p.add_argument("--config", required=True, help="search TOML (MASE's schema), e.g. configs/jsc_tiny_by_type.toml")
@@ -46,7 +48,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-
+    """Run the ``search`` subcommand; returns the exit status (0, or 130 if interrupted)."""
     overrides = {"load": args.load, "seed": args.seed, "search.strategy.setup.sampler": args.sampler,
                  "search.strategy.setup.n_trials": args.n_trials, "search.strategy.setup.timeout": args.timeout}
     if args.workers is not None:
@@ -57,7 +59,7 @@ def run(args) -> int:
     out = Path(args.out) if args.out else Path("results") / "search" / Path(args.config).stem
     study_name = args.study_name or cfg.raw.get("project") or "search"
     return run_search(cfg, out, storage_url=args.storage, study_name=study_name, workers=cfg.strategy.n_jobs,
-                      progress=not args.quiet)
+                      progress=not args.quiet).status
 
 
 def check(cfg, print_fn=print) -> int:

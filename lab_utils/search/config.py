@@ -4,8 +4,13 @@ How it works: the file is read with ``tomllib``; every ``"NA"`` string becomes `
 ``load_config``); command-line overrides are written into the raw dict (CLI > TOML > default);
 then each table is checked against the keys it allows (an unknown section or key is an error
 naming its dotted path, never silently ignored as MASE ignored its misspelt ``data_loader``) and
-turned into a dataclass. The search space's own keys are validated by the space class
-(:meth:`~lab_utils.search.spaces.SearchSpace.check_config`).
+turned into a dataclass. There is one parser per table, called in a fixed order (top level,
+``search_space``, ``strategy`` with its ``setup``, ``metrics``, ``sw_runner`` and ``hw_runner``, then
+the top-level value ranges), so a file with several mistakes always reports the same one. The
+search space's own keys are validated by the space class
+(:meth:`~lab_utils.search.space.SearchSpace.check_config`). The checks are written by hand, not
+with a schema library, so that every mistake is ONE line naming the dotted TOML key, the value and
+what is allowed. MASE's ``seed`` tables (the choice lists) are ``SpaceConfig.choice_tables``.
 
 Extra keys beyond MASE's, all optional: top level ``n_samples``, ``data_seed``, ``data_path``,
 ``eval_split`` (``val`` by default; ``train`` is refused: MASE searched on its training data),
@@ -27,11 +32,10 @@ import tomli_w
 
 from lab_utils.data import DATASETS
 from lab_utils.errors import LabError, require_file
+from lab_utils.search.samplers import DIRECTIONS, SAMPLERS
 from lab_utils.search.space import METRICS, get_space
 from lab_utils.training.train import Recipe
 
-SAMPLERS = ("tpe", "random", "brute-force", "grid", "nsgaii", "qmc")
-DIRECTIONS = ("maximize", "minimize")
 MAX_SAMPLES = 10_000_000  # beyond the real JSC set's 830k jets: a typo, not a data set
 _SAFE_NAME = re.compile(r"(?!\.{1,2}$)[A-Za-z0-9_.-]{1,100}")
 _MASE_SPLITS = {"val_dataloader": "val", "test_dataloader": "test", "val": "val", "test": "test"}
@@ -124,9 +128,11 @@ class StrategyConfig:
 
 @dataclass(frozen=True)
 class SpaceConfig:
+    """``[search.search_space]``: ``choice_tables`` holds the TOML's ``seed`` tables (MASE's name for
+    the per-node / per-type choice lists; they are not random seeds)."""
     name: str
     setup: dict = field(default_factory=dict)
-    seed: dict = field(default_factory=dict)
+    choice_tables: dict = field(default_factory=dict)
     train: dict | None = None
 
 
@@ -162,7 +168,7 @@ class SearchConfig:
             raise LabError(f"search.search_space.train: {exc}") from None
 
     def to_toml(self) -> str:
-
+        """The resolved configuration as TOML (``None`` written back as ``"NA"``)."""
         return tomli_w.dumps(_none_to_na(self.raw))
 
 
@@ -177,23 +183,44 @@ def _set_dotted(raw: dict, dotted: str, value) -> None:
 
 
 def parse_config(raw: dict, overrides: dict | None = None) -> SearchConfig:
-    """Validate a TOML dict (``"NA"`` allowed) plus dotted-key overrides into a :class:`SearchConfig`."""
+    """Validate a TOML dict (``"NA"`` allowed) plus dotted-key overrides into a :class:`SearchConfig`.
+
+    One parser per TOML table, called in a fixed order, so a file with several mistakes always
+    reports the same (first) one.
+    """
     raw = _na_to_none(copy.deepcopy(raw))
     for dotted, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(raw, dotted, value)
+    search = _parse_top(raw)
+    space = _parse_space(search["search_space"])
+    strategy, eval_split = _parse_strategy(search["strategy"], raw.get("eval_split", "val"))
+    _check_top_values(raw)
+    return SearchConfig(
+        model=raw["model"], space=space, strategy=strategy, dataset=raw.get("dataset", "jsc-sim"),
+        batch_size=raw.get("batch_size", 512), seed=raw.get("seed", 0),
+        load=raw.get("load", raw.get("load_name")), n_samples=raw.get("n_samples"),
+        data_seed=raw.get("data_seed", 0), data_path=raw.get("data_path"), eval_split=eval_split,
+        model_args=dict(raw.get("model_args", {})), raw=raw)
+
+
+def _parse_top(raw: dict) -> dict:
+    """The top level's keys, the model and data set names, and the ``[search]`` table (returned)."""
     _check_table(raw, _TOP, "")
     if "model" not in raw:
         raise LabError("model: missing; name the model to search, e.g. model = \"jsc-tiny\"")
-
     if raw.get("dataset", "jsc-sim") not in DATASETS:
         raise LabError(f"dataset: unknown data set {raw['dataset']!r}; choose one of: {', '.join(DATASETS)}")
     search = raw.get("search")
     if not isinstance(search, dict) or "search_space" not in search or "strategy" not in search:
         raise LabError("search: missing [search.search_space] or [search.strategy] table")
     _check_table(search, {"search_space": dict, "strategy": dict}, "search")
+    return search
 
-    sp = search["search_space"]
+
+def _parse_space(sp: dict) -> SpaceConfig:
+    """``[search.search_space]`` with its ``train`` and ``seed`` (choice) tables; the space class
+    checks its own keys."""
     _check_table(sp, _SPACE, "search.search_space")
     if "name" not in sp:
         raise LabError("search.search_space.name: missing; e.g. \"graph/quantize/mixed_precision_ptq\"")
@@ -205,15 +232,45 @@ def parse_config(raw: dict, overrides: dict | None = None) -> SearchConfig:
         if "config" in entry and not isinstance(entry["config"], dict):
             raise LabError(f"search.search_space.seed.{key}.config: must be a table of choice lists, "
                            f"got {type(entry['config']).__name__} {entry['config']!r}")
-    space = SpaceConfig(name=sp["name"], setup=dict(sp.get("setup", {})), seed=copy.deepcopy(sp.get("seed", {})),
+    space = SpaceConfig(name=sp["name"], setup=dict(sp.get("setup", {})),
+                        choice_tables=copy.deepcopy(sp.get("seed", {})),
                         train=dict(sp["train"]) if "train" in sp else None)
     get_space(space.name).check_config(space)
+    return space
 
-    st = search["strategy"]
+
+def _parse_strategy(st: dict, eval_split: str) -> tuple[StrategyConfig, str]:
+    """``[search.strategy]``: its setup, metrics and runners; returns it and the evaluation split
+    (the top-level ``eval_split``, unless MASE's ``data_loader`` names one)."""
     _check_table(st, _STRATEGY, "search.strategy")
     if st.get("name", "optuna") != "optuna":
         raise LabError(f"search.strategy.name: only 'optuna' is available, got {st['name']!r}")
-    setup = st.get("setup", {})
+    setup = _parse_setup(st.get("setup", {}))
+    metrics = _parse_metrics(st.get("metrics", {}))
+    sum_scaled, direction = setup.get("sum_scaled_metrics", False), setup.get("direction")
+    if sum_scaled and direction is None:
+        raise LabError("search.strategy.setup.direction: sum_scaled_metrics = true needs direction = maximize or minimize")
+    if not sum_scaled:
+        for m in metrics:
+            if m.direction is None:
+                raise LabError(f"search.strategy.metrics.{m.name}.direction: multi-objective search "
+                               "(sum_scaled_metrics = false) needs a direction for every metric")
+    eval_split, eval_samples = _parse_sw_runner(st.get("sw_runner", {}), eval_split)
+    compare_to = _parse_hw_runner(st.get("hw_runner", {}))
+    if eval_split not in ("val", "test"):
+        raise LabError(f"eval_split: must be val or test, got {eval_split!r} (a search never selects on training data)")
+    strategy = StrategyConfig(
+        name="optuna", eval_mode=st.get("eval_mode", True), n_trials=setup.get("n_trials", 20),
+        n_jobs=setup.get("n_jobs", 1), timeout=setup.get("timeout"), sampler=setup.get("sampler", "tpe"),
+        sum_scaled_metrics=sum_scaled, direction=direction, n_startup_trials=setup.get("n_startup_trials", 10),
+        metrics=tuple(metrics), eval_samples=eval_samples, compare_to=compare_to)
+    if not strategy.eval_mode:
+        raise LabError("search.strategy.eval_mode: only true is supported (BatchNorm in eval mode, no gradients)")
+    return strategy, eval_split
+
+
+def _parse_setup(setup: dict) -> dict:
+    """``[search.strategy.setup]``: trial counts, timeout, sampler and direction (returned as given)."""
     _check_table(setup, _SETUP, "search.strategy.setup")
     for k in ("n_trials", "n_jobs", "n_startup_trials"):
         if k in setup and setup[k] < (0 if k == "n_startup_trials" else 1):
@@ -226,10 +283,14 @@ def parse_config(raw: dict, overrides: dict | None = None) -> SearchConfig:
     direction = setup.get("direction")
     if direction is not None and direction not in DIRECTIONS:
         raise LabError(f"search.strategy.setup.direction: must be maximize or minimize, got {direction!r}")
-    metrics = []
-    mt = st.get("metrics", {})
+    return setup
+
+
+def _parse_metrics(mt: dict) -> list[MetricSpec]:
+    """``[search.strategy.metrics.<name>]``: a known metric name, its scale and direction."""
     if not mt:
         raise LabError("search.strategy.metrics: no metrics; add e.g. [search.strategy.metrics.accuracy] with scale and direction")
+    metrics = []
     for name, spec in mt.items():
         where = f"search.strategy.metrics.{name}"
         if name not in METRICS:
@@ -241,18 +302,13 @@ def parse_config(raw: dict, overrides: dict | None = None) -> SearchConfig:
         if not math.isfinite(spec.get("scale", 1.0)):
             raise LabError(f"{where}.scale: must be a finite number, got {spec['scale']}")
         metrics.append(MetricSpec(name, float(spec.get("scale", 1.0)), d))
-    sum_scaled = setup.get("sum_scaled_metrics", False)
-    if sum_scaled and direction is None:
-        raise LabError("search.strategy.setup.direction: sum_scaled_metrics = true needs direction = maximize or minimize")
-    if not sum_scaled:
-        for m in metrics:
-            if m.direction is None:
-                raise LabError(f"search.strategy.metrics.{m.name}.direction: multi-objective search "
-                               "(sum_scaled_metrics = false) needs a direction for every metric")
-    eval_samples, compare_to = None, 32
-    sw = st.get("sw_runner", {})
+    return metrics
+
+
+def _parse_sw_runner(sw: dict, eval_split: str) -> tuple[str, int | None]:
+    """``[search.strategy.sw_runner.basic_evaluation]`` (MASE's): the split and its first N samples."""
     _check_table(sw, {"basic_evaluation": dict}, "search.strategy.sw_runner")
-    eval_split = raw.get("eval_split", "val")
+    eval_samples = None
     if "basic_evaluation" in sw:
         be = sw["basic_evaluation"]
         _check_table(be, {"data_loader": str, "dataloader": str, "num_samples": (int, type(None))},
@@ -266,22 +322,23 @@ def parse_config(raw: dict, overrides: dict | None = None) -> SearchConfig:
         eval_samples = be.get("num_samples")
         if eval_samples is not None and eval_samples < 1:
             raise LabError(f"search.strategy.sw_runner.basic_evaluation.num_samples: must be >= 1, got {eval_samples}")
-    hw = st.get("hw_runner", {})
+    return eval_split, eval_samples
+
+
+def _parse_hw_runner(hw: dict) -> int:
+    """``[search.strategy.hw_runner.average_bitwidth]`` (MASE's): ``compare_to`` bits."""
     _check_table(hw, {"average_bitwidth": dict}, "search.strategy.hw_runner")
+    compare_to = 32
     if "average_bitwidth" in hw:
         _check_table(hw["average_bitwidth"], {"compare_to": int}, "search.strategy.hw_runner.average_bitwidth")
         compare_to = hw["average_bitwidth"].get("compare_to", 32)
         if not 1 <= compare_to <= 64:
             raise LabError(f"search.strategy.hw_runner.average_bitwidth.compare_to: must be 1..64 bits, got {compare_to}")
-    if eval_split not in ("val", "test"):
-        raise LabError(f"eval_split: must be val or test, got {eval_split!r} (a search never selects on training data)")
-    strategy = StrategyConfig(
-        name="optuna", eval_mode=st.get("eval_mode", True), n_trials=setup.get("n_trials", 20),
-        n_jobs=setup.get("n_jobs", 1), timeout=setup.get("timeout"), sampler=sampler,
-        sum_scaled_metrics=sum_scaled, direction=direction, n_startup_trials=setup.get("n_startup_trials", 10),
-        metrics=tuple(metrics), eval_samples=eval_samples, compare_to=compare_to)
-    if not strategy.eval_mode:
-        raise LabError("search.strategy.eval_mode: only true is supported (BatchNorm in eval mode, no gradients)")
+    return compare_to
+
+
+def _check_top_values(raw: dict) -> None:
+    """Ranges of the top-level values (and of the training seed), checked after every table."""
     for k in ("batch_size",):
         if k in raw and raw[k] < 1:
             raise LabError(f"{k}: must be >= 1, got {raw[k]}")
@@ -290,19 +347,14 @@ def parse_config(raw: dict, overrides: dict | None = None) -> SearchConfig:
     for k in ("seed", "data_seed"):  # numpy/Optuna seeds: 0 .. 2**32 - 1
         if k in raw and not 0 <= raw[k] < 2**32:
             raise LabError(f"{k}: must be a whole number in 0..{2**32 - 1}, got {raw[k]}")
-    if sp.get("train", {}).get("seed") is not None and not 0 <= sp["train"]["seed"] < 2**32:
+    train = raw["search"]["search_space"].get("train", {})
+    if train.get("seed") is not None and not 0 <= train["seed"] < 2**32:
         raise LabError(f"search.search_space.train.seed: must be a whole number in 0..{2**32 - 1}, "
-                       f"got {sp['train']['seed']}")
+                       f"got {train['seed']}")
     if raw.get("project") is not None and not _SAFE_NAME.fullmatch(raw["project"]):
         # MASE names its output folder after the project: never let it be a path (../../etc)
         raise LabError(f"project: {raw['project']!r} is not a plain name; use letters, digits, '.', '-' "
                        "and '_' (no '/' or '..'), at most 100 characters")
-    return SearchConfig(
-        model=raw["model"], space=space, strategy=strategy, dataset=raw.get("dataset", "jsc-sim"),
-        batch_size=raw.get("batch_size", 512), seed=raw.get("seed", 0),
-        load=raw.get("load", raw.get("load_name")), n_samples=raw.get("n_samples"),
-        data_seed=raw.get("data_seed", 0), data_path=raw.get("data_path"), eval_split=eval_split,
-        model_args=dict(raw.get("model_args", {})), raw=raw)
 
 
 def load_config(path, overrides: dict | None = None) -> SearchConfig:

@@ -3,7 +3,7 @@
 ``LAB_FAULT_KILL=POINT:N`` (or ``POINT:N:WORKER``) makes the process send itself SIGKILL the
 ``N``-th time it reaches ``fault_point(POINT)`` (only in search worker ``WORKER`` when given; the
 single-process search is worker 0). Unset, ``fault_point`` is one dict lookup and does nothing.
-It exists so that ``tests/test_faults.py`` and ``bench/bench_faults.py`` can kill a real search
+It exists so that ``tests/system/test_faults.py`` and ``bench/bench_faults.py`` can kill a real search
 at exact moments (between two storage writes, in the middle of filling the queue) instead of
 guessing them with sleeps; it never sleeps and is never set by the project itself.
 
@@ -24,6 +24,7 @@ worker_index = 0  # set by a search worker process
 
 
 def fault_point(name: str) -> None:
+    """SIGKILL this process if ``LAB_FAULT_KILL`` names this point and its count is reached."""
     if not _SPEC:
         return
     point, n, *worker = _SPEC.split(":")

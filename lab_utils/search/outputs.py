@@ -30,7 +30,7 @@ def _round(d: dict) -> dict:
 
 
 def trials_frame(study, space, metric_names):
-
+    """One row per trial (the ``trials.csv`` columns, module docstring)."""
     rows = []
     keys = list(space.choices())
     for t in study.get_trials(deepcopy=False):
@@ -62,7 +62,7 @@ def trials_frame(study, space, metric_names):
 
 
 def best_rows(study) -> list[dict]:
-
+    """MASE's best-trial rows: the best trial, or the Pareto front when multi-objective."""
     if not any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
         return []
     trials = study.best_trials if len(study.directions) > 1 else [study.best_trial]
@@ -71,8 +71,8 @@ def best_rows(study) -> list[dict]:
                                                        "sampled_config")}} for t in sorted(trials, key=lambda t: t.number)]
 
 
-def summary(study, space, splits=None) -> dict:
-
+def study_summary(study, space, splits=None) -> dict:
+    """Trial counts by state, unique configurations evaluated, cache hits, space size and data label."""
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     keys = [t.user_attrs["result"]["config_key"] for t in complete]
@@ -92,7 +92,7 @@ def summary(study, space, splits=None) -> dict:
 
 
 def best_table(rows: list[dict]) -> str:
-
+    """MASE's "Best trial(s)" table (``orgtbl``, floats rounded to 3 decimals)."""
     table = [[r["number"], _round(r["software_metrics"]), _round(r["hardware_metrics"]), _round(r["scaled_metrics"])]
              for r in rows]
     return tabulate(table, headers=["number", "software_metrics", "hardware_metrics", "scaled_metrics"],
@@ -107,7 +107,7 @@ def write_outputs(out_dir: Path, cfg, study, space, splits=None) -> dict:
     frame.to_csv(buf, index=False)
     atomic.write_text(out_dir / "trials.csv", buf.getvalue())
     fault_point("outputs")
-    result = {"summary": summary(study, space, splits), "best": best_rows(study)}
+    result = {"summary": study_summary(study, space, splits), "best": best_rows(study)}
     atomic.write_json(out_dir / "best.json", result)
     atomic.write_text(out_dir / "config.toml", cfg.to_toml())
     return result

@@ -9,10 +9,14 @@ How it works
    product (C) order.
 2. **Replay.** :func:`replay` runs a real Optuna sampler on an in-memory study whose objective only
    looks the configuration up in the table, so a study measures the sampler, never evaluation
-   noise, and nothing is re-evaluated. ``brute-force`` is what the search engine does: every unique
-   configuration enqueued in a seeded random order (``random.Random(seed).shuffle``, the same order
-   as ``lab_utils.search.strategy.fill_queue``). ``tpe`` / ``random`` / ``qmc`` / ``nsgaii`` are
-   Optuna's samplers with that seed; they may repeat a configuration, and a repeat costs a trial.
+   noise, and nothing is re-evaluated. The samplers come from
+   :func:`lab_utils.search.samplers.make_sampler`, as the search engine's do. ``brute-force`` is
+   what the search engine does: every unique configuration enqueued in the seeded order of
+   :func:`lab_utils.search.samplers.brute_force_order`, the order in which
+   ``lab_utils.search.strategy.fill_queue`` fills the engine's queue. ``grid`` is Optuna's
+   ``GridSampler`` over the choice indices (each configuration once, in its own seeded order).
+   ``tpe`` / ``random`` / ``qmc`` / ``nsgaii`` are Optuna's samplers with that seed; they may repeat
+   a configuration, and a repeat costs a trial.
 3. **Statistics.** Best-so-far curves (:func:`best_so_far`), their mean with a 95 % confidence band
    over seeds (:func:`mean_band`), the trials each run needs to reach the optimum or come within a
    tolerance of it (:func:`trials_to_reach`), and the exact references of a uniformly random order
@@ -28,15 +32,16 @@ How it works
    - :func:`expected_trials_to_hit` — the expected position of the first of ``m`` "good" items in a
      random permutation of ``n``: ``(n + 1) / (m + 1)``.
 
+   The figure of these curves is drawn in the report layer (``lab_utils.report.plots``); nothing
+   here draws.
+
 Everything here is written by hand because Optuna has no replay or sample-efficiency tooling.
 """
 
 from __future__ import annotations
 
 import math
-import random
 import time
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,10 +52,7 @@ from scipy.special import gammaln
 
 from lab_utils.errors import LabError
 from lab_utils.progress import progress_bar
-from lab_utils.report.plots import _plt
-
-SAMPLERS = ("brute-force", "tpe", "random", "qmc", "nsgaii")
-DIRECTIONS = ("maximize", "minimize")
+from lab_utils.search.samplers import DIRECTIONS, SAMPLERS, brute_force_order, make_sampler
 
 
 # ----------------------------------------------------------------------------- the table
@@ -133,29 +135,6 @@ class Trace:
         return int(len(np.unique(self.configs)))
 
 
-def make_sampler(name: str, seed: int, n_startup_trials: int = 10):
-    """An Optuna sampler by name (``brute-force`` replays use enqueued trials; its sampler is unused)."""
-    if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_startup_trials)
-    if name in ("random", "brute-force"):
-        return optuna.samplers.RandomSampler(seed=seed)
-    if name == "qmc":
-
-        with warnings.catch_warnings():  # "experimental" notice: noise in every notebook
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
-    if name == "nsgaii":
-        return optuna.samplers.NSGAIISampler(seed=seed)
-    raise LabError(f"sampler: unknown sampler {name!r}; choose one of: {', '.join(SAMPLERS)}")
-
-
-def brute_force_order(table: ReplayTable, seed: int) -> list[int]:
-    """Configuration numbers in the search engine's seeded brute-force order (``fill_queue``)."""
-    order = list(range(table.n))
-    random.Random(seed).shuffle(order)
-    return order
-
-
 def replay(table: ReplayTable, sampler: str, seed: int, n_trials: int | None = None,
            n_startup_trials: int = 10) -> Trace:
     """Run ``sampler`` for ``n_trials`` (default: the number of unique configurations) on ``table``.
@@ -174,9 +153,10 @@ def replay(table: ReplayTable, sampler: str, seed: int, n_trials: int | None = N
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     variable = {k: len(v) for k, v in table.choices.items() if len(v) > 1}
     fixed = {k: 0 for k, v in table.choices.items() if len(v) == 1}
-    study = optuna.create_study(direction=table.direction, sampler=make_sampler(sampler, seed, n_startup_trials))
+    study = optuna.create_study(direction=table.direction, sampler=make_sampler(
+        sampler, seed, table.choices, n_startup_trials=n_startup_trials, replay=True))
     if sampler == "brute-force":
-        for j in brute_force_order(table, seed)[:n_trials]:
+        for j in brute_force_order(table.n, seed)[:n_trials]:
             idx = table.indices(j)
             study.enqueue_trial({k: idx[k] for k in variable})
     values, configs = np.empty(n_trials), np.empty(n_trials, dtype=np.int64)
@@ -237,7 +217,7 @@ def best_so_far(values, maximize: bool = True) -> np.ndarray:
 
 
 def _log_comb(n, k):
-
+    """``log C(n, k)`` elementwise, through ``gammaln`` (no overflow for large ``n``)."""
     return gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
 
 
@@ -371,34 +351,3 @@ def exact_band_check(study: SamplerStudy, sampler: str = "brute-force", level: f
     inside = (replayed >= lo - eps) & (replayed <= hi + eps)
     return {"share_within_band": float(inside.mean()), "band_level": level,
             "max_abs_gap": float(np.abs(replayed - mean).max())}
-
-
-
-
-def curves_figure(studies: dict, tolerance: float = 0.5):
-    """Best-so-far against trial number, one panel per study (``title -> SamplerStudy``): mean and
-    95 % band over seeds per sampler, the exact expected curve of a random order (dashed black) and
-    the optimum minus ``tolerance`` (dotted)."""
-    plt = _plt()
-    fig, axes = plt.subplots(1, len(studies), figsize=(7.5 * len(studies), 4.8), squeeze=False)
-    for ax, (title, st) in zip(axes[0], studies.items()):
-        k = np.arange(1, st.n_trials + 1)
-        for s in st.values:
-            mean, lo, hi = mean_band(st.best(s))
-            ax.plot(k, mean, label=f"{s} (mean of {len(st.seeds)})")
-            ax.fill_between(k, lo, hi, alpha=0.25)
-        exact, _ = expected_best(st.table.values, st.table.maximize, k_max=st.n_trials)
-        ax.plot(k, exact, "k--", lw=1, label="random order, exact expectation")
-        opt = st.table.optimum()
-        ax.axhline(opt, color="0.3", lw=0.8)
-        ax.axhline(opt - tolerance if st.table.maximize else opt + tolerance, color="0.3", lw=0.8, ls=":",
-                   label=f"optimum − {tolerance:g}")
-        ax.set_xscale("log")
-        lo_y = np.percentile(st.table.values, 50)
-        ax.set_ylim(max(lo_y, exact[0] - 1), opt + 0.3 * max(opt - lo_y, 0.5))
-        ax.set_xlabel("trial number")
-        ax.set_ylabel(f"best {st.table.name} so far")
-        ax.set_title(f"{title}: {st.table.n} configurations, budget {st.n_trials}", fontsize=9)
-        ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    return fig

@@ -1,11 +1,13 @@
-"""Search spaces: a registry by name, and the two JSC spaces of Lab 3 and Lab 4.
+"""Search spaces: the protocol, the registry, the context a space is built on, and the metrics.
 
 The protocol (what the search strategy relies on)
 -------------------------------------------------
 
 A space is a subclass of :class:`SearchSpace` registered with ``@register("family/kind/name")``;
-the ``name`` under ``[search.search_space]`` in the TOML picks it. Adding a space is one class and
-one registry line::
+the ``name`` under ``[search.search_space]`` in the TOML picks it. Adding a space is one module
+under ``lab_utils/search/spaces/`` holding the class with its ``@register(...)`` line, plus one
+import line in ``lab_utils/search/spaces/__init__.py`` (importing :mod:`lab_utils.search` imports
+that package, which runs every ``@register``)::
 
     @register("graph/architecture/my_space")
     class MySpace(SearchSpace):
@@ -18,12 +20,13 @@ one registry line::
 1. ``SearchSpace.check_config(space_cfg)`` (classmethod, no model needed) validates the space's
    own keys when the TOML is loaded, so a typo fails before any study is touched.
 2. ``__init__(space_cfg, ctx)`` receives the parsed ``[search.search_space]`` (``.setup``,
-   ``.seed``, ``.train``) and a :class:`SpaceContext`: the model (built by name, weights loaded
-   from ``ctx.checkpoint`` if one was given), the data splits, the split to evaluate on
-   (``val``), the seed, the output directory, the training :class:`~lab_utils.training.train.Recipe` from
-   ``[search.search_space.train]`` (for spaces that train candidates) and the metric names the
-   objective needs (measure latency only when asked). It checks the config against the model
-   (e.g. a node name that does not exist) and raises :class:`~lab_utils.errors.LabError`.
+   ``.choice_tables`` = the TOML's ``seed`` tables, ``.train``) and a :class:`SpaceContext`: the
+   model (built by name, weights loaded from ``ctx.checkpoint`` if one was given), the data splits,
+   the split to evaluate on (``val``), the seed, the output directory, the training
+   :class:`~lab_utils.training.train.Recipe` from ``[search.search_space.train]`` (for spaces that
+   train candidates) and the metric names the objective needs (measure latency only when asked).
+   It checks the config against the model (e.g. a node name that does not exist) and raises
+   :class:`~lab_utils.errors.LabError`.
 3. ``choices()`` declares every parameter with its unique choices. All parameters are suggested
    before any evaluation (``suggest``), as ``trial.suggest_int(key, 0, len - 1)`` over the unique
    choices (MASE's index suggest, minus its duplicates), so brute force and Optuna's samplers see
@@ -31,13 +34,18 @@ one registry line::
    ``len(configurations())`` (the unique configurations: the product of the unique choices).
 4. ``evaluate(config)`` maps one configuration (parameter -> chosen value) to a metrics dict with
    at least the metrics the objective asked for. It must be deterministic: the strategy caches
-   results by configuration. ``describe(config)`` gives a JSON-able view of what was built (the
-   sampled pass config), stored on the trial.
+   results by configuration. ``sampled_config(config)`` gives a JSON-able view of what was built
+   (the sampled pass config), stored on the trial under ``"sampled_config"``.
+
+:func:`build_context` is the only constructor of a :class:`SpaceContext` and its space: from the
+config alone (checkpoint, model and data loaded and checked), or on a model and splits a caller
+already holds in memory (nothing loaded again).
 
 Metric names (:data:`METRICS`): ``accuracy`` (micro), ``macro_accuracy`` (mean per-class recall),
-``loss`` (cross-entropy), all over the WHOLE evaluation split with fresh state per call; and from
-:mod:`lab_utils.analysis.cost`: ``params``, ``flops``, ``bitops``, ``size_bytes``, ``average_bitwidth``,
-``memory_density``, ``latency_ms``. :func:`measure` computes them for any model.
+``loss`` (cross-entropy), all over the WHOLE evaluation split with fresh state per call
+(:func:`lab_utils.training.train.metrics_from_logits`); and from :mod:`lab_utils.analysis.cost`:
+``params``, ``flops``, ``bitops``, ``size_bytes``, ``average_bitwidth``, ``memory_density``,
+``latency_ms``. :func:`measure` computes them for any model.
 """
 
 from __future__ import annotations
@@ -49,8 +57,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import torch
+
 from lab_utils.analysis import cost
+from lab_utils.data import load_dataset
 from lab_utils.errors import LabError
+from lab_utils.models import build_model
+from lab_utils.training.checkpoints import load_checkpoint_file, load_weights
 from lab_utils.training.train import metrics_from_logits, predict
 
 SOFTWARE_METRICS = ("accuracy", "macro_accuracy", "loss")
@@ -72,6 +85,7 @@ def register(name: str) -> Callable[[type], type]:
 
 
 def get_space(name: str) -> type[SearchSpace]:
+    """The space class registered under ``name`` (a LabError listing the known names otherwise)."""
     if name not in SPACES:
         raise LabError(f"search.search_space.name: unknown space {name!r}; choose one of: {', '.join(sorted(SPACES))}")
     return SPACES[name]
@@ -95,10 +109,6 @@ class SpaceContext:
     eval_samples: int | None = None  # first N samples of the split (None: the whole split)
     compare_to: int = 32  # memory_density = compare_to / average_bitwidth (MASE's hw runner)
     dry_run: bool = False  # `search --check`: build the space, but train and write nothing
-
-
-def _choice_sort_key(v):
-    return (v is not None, str(type(v).__name__), v if isinstance(v, (int, float)) else str(v))
 
 
 def unique_choices(values) -> tuple:
@@ -138,7 +148,8 @@ class SearchSpace:
     def evaluate(self, config: dict) -> dict[str, float]:
         raise NotImplementedError
 
-    def describe(self, config: dict) -> dict:
+    def sampled_config(self, config: dict) -> dict:
+        """What was built for ``config``, JSON-able (stored on the trial as ``sampled_config``)."""
         return dict(config)
 
     def index_combinations(self) -> int:
@@ -175,22 +186,15 @@ class SearchSpace:
 
 
 # ------------------------------------------------------------------ metrics for any model
-def fast_metrics(logits, y) -> dict[str, float]:
-    """accuracy, macro_accuracy and loss of :func:`lab_utils.training.train.metrics_from_logits` (without ``n``)."""
-    out = metrics_from_logits(logits, y)
-    out.pop("n")
-    return out
-
-
 def measure(model, ctx: SpaceContext) -> dict[str, float]:
     """Software metrics over the whole evaluation split, plus the cost metrics ``ctx`` asks for."""
     x, y = ctx.splits.split(ctx.eval_split)
     if ctx.eval_samples is not None:
         x, y = x[: ctx.eval_samples], y[: ctx.eval_samples]
-    out = fast_metrics(predict(model, x, chunk=x.shape[0] or 1), y)
+    out = metrics_from_logits(predict(model, x, chunk=x.shape[0] or 1), y)
+    del out["n"]  # the split size is not a metric
     wanted = set(ctx.metrics)
     if wanted & set(_COST_METRICS):
-
         summary = cost.cost_summary(model, tuple(x.shape[1:]), ctx.batch_size)
         for k in _COST_METRICS:
             if k in summary:
@@ -198,6 +202,69 @@ def measure(model, ctx: SpaceContext) -> dict[str, float]:
         if "average_bitwidth" in out and "memory_density" not in summary:
             out["memory_density"] = ctx.compare_to / out["average_bitwidth"]
     if "latency_ms" in wanted:  # noisy and slow: only when an objective needs it
-
         out["latency_ms"] = float(cost.latency(model, x[: ctx.batch_size])["latency_ms"])
     return out
+
+
+# ------------------------------------------------------------------ the context a space is built on
+def _load_model(cfg, space_cls) -> tuple[Any, dict, Path | None]:
+    """The model of ``cfg`` (weights from ``cfg.load`` when given), its build arguments and checkpoint."""
+    model_args = dict(cfg.model_args)
+    ckpt = None
+    if cfg.load is not None:
+        ckpt = Path(cfg.load)
+        try:
+            obj = load_checkpoint_file(ckpt)
+        except LabError as exc:  # name the key, as every config error does
+            raise LabError(f"load: {exc}") from None
+        if obj.get("model") not in (None, cfg.model):
+            raise LabError(f"load: checkpoint {ckpt} is for model {obj['model']!r}, the config searches {cfg.model!r}")
+        model_args = {**obj.get("model_args", {}), **model_args}
+    elif space_cls.needs_checkpoint:
+        raise LabError(f"load: space {cfg.space.name!r} searches a trained model; pass --load CKPT (or load = \"...\")")
+    model = build_model(cfg.model, **model_args)
+    if ckpt is not None:
+        try:
+            load_weights(model, ckpt)
+        except LabError as exc:
+            raise LabError(f"load: {exc}") from None
+    return model, model_args, ckpt
+
+
+def build_context(cfg, out_dir: Path | None = None, *, progress: bool = False, dry_run: bool = False,
+                  model=None, splits=None, checkpoint: Path | None = None,
+                  metrics: tuple[str, ...] | None = None) -> tuple[SearchSpace, Any]:
+    """The search space of a parsed config on its :class:`SpaceContext`, all validated; returns
+    ``(space, splits)``.
+
+    From the config alone, the checkpoint (``cfg.load``) is read and checked against ``cfg.model``,
+    the model is built with its weights and the data set is loaded. A caller that already holds them
+    passes ``model=`` (weights loaded; ``checkpoint=`` only records where they came from) and/or
+    ``splits=``: they are used as they are and nothing is loaded again. ``metrics`` overrides the
+    metric names ``evaluate`` measures (default: the objective's, ``cfg.strategy.metric_names``).
+    ``out_dir`` is where a space may cache what it trains; ``dry_run`` (``search --check``): a space
+    must not train or write anything while being built.
+    """
+    space_cls = get_space(cfg.space.name)
+    if model is None:
+        if checkpoint is not None:
+            raise ValueError("build_context: checkpoint= describes a model passed as model=; "
+                             "to load one, set the config's load")
+        model, model_args, checkpoint = _load_model(cfg, space_cls)
+    else:
+        model_args = dict(cfg.model_args)
+    model.eval()
+    if splits is None:
+        splits = load_dataset(cfg.dataset, n_samples=cfg.n_samples, data_seed=cfg.data_seed, path=cfg.data_path)
+    try:
+        with torch.inference_mode():
+            model(splits.split("val")[0][:2])
+    except Exception as exc:  # noqa: BLE001 - shape mismatch between model and data set
+        raise LabError(f"model {cfg.model!r} does not accept {cfg.dataset} inputs ({type(exc).__name__})") from None
+    ctx = SpaceContext(model_name=cfg.model, model=model, splits=splits, model_args=model_args, checkpoint=checkpoint,
+                       eval_split=cfg.eval_split, seed=cfg.seed, out_dir=out_dir, recipe=cfg.recipe(),
+                       batch_size=cfg.batch_size,
+                       metrics=tuple(metrics) if metrics is not None else cfg.strategy.metric_names,
+                       progress=progress, eval_samples=cfg.strategy.eval_samples,
+                       compare_to=cfg.strategy.compare_to, dry_run=dry_run)
+    return space_cls(cfg.space, ctx), splits

@@ -21,11 +21,17 @@ trial failed when its worker is a dead process on this host, or when its heartbe
 :data:`GRACE_S` (another host, or a worker killed before it wrote its attributes); the process whose
 FAIL write succeeds (the storages refuse to finish a trial twice) re-enqueues the trial's
 parameters, so each lost trial is retried exactly once.
+
+Private Optuna API: claiming, failing, re-queueing and the worker attributes go through
+``study._storage`` / ``study._study_id`` (``get_all_trials``, ``set_trial_state_values``,
+``set_trial_system_attr``, ``create_new_trial``, ``get_trial``), the storage interface Optuna's
+own ``Study.ask`` and samplers use from inside Optuna; the public ``Study`` has no "take this
+WAITING trial" or "fail a trial another process runs". Because that interface is private, Optuna
+is pinned at 5.0.0 (``requirements.txt``); check these calls before upgrading it.
 """
 
 from __future__ import annotations
 
-import datetime
 import os
 import re
 import socket
@@ -55,6 +61,7 @@ def mask_url(url: str) -> str:
 
 
 def default_storage_url(out_dir: Path, workers: int) -> str:
+    """The study's storage in ``out_dir`` when no ``--storage`` is given (module docstring)."""
     journal, db = out_dir / "study.journal", out_dir / "study.db"
     if journal.exists():
         return f"journal:{journal}"
@@ -153,6 +160,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def is_stale(trial, now: float | None = None, grace: float = GRACE_S) -> bool:
+    """A RUNNING trial whose worker died on this host, or whose heartbeat is older than ``grace`` s."""
     now = time.time() if now is None else now
     worker = trial.system_attrs.get("lab:worker")
     if worker and worker.get("host") == HOST and worker.get("pid") != os.getpid():
@@ -201,7 +209,3 @@ def recover_stale(study, grace: float = GRACE_S, trials=None) -> list[int]:
         if is_stale(t, now, grace) and fail_and_requeue(study, t._trial_id, "worker lost (killed or stale)"):
             done.append(t.number)
     return done
-
-
-def utcnow_iso() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat()

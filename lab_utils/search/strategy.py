@@ -1,15 +1,17 @@
-"""The Optuna search strategy: samplers by name, the objective, study set-up and the worker loop.
+"""The Optuna search strategy: the objective, study set-up and the worker loop.
 
-How a search runs (``run_search``):
+How a search runs (``run_search`` in :mod:`.run`):
 
 1. **Prepare** (once per command, before any worker): create the study (or load it, checking it
    was made by the same space, metrics and data), recover trials left RUNNING by killed workers
    (:mod:`.storage`), then fill Optuna's waiting queue. Exhaustive samplers (``brute-force``,
-   ``grid``) enqueue every unique configuration not yet queued or done, in a seeded random order:
-   Optuna's ``BruteForceSampler`` alone is not exactly-once across processes (three processes on one journal file completed 147 trials for a 144-point space), the
-   queue is. Other samplers enqueue empty "budget" trials up to ``n_trials`` in total; the sampler
-   fills in their parameters when a worker takes one, so the total is exact across workers and a
-   rerun of a finished study does nothing.
+   ``grid``) enqueue every unique configuration not yet queued or done, in the seeded order of
+   :func:`~lab_utils.search.samplers.brute_force_order` (the replay's order too): Optuna's
+   ``BruteForceSampler`` alone is not exactly-once across processes (three processes on one
+   journal file completed 147 trials for a 144-point space), the queue is. Other samplers enqueue
+   empty "budget" trials up to ``n_trials`` in total; the sampler fills in their parameters when a
+   worker takes one, so the total is exact across workers and a rerun of a finished study does
+   nothing.
 2. **Work** (one process, or ``--workers N`` processes on one study): take a waiting trial, suggest
    every parameter (:meth:`SearchSpace.suggest`), evaluate, tell. Evaluation is cached by
    configuration: a repeated configuration (TPE repeats) reuses the metrics of a completed trial,
@@ -19,16 +21,21 @@ How a search runs (``run_search``):
    alphabetical order; their sum with ``direction`` when ``sum_scaled_metrics``, else one objective
    per metric with its own direction (Pareto front).
 
-The sampler is not stored with a study, so it is rebuilt (with its seed) on every run; worker
-``i`` of several uses ``seed + i`` (seeded results repeat only with one worker).
+The sampler (:func:`~lab_utils.search.samplers.make_sampler`) is not stored with a study, so it is
+rebuilt (with its seed) on every run; worker ``i`` of several uses ``seed + i`` (seeded results
+repeat only with one worker).
+
+Private Optuna API: the queue and the trials are read and written through ``study._storage`` and
+``study._study_id`` (``get_all_trials``, ``create_new_trial`` with a WAITING template trial,
+``get_trial``, ``set_trial_system_attr``; :mod:`.storage` adds ``set_trial_state_values``), the
+interface Optuna's own samplers and ``Study.ask`` use from inside Optuna. It is not public, so
+Optuna is pinned at 5.0.0 (``requirements.txt``); check these calls before upgrading it.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import time
-import warnings
 from dataclasses import dataclass
 
 import optuna
@@ -37,32 +44,14 @@ from optuna.trial import TrialState, create_trial
 from lab_utils.errors import LabError
 from lab_utils.search import storage as st
 from lab_utils.search.faults import fault_point
+from lab_utils.search.samplers import brute_force_order
 from lab_utils.search.space import HARDWARE_METRICS, SOFTWARE_METRICS
 
 EXHAUSTIVE = ("brute-force", "grid")
 
 
-def make_sampler(name: str, seed: int, space, n_startup_trials: int = 10):
-    """An Optuna sampler by name, seeded."""
-    if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_startup_trials)
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if name == "brute-force":
-
-        with warnings.catch_warnings():  # "experimental" noise on every run's stderr, nothing to act on
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.samplers.BruteForceSampler(seed=seed)
-    if name == "grid":
-        return optuna.samplers.GridSampler({k: list(range(len(v))) for k, v in space.variable().items()}, seed=seed)
-    if name == "nsgaii":
-        return optuna.samplers.NSGAIISampler(seed=seed)
-    if name == "qmc":
-        return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
-    raise LabError(f"sampler: unknown sampler {name!r}; choose one of: tpe, random, brute-force, grid, nsgaii, qmc")
-
-
 def config_key(config: dict) -> str:
+    """The evaluation cache's key of a configuration (JSON, keys sorted)."""
     return json.dumps(config, sort_keys=True, default=str)
 
 
@@ -86,7 +75,7 @@ class Objective:
         self.evaluations = 0
 
     def refresh(self, trials) -> None:
-
+        """Cache the metrics of every completed trial (this process's, other workers', earlier runs')."""
         for t in trials:
             r = t.user_attrs.get("result")
             if t.state == TrialState.COMPLETE and r and r["config_key"] not in self.cache:
@@ -122,7 +111,7 @@ class Objective:
             "config_key": config_key(config), "config": config,
             "software_metrics": {k: v for k, v in metrics.items() if k in SOFTWARE_METRICS},
             "hardware_metrics": {k: v for k, v in metrics.items() if k in HARDWARE_METRICS},
-            "scaled_metrics": scaled, "sampled_config": self.space.describe(config),
+            "scaled_metrics": scaled, "sampled_config": self.space.sampled_config(config),
             "cached": cached, "eval_seconds": time.perf_counter() - t0})
         fault_point("result_written")
         return values
@@ -159,8 +148,8 @@ def fill_queue(cfg, space, study, n_trials: int) -> dict:
     trials = storage.get_all_trials(study._study_id, deepcopy=False)
     live = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)]
     if cfg.strategy.sampler in EXHAUSTIVE:
-        configs = space.configurations()
-        random.Random(cfg.seed).shuffle(configs)  # seeded order: early stops still spread over the space
+        product = space.configurations()
+        configs = [product[j] for j in brute_force_order(len(product), cfg.seed)]  # the replay's order too
         budget = min(n_trials, len(configs))
         have = {json.dumps(t.system_attrs.get("fixed_params", t.params), sort_keys=True) for t in live}
         todo = [p for p in (space.encode(c) for c in configs[:budget])

@@ -1,2 +1,3 @@
-"""Training: the loop and evaluation (:mod:`.train`), the trained-candidate cache (:mod:`.candidates`),
-many width candidates trained at once (:mod:`.batched`) and the VGG weight-sharing supernet (:mod:`.supernet`)."""
+"""Training: the loop, evaluation, metrics and the thread switch (:mod:`.train`), checkpoint files
+(:mod:`.checkpoints`), the trained-candidate cache (:mod:`.candidates`), many width candidates
+trained at once (:mod:`.batched`) and the VGG weight-sharing supernet (:mod:`.supernet`)."""

@@ -24,18 +24,19 @@ Why every slot computes exactly its own smaller network:
   weights are kept, as :func:`~lab_utils.training.train.train` does.
 
 A slot exported with :meth:`BatchedThreeLinear.export` is a plain
-``build_model("jsc-three-linear-layers", hidden=(h1, h2))``; ``tests/test_batched.py`` checks that
-it matches the same network trained alone by ``train()`` with the same init and seed, to float
-tolerance (the sums run in a different order). :func:`train_grid` adds the candidate disk cache of
-:mod:`lab_utils.training.candidates` (same keys and file format), so a search that asks for a candidate
-trained here loads it instead of training it again.
+``build_model("jsc-three-linear-layers", hidden=(h1, h2))``; ``tests/training/test_batched.py``
+checks that it matches the same network trained alone by ``train()`` with the same init and seed,
+to float tolerance (the sums run in a different order). :func:`train_grid` adds the candidate disk
+cache of :mod:`lab_utils.training.candidates` (same keys, same file format, written by the same
+:func:`~lab_utils.training.candidates.save_candidate`), so a search that asks for a candidate
+trained here loads it instead of training it again. Large grids are cut into groups
+(:func:`split_groups`) trained one after another in this process.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -46,7 +47,6 @@ from lab_utils.models import build_model
 from lab_utils.progress import progress_bar
 from lab_utils.training import candidates
 from lab_utils.training.train import History, Recipe, make_optimizer, num_threads
-from lab_utils.training.checkpoints import save_checkpoint
 
 MODEL = "jsc-three-linear-layers"
 N_IN, N_OUT = 16, 5
@@ -160,9 +160,15 @@ class BatchedThreeLinear(nn.Module):
 @torch.no_grad()
 def evaluate_slots(model: BatchedThreeLinear, x: torch.Tensor, y: torch.Tensor, num_classes: int = N_OUT,
                    chunk: int = 4096) -> list[dict]:
-    """Per slot: accuracy, macro_accuracy, loss, n (as :func:`lab_utils.training.train.metrics_from_logits`).
+    """Per slot: accuracy, macro_accuracy, loss, n (those of :func:`lab_utils.training.train.metrics_from_logits`).
 
-    Evaluated in chunks so ``S x chunk x width`` activations stay small (tens of MB).
+    Evaluated in chunks so ``S x chunk x width`` activations stay small (tens of MB). Why this does
+    not call ``metrics_from_logits`` per slot: the two agree only to float rounding, not bit for
+    bit, and every recorded batched history (best epochs, cached candidates' ``val``) depends on
+    these exact values. Here the loss is summed per chunk and accumulated in float64, and accuracy
+    is a float64 count over ``n``; ``metrics_from_logits`` takes one float32 mean over the whole
+    split for both (``macro_accuracy`` is the same float64 formula in both and matches exactly).
+    ``tests/training/test_batched.py`` checks both properties.
     """
     was = model.training
     model.eval()
@@ -200,7 +206,6 @@ def train_batched(models: list[nn.Module], seeds: list[int], data, recipe: Recip
 
 
 def _train_batched(models, seeds, data, recipe, *, progress, desc):
-
     if len(models) != len(seeds):
         raise LabError(f"train_batched: {len(models)} models but {len(seeds)} seeds; give one seed per model")
     net = BatchedThreeLinear(models)
@@ -230,13 +235,8 @@ def _train_batched(models, seeds, data, recipe, *, progress, desc):
             total += per_slot.detach() * idx.shape[1]
         sched.step()
         vals = evaluate_slots(net, data.x_val, data.y_val)
-        improved = torch.zeros(S, dtype=torch.bool)
-        for s, (hist, val) in enumerate(zip(histories, vals)):
-            hist.epochs.append({"epoch": epoch + 1, "train_loss": float(total[s]) / n, "val_loss": val["loss"],
-                                "val_accuracy": val["accuracy"], "val_macro_accuracy": val["macro_accuracy"]})
-            if val["loss"] == val["loss"] and val["loss"] < hist.best_val_loss:  # finite and better
-                hist.best_val_loss, hist.best_epoch = val["loss"], epoch + 1
-                improved[s] = True
+        improved = torch.tensor([hist.record(epoch + 1, float(total[s]) / n, val)
+                                 for s, (hist, val) in enumerate(zip(histories, vals))], dtype=torch.bool)
         for k, v in net.slot_state().items():
             best[k][improved] = v[improved]
         bar.set_postfix(best_val_acc=f"{max(v['accuracy'] for v in vals):.3f}")
@@ -260,16 +260,16 @@ def train_grid(hiddens: list[tuple[int, int]], seeds: list[int], splits, recipe:
 
     Returns one dict per pair (in ``hiddens`` x ``seeds`` order): ``hidden``, ``seed``, ``model``,
     ``key``, ``path``, ``cached``, ``history``, ``val`` (as :func:`lab_utils.training.candidates.trained_candidate`
-    returns). Pairs already in ``cache_dir`` are loaded; the rest are trained in one batched run
-    and saved under the keys :func:`~lab_utils.training.candidates.trained_candidate` looks up, so a search
-    with the same data, recipe and model arguments loads them instead of retraining.
+    returns). Pairs already in ``cache_dir`` are loaded; the rest are trained in batched runs and
+    saved under the keys :func:`~lab_utils.training.candidates.trained_candidate` looks up, so a
+    search with the same data, recipe and model arguments loads them instead of retraining.
 
     The pairs to train are split into ``groups`` batched models (default 2; grids under 8 pairs
     form one) by :func:`split_groups`: a group pads only to its own widest member, so two groups of
-    the 25-candidate grid do about 0.77x the arithmetic of one padded to the widest.
+    the 25-candidate grid do about 0.77x the arithmetic of one padded to the widest. The groups
+    are trained one after another; each starts from fresh seeded inits (:func:`seeded_init`).
     """
     groups_n = 2 if groups is None else int(groups)
-
     pairs = [(tuple(int(h) for h in hid), int(s)) for hid in hiddens for s in seeds]
     model_args = (lambda hid: {"hidden": hid}) if logit_relu else (lambda hid: {"hidden": hid, "logit_relu": False})
     out: list[dict | None] = [None] * len(pairs)
@@ -277,32 +277,23 @@ def train_grid(hiddens: list[tuple[int, int]], seeds: list[int], splits, recipe:
     for j, (hid, s) in enumerate(pairs):
         r = replace(recipe, seed=s)
         key, desc = candidates.candidate_key(MODEL, model_args(hid), splits, r)
-        path = Path(cache_dir) / f"{MODEL}-{key}.ckpt" if cache_dir is not None else None
+        path = candidates.candidate_path(cache_dir, MODEL, key)
         if path is not None and path.exists():
             model, info = candidates.trained_candidate(MODEL, model_args(hid), splits, r, cache_dir=cache_dir)
             out[j] = {"hidden": hid, "seed": s, "model": model, **info}
         else:
             todo.append((j, hid, s, r, key, desc, path))
-    if todo:
-        groups = split_groups([hid for _, hid, *_ in todo], groups_n if len(todo) >= 8 else 1)
-        jobs = [([todo[i][1] for i in g], [todo[i][2] for i in g]) for g in groups]
-        results = _run_groups(jobs, splits, recipe, logit_relu, progress)
-        trained = {}
-        for g, (models, hists) in zip(groups, results):
-            trained.update({i: (m, h) for i, m, h in zip(g, models, hists)})
-        for t, (j, hid, s, r, key, desc, path) in enumerate(todo):
-            model, hist = trained[t]
-            row = hist.epochs[hist.best_epoch - 1] if hist.best_epoch >= 1 else {}
-            val = {"loss": row.get("val_loss"), "accuracy": row.get("val_accuracy"),
-                   "macro_accuracy": row.get("val_macro_accuracy")}
-            if path is not None:
-                save_checkpoint(path, model, meta={"model": MODEL, "model_args": desc["model_args"],
-                                                   "dataset": splits.describe(), "candidate": desc},
-                                recipe=r, metrics={"history": hist.as_dict(), "val": val})
-            out[j] = {"hidden": hid, "seed": s, "model": model, "key": key, "path": str(path) if path else None,
-                      "cached": False, "history": hist.as_dict(), "val": val}
+    if not todo:
+        return out
+    for group in split_groups([hid for _, hid, *_ in todo], groups_n if len(todo) >= 8 else 1):
+        jobs = [todo[i] for i in group]
+        inits = [seeded_init(hid, s, logit_relu) for _, hid, s, *_ in jobs]
+        models, hists = train_batched(inits, [s for _, _, s, *_ in jobs], splits, recipe, progress=progress,
+                                      desc=f"{len(inits)} candidates")
+        for (j, hid, s, r, key, desc, path), model, hist in zip(jobs, models, hists):
+            info = candidates.save_candidate(path, model, key, desc, splits, r, hist)
+            out[j] = {"hidden": hid, "seed": s, "model": model, **info}
     return out
-
 
 
 def _slot_cost(hidden) -> int:
@@ -327,25 +318,3 @@ def split_groups(hiddens: list[tuple[int, int]], n_groups: int) -> list[list[int
 
     cut = min(range(1, len(order)), key=lambda k: max(cost(order[:k]), cost(order[k:])))
     return [order[:cut], order[cut:]]
-
-
-def _train_group(job):
-    """One group: fresh seeded inits, batched training, the slots' state dicts and histories."""
-    hiddens, seeds, splits, recipe, logit_relu, progress = job
-    inits = [seeded_init(h, s, logit_relu) for h, s in zip(hiddens, seeds)]
-    models, hists = train_batched(inits, seeds, splits, recipe, progress=progress, desc=f"{len(inits)} candidates")
-    return [m.state_dict() for m in models], hists
-
-
-def _run_groups(jobs, splits, recipe, logit_relu, progress):
-    """Train each group, one after another in this process, and rebuild plain models from the states."""
-    out = []
-    for hiddens, seeds in jobs:
-        sds, hists = _train_group((hiddens, seeds, splits, recipe, logit_relu, progress))
-        models = []
-        for h, sd in zip(hiddens, sds):
-            m = build_model(MODEL, hidden=h, logit_relu=logit_relu)
-            m.load_state_dict(sd)
-            models.append(m.eval())
-        out.append((models, hists))
-    return out

@@ -9,10 +9,13 @@ same one twice. :func:`trained_candidate` hashes what determines the trained wei
   seed);
 - the data identity (``Splits.describe()``: data set name, generator version, split sizes, seed).
 
-The key names the file ``<cache_dir>/<model>-<key>.ckpt``, written atomically by
-:func:`lab_utils.training.checkpoints.save_checkpoint` with the key, architecture, recipe and data description
-inside. On load the stored description must match (a file whose content disagrees with its name,
-or a torn/foreign file, is reported with a warning and retrained over).
+The key names the file ``<cache_dir>/<model>-<key>.ckpt`` (:func:`candidate_path`), written
+atomically by :func:`save_candidate` with the key, architecture, recipe and data description inside,
+plus the training history and the validation metrics at the best epoch. The batched trainer
+(:func:`lab_utils.training.batched.train_grid`) writes its candidates with the same function, so
+either can load what the other trained. On load the stored description must match (a file whose
+content disagrees with its name, or a torn/foreign file, is reported with a warning and retrained
+over).
 """
 
 from __future__ import annotations
@@ -26,13 +29,14 @@ import torch
 
 from lab_utils.errors import LabError
 from lab_utils.models import build_model
-from lab_utils.training.train import train
-from lab_utils.training.checkpoints import load_state, load_checkpoint_file, save_checkpoint
+from lab_utils.training.checkpoints import load_checkpoint_file, load_state, save_checkpoint
+from lab_utils.training.train import History, train
 
-FORMAT = "lab_utils.candidate/1"
+CANDIDATE_FORMAT = "lab_utils.candidate/1"  # the version of the hashed description: a new one retrains all
 
 
 def _jsonable(obj):
+    """Dicts (keys sorted, as strings), lists and tuples (as lists) as JSON would store them."""
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in sorted(obj.items())}
     if isinstance(obj, (list, tuple)):
@@ -42,10 +46,29 @@ def _jsonable(obj):
 
 def candidate_key(model_name: str, model_args: dict, splits, recipe) -> tuple[str, dict]:
     """(12-hex key, the description it hashes)."""
-    desc = {"format": FORMAT, "model": model_name, "model_args": _jsonable(model_args or {}),
+    desc = {"format": CANDIDATE_FORMAT, "model": model_name, "model_args": _jsonable(model_args or {}),
             "recipe": _jsonable(recipe.as_dict()), "data": _jsonable(splits.describe())}
     key = hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:12]
     return key, desc
+
+
+def candidate_path(cache_dir, model_name: str, key: str) -> Path | None:
+    """Where candidate ``key`` is cached: ``<cache_dir>/<model>-<key>.ckpt`` (None without a cache)."""
+    return Path(cache_dir) / f"{model_name}-{key}.ckpt" if cache_dir is not None else None
+
+
+def save_candidate(path: Path | None, model, key: str, desc: dict, splits, recipe, history: History) -> dict:
+    """Store a freshly trained candidate at ``path`` (skipped when None); returns its ``info`` dict.
+
+    ``desc`` is :func:`candidate_key`'s description; ``info`` is what :func:`trained_candidate`
+    returns: ``key``, ``path``, ``cached`` (False), ``history`` and ``val`` (:meth:`History.best_val`).
+    """
+    val = history.best_val()
+    if path is not None:
+        save_checkpoint(path, model, meta={"model": desc["model"], "model_args": _jsonable(desc["model_args"]),
+                                           "dataset": splits.describe(), "candidate": desc},
+                        recipe=recipe, metrics={"history": history.as_dict(), "val": val})
+    return {"key": key, "path": str(path) if path else None, "cached": False, "history": history.as_dict(), "val": val}
 
 
 def trained_candidate(model_name: str, model_args: dict | None, splits, recipe, cache_dir=None,
@@ -58,7 +81,7 @@ def trained_candidate(model_name: str, model_args: dict | None, splits, recipe, 
     """
     model_args = dict(model_args or {})
     key, desc = candidate_key(model_name, model_args, splits, recipe)
-    path = Path(cache_dir) / f"{model_name}-{key}.ckpt" if cache_dir is not None else None
+    path = candidate_path(cache_dir, model_name, key)
     model = build_model(model_name, **model_args)
     if path is not None and path.exists():
         try:
@@ -77,13 +100,6 @@ def trained_candidate(model_name: str, model_args: dict | None, splits, recipe, 
         torch.manual_seed(recipe.seed)
         model = build_model(model_name, **model_args)
     history = train(model, splits, recipe, progress=progress, desc=f"train {model_name} {model_args}")
-    best = history.epochs[history.best_epoch - 1] if history.best_epoch >= 1 else {}
-    val = {"loss": best.get("val_loss"), "accuracy": best.get("val_accuracy"),
-           "macro_accuracy": best.get("val_macro_accuracy")}
-    if path is not None:
-        save_checkpoint(path, model, meta={"model": model_name, "model_args": _jsonable(model_args),
-                                           "dataset": splits.describe(), "candidate": desc},
-                        recipe=recipe, metrics={"history": history.as_dict(), "val": val})
+    info = save_candidate(path, model, key, desc, splits, recipe, history)
     model.eval()
-    return model, {"key": key, "path": str(path) if path else None, "cached": False,
-                   "history": history.as_dict(), "val": val}
+    return model, info

@@ -1,8 +1,11 @@
 """Checkpoints: ``.ckpt`` files written atomically and read with ``torch.load(weights_only=True)`` only.
 
-Our format holds the state dict, the model name and arguments, the data set, the recipe and the metrics;
-a MASE/Lightning checkpoint (``model.`` prefixes) or a bare state dict loads too. A checkpoint of
-another architecture is refused with the mismatched layers listed.
+Our format holds the state dict, the model name and arguments, the data set, the recipe and the metrics
+(:func:`save_checkpoint`: ``best.ckpt``, trained candidates, ``python -m lab_utils train``);
+:func:`save_training_state` adds what resuming needs (optimizer, scheduler, both RNG states, the
+history and the best weights so far: ``last.ckpt``). A MASE/Lightning checkpoint (``model.``
+prefixes) or a bare state dict loads too. A checkpoint of another architecture is refused with the
+mismatched layers listed.
 """
 
 from __future__ import annotations
@@ -31,6 +34,20 @@ def save_checkpoint(path, model: nn.Module, *, meta: dict | None = None, recipe=
     })
 
 
+def save_training_state(path, model: nn.Module, *, meta: dict | None, recipe, optimizer, scheduler,
+                        generator: torch.Generator, history: dict, best_state: dict) -> None:
+    """Write ``last.ckpt`` (atomically): everything :func:`lab_utils.training.train.train` needs to resume.
+
+    The global torch RNG state is saved too, so a resumed run draws the same numbers.
+    """
+    atomic.torch_save(path, {
+        "format": CKPT_FORMAT, **(meta or {}), "recipe": recipe.as_dict(),
+        "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+        "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
+        "history": history, "best_state_dict": best_state,
+    })
+
+
 def load_checkpoint_file(path) -> dict:
     """Load a checkpoint dict with ``weights_only=True`` (never unpickles code)."""
     path = require_file(path, "checkpoint")
@@ -54,6 +71,7 @@ def _state_dict_of(obj: dict, path) -> dict:
 
 
 def load_state(model: nn.Module, sd: dict, path) -> None:
+    """Load state dict ``sd`` into ``model``; a :class:`LabError` lists mismatched layers (``path`` names the file)."""
     own = model.state_dict()
     problems = []
     for k in sorted(set(own) | set(sd)):

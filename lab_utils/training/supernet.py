@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import os
 import time
 from dataclasses import asdict, dataclass
 
@@ -34,15 +33,15 @@ import torch
 import torch.nn.functional as F
 from scipy.stats import spearmanr
 from torch import nn
-from tqdm.auto import tqdm
 
 from lab_utils import atomic
 from lab_utils.errors import LabError
 from lab_utils.models import VGG7_CHANNELS, VGG7_CONV_INDICES, VGG7_FIRST_LINEAR, vgg7
 from lab_utils.passes.graph import trace
 from lab_utils.passes.widths import redefine_conv2d_transform_pass, vgg_channels_pass_args
-from lab_utils.training.train import evaluate, train
+from lab_utils.progress import progress_bar
 from lab_utils.training.checkpoints import load_checkpoint_file
+from lab_utils.training.train import check_lr, check_whole, evaluate, train
 
 REPORT_CHOICES = (64, 128, 256, 512)  # the lab report's channel list
 CPU_CHOICES = (16, 32, 48, 64)  # scaled down: the widest candidate costs ~63 M MACs per image
@@ -206,14 +205,10 @@ class SupernetRecipe:
     seed: int = 0
 
     def __post_init__(self):
-        if not (isinstance(self.epochs, int) and self.epochs >= 1):
-            raise LabError(f"supernet epochs must be a whole number >= 1, got {self.epochs!r}")
-        if not (isinstance(self.batch_size, int) and self.batch_size >= 2):
-            raise LabError(f"supernet batch_size must be a whole number >= 2, got {self.batch_size!r}")
-        if not (isinstance(self.lr, (int, float)) and 0 < self.lr <= 10):
-            raise LabError(f"supernet lr must be a number in (0, 10], got {self.lr!r}")
-        if not (isinstance(self.n_random, int) and self.n_random >= 0):
-            raise LabError(f"n_random must be a whole number >= 0, got {self.n_random!r}")
+        check_whole("supernet epochs", self.epochs, 1)
+        check_whole("supernet batch_size", self.batch_size, 2)
+        check_lr("supernet lr", self.lr)
+        check_whole("n_random", self.n_random, 0)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -238,8 +233,7 @@ def train_supernet(supernet: VGGSupernet, splits, recipe: SupernetRecipe = Super
     rows = []
     t0 = time.perf_counter()
     supernet.train()
-    quiet = not progress or os.environ.get("TQDM_DISABLE", "") not in ("", "0")  # headless runs stay clean
-    for epoch in tqdm(range(recipe.epochs), desc="supernet", disable=quiet, leave=False):
+    for epoch in progress_bar(range(recipe.epochs), desc="supernet", progress=progress, leave=False):
         perm = torch.randperm(n, generator=gen)
         sums = {"loss_largest": 0.0, "loss_smallest": 0.0}
         for i in range(0, n, recipe.batch_size):
@@ -313,7 +307,7 @@ def rank_correlation(a, b) -> float:
 
 
 # ---------------------------------------------------------------- checkpoints
-SUPERNET_FORMAT = "lab_utils.training.supernet/1"
+SUPERNET_FORMAT = "lab_utils.supernet/1"  # the name of the module that wrote it first; files keep it
 
 
 def save_supernet(path, supernet: VGGSupernet, *, recipe: SupernetRecipe | None = None, history=None,

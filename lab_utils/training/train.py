@@ -1,12 +1,18 @@
-"""Training and evaluation on in-memory tensors (checkpoints: :mod:`lab_utils.training.checkpoints`).
+"""Training and evaluation on in-memory tensors (checkpoint files: :mod:`lab_utils.training.checkpoints`).
 
 Speed rules: minibatches are sliced from the tensors with a seeded permutation per
 epoch (no per-sample ``DataLoader``); evaluation runs a whole split in large chunks under
-``torch.inference_mode()``.
+``torch.inference_mode()``; :func:`num_threads` (the package's one switch of torch's thread count)
+runs small models on one thread.
 
 Two accuracies are reported, never confused: ``accuracy`` (micro: fraction correct) and
 ``macro_accuracy`` (mean per-class recall over the classes present in the labels: what
 torchmetrics' ``MulticlassAccuracy`` returns by default, and what MASE's search reported).
+:func:`metrics_from_logits` is the one place they are computed from logits.
+
+:class:`Recipe` checks its fields with :func:`check_whole` and :func:`check_lr`, which the supernet
+recipe (:mod:`lab_utils.training.supernet`) shares; :class:`History` is the per-epoch record that
+:func:`train` and the batched trainer (:mod:`lab_utils.training.batched`) both fill.
 """
 
 from __future__ import annotations
@@ -22,11 +28,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lab_utils import atomic
 from lab_utils.errors import LabError
 from lab_utils.progress import progress_bar
-from lab_utils.training.checkpoints import CKPT_FORMAT, load_checkpoint_file, load_state, save_checkpoint
+from lab_utils.training.checkpoints import load_checkpoint_file, load_state, save_checkpoint, save_training_state
 
+SMALL_MODEL_PARAMS = 100_000  # below this, train() runs on one thread (see num_threads)
+
+
+def check_whole(what: str, value, minimum: int) -> None:
+    """A :class:`LabError` naming ``what`` unless ``value`` is a whole number >= ``minimum``."""
+    if not (isinstance(value, int) and value >= minimum):
+        raise LabError(f"{what} must be a whole number >= {minimum}, got {value!r}")
+
+
+def check_lr(what: str, value) -> None:
+    """A :class:`LabError` naming ``what`` unless ``value`` is a learning rate in (0, 10]."""
+    if not (isinstance(value, (int, float)) and 0 < value <= 10):
+        raise LabError(f"{what} must be a number in (0, 10], got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -40,12 +58,9 @@ class Recipe:
     seed: int = 0
 
     def __post_init__(self):
-        if not (isinstance(self.epochs, int) and self.epochs >= 1):
-            raise LabError(f"epochs must be a whole number >= 1, got {self.epochs!r}")
-        if not (isinstance(self.batch_size, int) and self.batch_size >= 1):
-            raise LabError(f"batch_size must be a whole number >= 1, got {self.batch_size!r}")
-        if not (isinstance(self.lr, (int, float)) and 0 < self.lr <= 10):
-            raise LabError(f"lr must be a number in (0, 10], got {self.lr!r}")
+        check_whole("epochs", self.epochs, 1)
+        check_whole("batch_size", self.batch_size, 1)
+        check_lr("lr", self.lr)
         if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
             raise LabError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
         if self.optimizer not in ("adam", "adamw", "sgd"):
@@ -63,8 +78,43 @@ class History:
     best_val_loss: float = math.inf
     seconds: float = 0.0
 
+    def record(self, epoch: int, train_loss: float, val: dict) -> bool:
+        """Append epoch ``epoch``'s row (``val`` from :func:`evaluate`); True if its val loss is a new best.
+
+        A non-finite validation loss never counts as the best.
+        """
+        self.epochs.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val["loss"],
+                            "val_accuracy": val["accuracy"], "val_macro_accuracy": val["macro_accuracy"]})
+        if math.isfinite(val["loss"]) and val["loss"] < self.best_val_loss:
+            self.best_val_loss, self.best_epoch = val["loss"], epoch
+            return True
+        return False
+
+    def best_val(self) -> dict:
+        """Validation ``loss``, ``accuracy`` and ``macro_accuracy`` at the best epoch (None before one)."""
+        row = self.epochs[self.best_epoch - 1] if self.best_epoch >= 1 else {}
+        return {"loss": row.get("val_loss"), "accuracy": row.get("val_accuracy"),
+                "macro_accuracy": row.get("val_macro_accuracy")}
+
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+@contextlib.contextmanager
+def num_threads(n: int | None):
+    """Temporarily set torch's intra-op thread count (``None``: leave it).
+
+    Why: the JSC models' layers are so small (16-80 features, batch 512) that OpenMP's
+    synchronisation costs more than the arithmetic; on a 2-core machine one epoch of
+    jsc-three-linear-layers ran 10x faster on 1 thread than on 2 while other work was running.
+    """
+    old = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def make_optimizer(model: nn.Module, recipe: Recipe):
@@ -72,7 +122,7 @@ def make_optimizer(model: nn.Module, recipe: Recipe):
 
     ``fused=True``: one kernel updates every parameter; for these small models the per-tensor
     Python loop of the default implementation cost about as much as the forward and backward pass
-    (one jsc-three-linear-layers epoch: 1.9 s → 1.0 s on this machine).
+    (one jsc-three-linear-layers epoch: 1.9 s → 1.0 s on a 2-core CPU).
     """
     params = [p for p in model.parameters() if p.requires_grad]
     if recipe.optimizer == "sgd":
@@ -149,6 +199,7 @@ def train(
     epoch) are written atomically after every epoch; ``resume=True`` continues from ``last.ckpt``
     and gives the same final weights as an uninterrupted run with the same seed.
     ``augment(xb, generator)`` optionally transforms each training batch (CIFAR-10 crops/flips).
+    Models under :data:`SMALL_MODEL_PARAMS` parameters train on one thread (:func:`num_threads`).
     """
     small = sum(p.numel() for p in model.parameters()) < SMALL_MODEL_PARAMS
     with num_threads(1 if small else None):
@@ -156,88 +207,67 @@ def train(
                       augment=augment, desc=desc)
 
 
-SMALL_MODEL_PARAMS = 100_000
-
-
-@contextlib.contextmanager
-def num_threads(n: int | None):
-    """Temporarily set torch's intra-op thread count (``None``: leave it).
-
-    Why: the JSC models' layers are so small (16-80 features, batch 512) that OpenMP's
-    synchronisation costs more than the arithmetic; on this 2-core machine one epoch of
-    jsc-three-linear-layers ran 10x faster on 1 thread than on 2 while other work was running.
-    """
-    old = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 def _train(model, data, recipe, *, progress, out_dir, resume, meta, augment, desc) -> History:
-
+    """The loop: seed, optimizer, optional resume, then one epoch + validation + checkpoints at a time."""
     torch.manual_seed(recipe.seed)
     gen = torch.Generator().manual_seed(recipe.seed)
     opt, sched = make_optimizer(model, recipe)
     history = History()
     best_state = copy.deepcopy(model.state_dict())
-    start_epoch = 0
     out_dir = Path(out_dir) if out_dir is not None else None
     if resume and out_dir is not None and (out_dir / "last.ckpt").exists():
-        state = load_checkpoint_file(out_dir / "last.ckpt")
-        if state.get("recipe") != recipe.as_dict():
-            raise LabError(f"{out_dir / 'last.ckpt'}: was trained with recipe {state.get('recipe')}, not {recipe.as_dict()}; "
-                           "use the same flags to resume, or another --out")
-        load_state(model, state["state_dict"], out_dir / "last.ckpt")
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        gen.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        history = History(**state["history"])
-        best_state = state["best_state_dict"]
-        start_epoch = len(history.epochs)
-    x, y = data.x_train, data.y_train
-    n = x.shape[0]
+        history, best_state = _resume(out_dir / "last.ckpt", model, recipe, opt, sched, gen)
+    start_epoch = len(history.epochs)
     t0 = time.perf_counter() - history.seconds
-    bar = progress_bar(range(start_epoch, recipe.epochs), desc=desc, progress=progress, leave=False, initial=start_epoch,
-               total=recipe.epochs)
+    bar = progress_bar(range(start_epoch, recipe.epochs), desc=desc, progress=progress, leave=False,
+                       initial=start_epoch, total=recipe.epochs)
     for epoch in bar:
-        model.train()
-        perm = torch.randperm(n, generator=gen)
-        xs, ys = x[perm], y[perm]  # one shuffled copy per epoch: the batches below are views, not gathers
-        total, count = torch.zeros((), dtype=torch.float64), 0
-        for i in range(0, n, recipe.batch_size):
-            xb, yb = xs[i:i + recipe.batch_size], ys[i:i + recipe.batch_size]
-            if augment is not None:
-                xb = augment(xb, gen)
-            loss = F.cross_entropy(model(xb), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.detach() * yb.shape[0]
-            count += yb.shape[0]
+        train_loss = _train_epoch(model, data.x_train, data.y_train, recipe.batch_size, opt, gen, augment)
         sched.step()
         val = evaluate(model, data.x_val, data.y_val)
-        row = {"epoch": epoch + 1, "train_loss": float(total) / max(count, 1), "val_loss": val["loss"],
-               "val_accuracy": val["accuracy"], "val_macro_accuracy": val["macro_accuracy"]}
-        history.epochs.append(row)
-        if math.isfinite(val["loss"]) and val["loss"] < history.best_val_loss:
-            history.best_val_loss = val["loss"]
-            history.best_epoch = epoch + 1
+        if history.record(epoch + 1, train_loss, val):
             best_state = copy.deepcopy(model.state_dict())
             if out_dir is not None:
                 save_checkpoint(out_dir / "best.ckpt", model, meta=meta, recipe=recipe,
                                 metrics={"val": val, "epoch": epoch + 1})
         history.seconds = time.perf_counter() - t0
-        bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_acc=f"{val['accuracy']:.3f}")
+        bar.set_postfix(loss=f"{train_loss:.3f}", val_acc=f"{val['accuracy']:.3f}")
         if out_dir is not None:
-            atomic.torch_save(out_dir / "last.ckpt", {
-                "format": CKPT_FORMAT, **(meta or {}), "recipe": recipe.as_dict(),
-                "state_dict": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
-                "history": history.as_dict(), "best_state_dict": best_state,
-            })
+            save_training_state(out_dir / "last.ckpt", model, meta=meta, recipe=recipe, optimizer=opt,
+                                scheduler=sched, generator=gen, history=history.as_dict(), best_state=best_state)
     model.load_state_dict(best_state)
     return history
+
+
+def _resume(path: Path, model, recipe, opt, sched, gen) -> tuple[History, dict]:
+    """Restore model, optimizer, scheduler and both RNGs from ``last.ckpt``; returns (history, best state)."""
+    state = load_checkpoint_file(path)
+    if state.get("recipe") != recipe.as_dict():
+        raise LabError(f"{path}: was trained with recipe {state.get('recipe')}, not {recipe.as_dict()}; "
+                       "use the same flags to resume, or another --out")
+    load_state(model, state["state_dict"], path)
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    gen.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    return History(**state["history"]), state["best_state_dict"]
+
+
+def _train_epoch(model, x, y, batch_size: int, opt, gen, augment) -> float:
+    """One pass over the shuffled training tensors; returns the mean training loss."""
+    model.train()
+    n = x.shape[0]
+    perm = torch.randperm(n, generator=gen)
+    xs, ys = x[perm], y[perm]  # one shuffled copy per epoch: the batches below are views, not gathers
+    total, count = torch.zeros((), dtype=torch.float64), 0
+    for i in range(0, n, batch_size):
+        xb, yb = xs[i:i + batch_size], ys[i:i + batch_size]
+        if augment is not None:
+            xb = augment(xb, gen)
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += loss.detach() * yb.shape[0]
+        count += yb.shape[0]
+    return float(total) / max(count, 1)

@@ -9,6 +9,8 @@ from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 from lab_utils.data import jsc_sim, load_dataset
 from lab_utils.data.jsc import JSC_FEATURES
 from lab_utils.errors import LabError
+from lab_utils.models import build_model
+from lab_utils.training.train import Recipe, confusion_matrix, evaluate, predict, train
 
 G, Q, W, Z, T = range(5)
 COL = {name: i for i, name in enumerate(JSC_FEATURES)}
@@ -92,20 +94,8 @@ def test_bad_arguments_are_lab_errors():
         jsc_sim.generate(10, seed=-1)
 
 
-def test_small_calibration_mlp_beats_tiny_and_top_confusions(tmp_path):
+def test_small_calibration_mlp_beats_tiny_and_top_confusions(tmp_path, one_thread):
     """60k jets, 3 epochs: the MLP beats jsc-tiny; q<->g and w<->z are the two largest confusions."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matmuls: extra threads only spin on a shared 2-core machine
-    try:
-        _calibration(tmp_path)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _calibration(tmp_path):
-    from lab_utils.models import build_model
-    from lab_utils.training.train import Recipe, confusion_matrix, evaluate, predict, train
-
     torch.manual_seed(0)
     splits = load_dataset("jsc-sim", n_samples=60_000, data_seed=0, data_dir=tmp_path)
     recipe = Recipe(epochs=3, batch_size=512, lr=1e-3, seed=0)

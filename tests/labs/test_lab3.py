@@ -83,3 +83,41 @@ def test_scaled_sum_rank_agreement_pareto():
     assert front["config"].tolist() == ["b", "c", "a"]  # d (0.7, 4) is dominated by b (0.8, 4)
     with pytest.raises(LabError, match="unknown metric 'latency'"):
         lab3.scaled_sum(df, {"latency": 1.0})
+
+
+def test_sampler_tables_and_curves():
+    from lab_utils.search import replay
+
+    values = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    table = replay.ReplayTable({"x": [0, 1, 2], "y": [0, 1]}, values, "maximize", "acc")
+    study = replay.sampler_study(table, ("brute-force", "random"), seeds=range(3), n_startup_trials=2)
+    five = lab3.first_trials_table(study, ("brute-force", "random"), k=5)
+    b5 = study.best("random")[:, 4]
+    assert five.set_index("sampler").loc["random"].tolist() == pytest.approx([b5[0], b5.mean(), b5.min(), b5.max()])
+    eff = replay.efficiency_table(study, 0.5)
+    nums = lab3.sampler_numbers(("brute-force", "random"), eff, eff, 0.5)
+    assert nums["small: tpe unique configs tried (mean)"] is None
+    assert nums["large: random unique configs tried (mean)"] == float(eff.set_index("sampler").loc["random",
+                                                                                                    "unique_configs_mean"])
+    assert list(nums)[0] == "small: brute-force trials to optimum (mean)"
+    curves = lab3.best_so_far_curves({"t": study})["t"]
+    assert curves["trials"].tolist() == [1, 2, 3, 4, 5, 6] and curves["optimum"] == 6.0 and curves["n_seeds"] == 3
+    mean, lo, hi = curves["samplers"]["brute-force"]
+    assert mean[-1] == 6.0 and (lo <= mean).all() and (mean <= hi).all()
+
+
+def test_search_coverage_from_the_outputs(tmp_path):
+    (tmp_path / "best.json").write_text('{"summary": {"index_combinations": 4, "unique_configurations": 3, '
+                                        '"complete": 4, "unique_configurations_evaluated": 3, '
+                                        '"evaluations_from_cache": 1}, "best": [{"number": 2}]}')
+    pd.DataFrame({"number": [0, 1, 2, 3], "seq_blocks_2/w": [8, 4, 2, 8], "seq_blocks_2/b": [8, 8, 8, 8],
+                  "accuracy": [0.5, 0.6, 0.6, 0.5], "average_bitwidth": [8, 4, 2, 8]}).to_csv(tmp_path / "trials.csv",
+                                                                                          index=False)
+    best, trials, varying = lab3.read_search(tmp_path)
+    assert varying == ["seq_blocks_2/w"]
+    cov = lab3.search_coverage(best, trials, varying, 1.23)
+    assert cov["configurations evaluated twice"] == 1 and cov["wall time (s)"] == 1.2
+    assert lab3.best_trials(trials, best, varying).to_dict("list") == {"seq_blocks_2/w": [2], "accuracy": [0.6],
+                                                                       "average_bitwidth": [2]}
+    top, compare = lab3.best_vs_float(trials, 0.65)
+    assert int(top["number"]) == 2 and compare["val accuracy"].tolist() == [0.65, 0.6]

@@ -1,10 +1,15 @@
-"""Width-search results: aggregation, seed-spread verdict and Pareto front against hand-worked numbers."""
+"""Lab 4 helpers: aggregation and seed-spread verdict against hand-worked numbers, and lab4_4's
+upstream check, config patch, CLI runs and search-against-grid tables."""
 
-import numpy as np
+import json
+import tomllib
+
 import pandas as pd
 import pytest
 
+from lab_utils.errors import LabError
 from lab_utils.labs import lab4 as width_results
+from lab_utils.search.config import parse_config
 
 
 def _runs(rows):
@@ -35,14 +40,6 @@ def test_verdict_within_spread_and_single_seed():
     assert not one["beats_base_beyond_spread"] and one["verdict"].startswith("undetermined")
 
 
-def test_pareto_front_by_hand():
-    cost = [1, 2, 3, 4, 2, 5]
-    acc = [0.5, 0.6, 0.6, 0.8, 0.55, 0.8]
-    # (2, .6) beats (3, .6) and (2, .55); (4, .8) beats (5, .8)
-    assert width_results.pareto_front(cost, acc).tolist() == [True, True, False, True, False, False]
-    assert width_results.pareto_front([1], [0.1]).tolist() == [True]
-
-
 def test_results_table_counts_params_and_accuracy(blobs):
     from lab_utils.training.batched import seeded_init
 
@@ -57,10 +54,87 @@ def test_results_table_counts_params_and_accuracy(blobs):
     assert row["best_epoch"] == 3 and bool(row["cached"])
 
 
-def test_figures_draw(tmp_path):
-    runs = _runs([(a, c, 100 * a * c, 0, 0.5 + 0.01 * a + 0.02 * c, 0.5) for a in (1, 2) for c in (1, 2, 4)])
-    agg = width_results.by_candidate(runs)
-    fig = width_results.heatmap(agg, mark=(2, 4))
-    assert np.isclose(fig.axes[0].images[0].get_array()[1, 2], 0.5 + 0.02 + 0.08)  # row a=2, column c=4
-    width_results.accuracy_vs_cost(agg).savefig(tmp_path / "p.png")
-    assert (tmp_path / "p.png").stat().st_size > 1000
+def test_layer_table_lists_nodes_and_shapes():
+    from lab_utils.models import build_model
+    from lab_utils.passes import graph
+
+    g = graph.trace(build_model("jsc-three-linear-layers"))
+    t = width_results.layer_table(g, shapes={"seq_blocks_2": (1, 16)})
+    assert t["node"].tolist()[:3] == ["seq_blocks_0", "seq_blocks_1", "seq_blocks_2"]
+    assert t.set_index("node").loc["seq_blocks_2", "output shape"] == (1, 16)
+    assert t.set_index("node").loc["seq_blocks_0", "output shape"] is None
+    assert "output shape" not in width_results.layer_table(g)
+
+
+def test_write_search_config_patches_only_the_named_keys(tmp_path):
+    path = width_results.write_search_config(tmp_path / "c.toml", n_samples=30000, epochs=1, batch_size=512, lr=1e-3,
+                                             seed=3, tpe_startup=6, logit_relu=False)
+    raw = tomllib.loads(path.read_text())
+    orig = tomllib.loads(width_results.SEARCH_CONFIG.read_text())
+    assert raw["n_samples"] == 30000 and raw["model_args"] == {"logit_relu": False}
+    assert raw["search"]["search_space"]["train"] == {"epochs": 1, "batch_size": 512, "lr": 1e-3, "optimizer": "adam",
+                                                      "seed": 3}
+    assert raw["search"]["strategy"]["setup"]["n_startup_trials"] == 6
+    assert raw["search"]["search_space"]["name"] == orig["search"]["search_space"]["name"]
+    parse_config(raw)  # still a valid search config
+    full = tomllib.loads(width_results.write_search_config(tmp_path / "f.toml", n_samples="NA", epochs=10,
+                                                           batch_size=512, lr=1e-3, seed=0, tpe_startup=6).read_text())
+    assert full["n_samples"] == "NA" and full.get("model_args") == orig.get("model_args")
+
+
+def test_upstream_runs_checks_mode_recipe_and_data(tmp_path, monkeypatch, blobs):
+    monkeypatch.setenv("LAB_OUTPUT_DIR", str(tmp_path))
+
+    class Splits:
+        def describe(self):
+            return {"dataset": "jsc-sim", "n": 10}
+
+    with pytest.raises(LabError, match="run lab4_3 first"):
+        width_results.upstream_runs(Splits(), True, 1)
+    d = tmp_path / "results" / "lab4_3"
+    d.mkdir(parents=True)
+    (d / "summary.json").write_text(json.dumps({"quick": True, "numbers": {"epochs": 1}}))
+    (d / "runs.meta.json").write_text(json.dumps({"table": "runs", "dataset": "jsc-sim", "n": 10}))
+    (d / "runs.csv").write_text("a,c,seed,val_accuracy\n1,1,0,0.5\n")
+    assert width_results.upstream_runs(Splits(), True, 1)["val_accuracy"].tolist() == [0.5]
+    with pytest.raises(LabError, match="same mode"):
+        width_results.upstream_runs(Splits(), False, 1)
+    with pytest.raises(LabError, match="same mode"):
+        width_results.upstream_runs(Splits(), True, 10)
+    (d / "runs.meta.json").write_text(json.dumps({"table": "runs", "dataset": "jsc-sim", "n": 11}))
+    with pytest.raises(LabError, match="other data"):
+        width_results.upstream_runs(Splits(), True, 1)
+
+
+def test_search_against_grid_by_hand():
+    grid = pd.DataFrame({"a": [1, 1, 2, 2], "c": [1, 1, 1, 1], "seed": [0, 1, 0, 1], "params": [10, 10, 20, 20],
+                         "val_accuracy": [0.6, 0.8, 0.7, 0.65]})
+    tpe = pd.DataFrame({"number": [0, 1, 2], "state": ["COMPLETE", "COMPLETE", "FAIL"], "a": [1, 1, 2], "c": [1, 1, 1],
+                        "accuracy": [0.6, 0.6, 0.9], "params": [10, 10, 20]})
+    bf = pd.DataFrame({"number": [0, 1], "state": ["COMPLETE"] * 2, "a": [2, 1], "c": [1, 1], "accuracy": [0.7, 0.6],
+                       "params": [20, 10]})
+    compare, first_seed, exhaustive = width_results.search_vs_grid(grid, bf, seed=0)
+    assert compare["difference"].abs().max() == 0.0 and len(compare) == 2
+    assert exhaustive.set_index("a")["val_mean_all_seeds"].tolist() == pytest.approx([0.7, 0.675])
+    choice = width_results.search_choices({"tpe": tpe, "brute-force": bf}, first_seed, exhaustive)
+    assert int(choice["tpe"]["number"]) == 0  # the failed trial does not count; ties: fewer params, first
+    assert [int(choice[k]["a"]) for k in ("brute-force", "grid (seed)", "grid (mean)")] == [2, 2, 1]
+    assert width_results.rank_in_grid(first_seed, choice["tpe"]["accuracy"]) == 2
+    table = width_results.choices_table(choice, tpe_trials=3, seed=0)
+    assert table["method"].tolist() == ["TPE, 3 trials", "brute force, 25 trials", "lab4_3 grid, seed 0",
+                                         "lab4_3 grid, mean over seeds"]
+    assert table["val accuracy"].tolist() == pytest.approx([0.6, 0.7, 0.7, 0.7])
+
+
+def test_cli_searches_links_the_cache_and_reports_a_failure(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "x.ckpt").write_bytes(b"")
+    printed = []
+    with pytest.raises(LabError, match="search with tpe failed"):
+        width_results.cli_searches(tmp_path / "missing.toml", tmp_path / "out", cache, {"tpe": 2}, seed=0,
+                                   print_fn=lambda *a: printed.append(a))
+    assert (tmp_path / "out" / "tpe" / "candidates").resolve() == cache.resolve()
+    assert width_results.count_cached(tmp_path / "out" / "tpe" / "candidates") == 1
+    assert printed[0][:2] == ("$ python -m lab_utils search --config", "missing.toml")
+    assert "error:" in printed[1][1]

@@ -1,4 +1,5 @@
-"""Notebook rules (committed without outputs, a tagged parameters cell) and the quick report run."""
+"""Notebook rules (committed without outputs, a tagged parameters cell, code cells that only call the
+package) and the quick report run."""
 
 import ast
 import json
@@ -8,11 +9,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lab_utils.report import harness
 from lab_utils.errors import LabError
+from lab_utils.report import harness
 from tests.helpers import ROOT, summary_of
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+BANNED_MODULES = {"subprocess", "shutil", "matplotlib", "json", "tomllib", "tomli_w", "os"}
 
 
 def test_there_are_notebooks():
@@ -37,7 +39,25 @@ def test_notebook_is_clean_and_parameterised(path):
         ast.literal_eval(m.group(3))  # flat literals only
         names.append(m.group(1))
     assert "quick" in names
-    assert not any(isinstance(n, ast.ClassDef) for c in code[1:] for n in ast.walk(_parse(c.source))), "no classes in notebooks"
+    for cell in code[1:]:
+        _check_calls_only(cell.source)
+
+
+def _check_calls_only(source):
+    """No definitions, no subprocesses or file plumbing, no figure code, no private names, and no
+    quick-mode branches (quick values live in lab_utils.labs.presets)."""
+    for n in ast.walk(_parse(source)):
+        assert not isinstance(n, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)), \
+            f"no definitions in notebooks: {ast.unparse(n)[:60]!r}"
+        if isinstance(n, (ast.Import, ast.ImportFrom)):
+            modules = [a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""]
+            assert not any(m.split(".")[0] in BANNED_MODULES for m in modules), f"banned import: {ast.unparse(n)}"
+            assert not any(a.name.startswith("_") for a in n.names), f"private name imported: {ast.unparse(n)}"
+        if isinstance(n, ast.Attribute):
+            assert not n.attr.startswith("_"), f"private name used: {ast.unparse(n)}"
+        if isinstance(n, (ast.If, ast.IfExp)):
+            assert "quick" not in {x.id for x in ast.walk(n.test) if isinstance(x, ast.Name)}, \
+                f"quick-mode branch (use lab_utils.labs.presets): {ast.unparse(n.test)}"
 
 
 def _parse(src):

@@ -6,8 +6,9 @@ from torch import nn
 
 from lab_utils.errors import LabError
 from lab_utils.models import build_model
-from lab_utils.passes.graph import LabGraph, op_type, trace
-from lab_utils.passes.quantize import LinearInteger, lab_config
+from lab_utils.passes.graph import LabGraph, op_type, pass_entry, trace
+from lab_utils.passes.quantize import LinearInteger, lab_config, quantize_transform_pass
+from lab_utils.passes.widths import redefine_linear_transform_pass
 
 
 def test_jsc_tiny_nodes_are_mase_names_and_ops():
@@ -66,3 +67,17 @@ def test_untraceable_model_is_a_lab_error():
 
     with pytest.raises(LabError, match="Branchy"):
         trace(Branchy())
+
+
+def test_pass_entry_reads_config_entries_for_both_passes():
+    cfg = {"name": "integer"}
+    assert pass_entry({"linear": {"config": cfg}}, "linear", "quantize") is cfg
+    with pytest.raises(LabError, match=r"^my_pass pass_args\['x'\] must be \{'config': \{\.\.\.\}\}, got 3$"):
+        pass_entry({"x": 3}, "x", "my_pass")
+    with pytest.raises(LabError, match=r"^my_pass pass_args\['x'\] must be .*, got \{'name': 'a'\}$"):
+        pass_entry({"x": {"name": "a"}}, "x", "my_pass")
+    graph = trace(build_model("jsc-tiny"))
+    with pytest.raises(LabError, match=r"^quantize pass_args\['linear'\] must be \{'config'"):
+        quantize_transform_pass(graph, {"by": "type", "linear": {"name": "integer"}})
+    with pytest.raises(LabError, match=r"^redefine_linear_transform_pass pass_args\['default'\] must be"):
+        redefine_linear_transform_pass(graph, {"by": "type", "default": 1})

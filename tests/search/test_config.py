@@ -20,7 +20,7 @@ def test_shipped_configs_parse():
         assert cfg.strategy.metric_names == tuple(sorted(m.name for m in cfg.strategy.metrics))
     cfg = load_config(ROOT / "configs" / "jsc_tiny_by_type.toml")
     assert cfg.space.setup["by"] == "type" and cfg.seed == 42 and cfg.strategy.n_startup_trials == 10
-    assert cfg.space.seed["linear"]["config"]["data_in_frac_width"] == [None]  # "NA" -> None
+    assert cfg.space.choice_tables["linear"]["config"]["data_in_frac_width"] == [None]  # "NA" -> None
     assert cfg.strategy.directions == ["maximize", "minimize"]
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.seed = 3

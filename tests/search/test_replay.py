@@ -9,6 +9,7 @@ import pytest
 
 from lab_utils.errors import LabError
 from lab_utils.search import replay as eff
+from lab_utils.search.samplers import brute_force_order
 
 
 def _enumerated_best(values, maximize=True):
@@ -81,7 +82,7 @@ def test_table_build_evaluates_each_configuration_once_in_product_order():
     assert calls[1] == {"a": 1, "b": 10, "c": 0, "d": 6}  # last parameter fastest, like itertools.product
 
 
-@pytest.mark.parametrize("sampler", ["brute-force", "tpe", "random", "qmc", "nsgaii"])
+@pytest.mark.parametrize("sampler", ["brute-force", "tpe", "random", "qmc", "nsgaii", "grid"])
 def test_replay_never_evaluates_and_reports_table_values(sampler):
     table, calls, evaluate = _counting_table()
     before = len(calls)
@@ -96,10 +97,16 @@ def test_brute_force_replay_is_the_seeded_search_order_and_covers_everything():
     table, _, _ = _counting_table()
     trace = eff.replay(table, "brute-force", seed=7)
     assert sorted(trace.configs.tolist()) == list(range(table.n))
-    assert trace.configs.tolist() == eff.brute_force_order(table, 7)
+    assert trace.configs.tolist() == brute_force_order(table.n, 7)
     assert trace.unique == table.n
     again = eff.replay(table, "brute-force", seed=7)
     assert np.array_equal(again.configs, trace.configs)
+
+
+def test_grid_replay_covers_everything_once():
+    table, _, _ = _counting_table()
+    trace = eff.replay(table, "grid", seed=7)
+    assert sorted(trace.configs.tolist()) == list(range(table.n)) and trace.unique == table.n
 
 
 def test_tpe_repeats_are_counted():

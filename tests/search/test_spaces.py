@@ -1,14 +1,17 @@
-"""Search spaces: MASE's counts, by-type really quantizes, metrics against independent oracles."""
+"""Search spaces: MASE's counts, by-type really quantizes, metrics against independent oracles, and
+build_context on a model and splits held in memory."""
 
+import dataclasses
 import tomllib
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from lab_utils.errors import LabError
+from lab_utils.search import space as space_mod
 from lab_utils.search.config import parse_config
-from lab_utils.search.run import build_context
-from lab_utils.search.space import fast_metrics, unique_choices
+from lab_utils.search.space import SOFTWARE_METRICS, SpaceContext, build_context, get_space, measure, unique_choices
 from tests.helpers import ROOT, bruteforce_toml, tiny_checkpoint
 
 
@@ -59,16 +62,49 @@ def test_by_type_really_quantizes(ckpt):
     assert got["accuracy"] != float_acc or got["loss"] != pytest.approx(float(torch.nn.functional.cross_entropy(model(x), y)))
 
 
-def test_fast_metrics_match_torchmetrics():
+def test_measure_software_metrics_match_torchmetrics():
     from torchmetrics.functional.classification import multiclass_accuracy
 
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(1000, 5, generator=g)
     y = torch.randint(0, 5, (1000,), generator=g)
-    m = fast_metrics(logits, y)
+    ctx = SpaceContext(model_name="identity", model=None, splits=SimpleNamespace(split=lambda s: (logits, y)))
+    m = measure(torch.nn.Identity(), ctx)  # the model returns the logits themselves
+    assert set(m) == set(SOFTWARE_METRICS)  # no "n": the split size is not a metric
     assert m["macro_accuracy"] == pytest.approx(float(multiclass_accuracy(logits, y, 5, average="macro")), abs=1e-6)
     assert m["accuracy"] == pytest.approx(float(multiclass_accuracy(logits, y, 5, average="micro")), abs=1e-6)
     assert m["loss"] == pytest.approx(float(torch.nn.functional.cross_entropy(logits, y)), rel=1e-6)
+
+
+def test_build_context_on_a_model_in_memory_loads_nothing_and_measures_the_same(ckpt, monkeypatch):
+    cfg = parse_config(tomllib.loads(bruteforce_toml()), {"load": str(ckpt)})
+    loaded, splits = build_context(cfg, None)
+    model = loaded.ctx.model
+    # lab3's own constructor, as it was written before build_context took a model
+    metrics = ("accuracy", "average_bitwidth", "loss")
+    ctx = SpaceContext(model_name=cfg.model, model=model.eval(), splits=splits, checkpoint=ckpt,
+                       eval_split=cfg.eval_split, seed=cfg.seed, batch_size=cfg.batch_size,
+                       metrics=metrics, eval_samples=cfg.strategy.eval_samples)
+    by_hand = get_space(cfg.space.name)(cfg.space, ctx)
+
+    def boom(*a, **k):
+        raise AssertionError("build_context loaded something again")
+
+    for name in ("load_dataset", "build_model", "load_checkpoint_file", "load_weights"):
+        monkeypatch.setattr(space_mod, name, boom)
+    no_load = dataclasses.replace(cfg, load=None)  # a trained model in memory needs no `load`
+    space, same_splits = build_context(no_load, None, model=model, splits=splits, checkpoint=ckpt,
+                                       metrics=list(metrics))
+    assert same_splits is splits and space.ctx.model is model and space.ctx.splits is splits
+    differ = {f.name for f in dataclasses.fields(SpaceContext)
+              if getattr(space.ctx, f.name) is not getattr(ctx, f.name) and getattr(space.ctx, f.name) != getattr(ctx, f.name)}
+    assert differ == set()  # this PTQ config has no model_args, train table or compare_to: every field equal
+    assert space.ctx.metrics == metrics and space.ctx.checkpoint == ckpt
+    configs = space.configurations()
+    for config in configs[:3] + configs[-2:]:
+        assert space.evaluate(config) == by_hand.evaluate(config)
+    with pytest.raises(ValueError, match="checkpoint"):
+        build_context(cfg, None, checkpoint=ckpt)
 
 
 def test_node_not_in_model_and_missing_checkpoint(ckpt):

@@ -21,7 +21,7 @@ def cfg_of(ckpt, **over):
 
 def test_bruteforce_exactly_once_then_resume_is_a_no_op(tmp_path, ckpt):
     cfg = cfg_of(ckpt)
-    assert run_search(cfg, tmp_path, progress=False, print_fn=lambda *a: None) == 0
+    assert run_search(cfg, tmp_path, progress=False, print_fn=lambda *a: None).status == 0
     df = pd.read_csv(tmp_path / "trials.csv")
     assert len(df) == 6 and (df.state == "COMPLETE").all()
     params = ["seq_blocks_2/config/data_in_width", "seq_blocks_2/config/weight_width"]

@@ -5,11 +5,17 @@ trial metrics equal to evaluating the sliced candidate directly."""
 import itertools
 from collections import Counter
 
+import optuna
+import pandas as pd
 import pytest
 
 from lab_utils.data.tiny_images import make_tiny_image_set
 from lab_utils.errors import LabError
+from lab_utils.search import storage as st
 from lab_utils.search.config import parse_config
+from lab_utils.search.outputs import trials_frame
+from lab_utils.search.run import run_search
+from lab_utils.search.space import build_context
 from lab_utils.search.spaces.vgg_channels import KEYS, repair
 from lab_utils.training import supernet as S
 
@@ -44,21 +50,18 @@ def test_config_errors(tmp_path):
 
 
 def test_search_runs_and_trial_metrics_equal_direct_evaluation(tmp_path):
-    from lab_utils.search.outputs import trials_frame
-    from lab_utils.search.run import build_context, run_search
-
     d = make_tiny_image_set(tmp_path / "img", "npz", n_per_class=10, n_test_per_class=2)
     cfg = parse_config(_raw_cfg(d))
-    assert run_search(cfg, tmp_path / "out", progress=False, print_fn=lambda *a: None) == 0
+    result = run_search(cfg, tmp_path / "out", progress=False, print_fn=lambda *a: None)
+    assert result.status == 0
     assert (tmp_path / "out" / "supernet.ckpt").exists()  # trained once, cached
     space, splits = build_context(cfg, tmp_path / "out")  # loads the cached supernet
-    import optuna
-
-    from lab_utils.search import storage as st
-
     url = st.default_storage_url(tmp_path / "out", 1)
     study = optuna.load_study(study_name="search", storage=st.open_storage(url))
     df = trials_frame(study, space, cfg.strategy.metric_names)
+    # the search's own space and study (what a notebook uses instead of the two lines above)
+    assert result.splits.name == "cifar10" and result.space.channels is not None
+    pd.testing.assert_frame_equal(trials_frame(result.study, result.space, cfg.strategy.metric_names), df)
     done = df[df.state == "COMPLETE"]
     assert len(done) == 6
     for _, row in done.iterrows():
@@ -71,19 +74,3 @@ def test_search_runs_and_trial_metrics_equal_direct_evaluation(tmp_path):
         assert row["accuracy"] == pytest.approx(direct, abs=1e-6)
     assert space.evaluate(config) == space.evaluate(config)  # deterministic
 
-
-def test_pareto_mask_and_spread_against_a_naive_loop():
-    import numpy as np
-    import pandas as pd
-
-    from lab_utils.labs.lab4_vgg import pareto_mask, spread
-
-    rng = np.random.default_rng(0)
-    acc = rng.integers(0, 6, 40) / 10  # ties on purpose
-    macs = rng.integers(1, 8, 40) * 1000
-    naive = [not any(acc[j] >= acc[i] and macs[j] <= macs[i] and (acc[j] > acc[i] or macs[j] < macs[i])
-                     for j in range(40)) for i in range(40)]
-    assert pareto_mask(acc, macs).tolist() == naive
-    front = pd.DataFrame({"macs": [5, 1, 3, 9, 7], "accuracy": [0.5, 0.1, 0.3, 0.9, 0.7]})
-    assert spread(front, 3)["macs"].tolist() == [1, 5, 9]
-    assert spread(front, 9)["macs"].tolist() == [1, 3, 5, 7, 9]

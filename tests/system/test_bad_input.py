@@ -14,18 +14,23 @@ import io
 import re
 from pathlib import Path
 
+import nbformat
 import pytest
 import torch
 
+import lab_utils.data as data
+from lab_utils.cli import main
 from lab_utils.data.jsc import JSC_FEATURES
+from lab_utils.errors import LabError
+from lab_utils.models import build_model
+from lab_utils.report.harness import run_notebook
+from lab_utils.training.checkpoints import save_checkpoint
 from tests.helpers import ROOT, assert_one_line_error, run_cli, small_toml, tiny_checkpoint
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """A finished 6-configuration study, a training run (best.ckpt + last.ckpt) and their hashes."""
-    import lab_utils.data as data
-
     tmp = tmp_path_factory.mktemp("bad")
     mp = pytest.MonkeyPatch()
     mp.setattr(data, "DEFAULT_DATA_DIR", tmp / "data")
@@ -48,8 +53,6 @@ def world(tmp_path_factory):
 
 def call(argv) -> tuple[int, str, str]:
     """``python -m lab_utils ARGV`` in-process: (exit status, stdout, stderr); never raises."""
-    from lab_utils.cli import main
-
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
@@ -94,9 +97,6 @@ def _text_ckpt(w):
 
 
 def _other_model_ckpt(w):
-    from lab_utils.models import build_model
-    from lab_utils.training.checkpoints import save_checkpoint
-
     p = w["tmp"] / "toy.ckpt"
     save_checkpoint(p, build_model("jsc-toy"), meta={"model": "jsc-toy", "model_args": {}})
     return p
@@ -230,11 +230,6 @@ def test_one_row_through_a_real_process(world):
 
 def test_notebook_parameter_error_names_notebook_cell_and_error(tmp_path, monkeypatch):
     """A bad notebook parameter fails in its first data cell with the LabError's one line."""
-    import nbformat
-
-    from lab_utils.errors import LabError
-    from lab_utils.report.harness import run_notebook
-
     nb = nbformat.read(ROOT / "notebooks" / "lab0_data_and_baselines.ipynb", as_version=4)
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     assert 'dataset: str = "jsc-sim"' in cell.source

@@ -23,7 +23,9 @@ import torch
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import ROOT
+import lab_utils.data as data
+from lab_utils.cli import main
+from tests.helpers import ROOT, tiny_checkpoint
 
 CONFIGS = ["jsc_tiny_by_type", "jsc_tiny_by_name_bruteforce", "jsc_tiny_by_name_tpe", "jsc_network_search"]
 # Values a user could type by mistake: wrong types, out-of-range numbers, empty or odd lists, "NA".
@@ -47,9 +49,6 @@ PROTECTED = {("n_samples",)}  # deleting it (or "NA") means the full 830k-jet se
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     """Small data in a temporary LAB_DATA_DIR, a tiny checkpoint, the base configs (dicts)."""
-    import lab_utils.data as data
-    from tests.helpers import tiny_checkpoint
-
     tmp = tmp_path_factory.mktemp("fuzz")
     mp = pytest.MonkeyPatch()
     mp.setattr(data, "DEFAULT_DATA_DIR", tmp / "data")
@@ -155,8 +154,6 @@ def apply(base: dict, name: str, kind: str, rnd, value, newkey) -> tuple[str, st
 
 
 def run_check(path: Path) -> tuple[int, str, str]:
-    from lab_utils.cli import main
-
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         rc = main(["search", "--config", str(path), "--check", "--quiet"])

@@ -3,6 +3,7 @@
 
 import copy
 from dataclasses import replace
+from itertools import combinations
 from types import SimpleNamespace
 
 import pytest
@@ -11,8 +12,15 @@ import torch
 from lab_utils.errors import LabError
 from lab_utils.models import build_model, count_params
 from lab_utils.training import candidates
-from lab_utils.training.batched import BatchedThreeLinear, evaluate_slots, seeded_init, train_batched, train_grid
-from lab_utils.training.train import Recipe, evaluate, train
+from lab_utils.training.batched import (
+    BatchedThreeLinear,
+    evaluate_slots,
+    seeded_init,
+    split_groups,
+    train_batched,
+    train_grid,
+)
+from lab_utils.training.train import Recipe, evaluate, metrics_from_logits, train
 
 HIDDEN = [(16, 16), (32, 64), (48, 16), (80, 32)]
 
@@ -98,6 +106,43 @@ def test_evaluate_slots_matches_evaluate(blobs):
         assert g["loss"] == pytest.approx(ref["loss"], rel=1e-5)
 
 
+def test_evaluate_slots_against_metrics_from_logits_bit_for_bit(blobs):
+    """Why evaluate_slots keeps its own formulas: only macro accuracy and n are bit-identical to
+    metrics_from_logits on the same logits; accuracy is a float64 count / n (metrics_from_logits:
+    a float32 mean) and the loss a float64 sum of per-chunk float32 sums (there: one float32 mean)."""
+    net = BatchedThreeLinear([seeded_init(h, 3) for h in HIDDEN])
+    got = evaluate_slots(net, blobs.x_val, blobs.y_val, chunk=300)
+    with torch.no_grad():
+        logits = net.eval()(blobs.x_val)
+    n = blobs.y_val.shape[0]
+    for s, g in enumerate(got):
+        ref = metrics_from_logits(logits[s], blobs.y_val)
+        assert g["macro_accuracy"] == ref["macro_accuracy"] and g["n"] == ref["n"] == n
+        hits = int((logits[s].argmax(1) == blobs.y_val).sum())
+        assert g["accuracy"] == hits / n  # exact: the count in float64
+        assert g["accuracy"] == pytest.approx(ref["accuracy"], abs=1e-7)
+        assert g["loss"] == pytest.approx(ref["loss"], rel=1e-6)
+    # the float32 mean metrics_from_logits takes is not the float64 count over n evaluate_slots takes
+    assert any(g["accuracy"] != metrics_from_logits(logits[s], blobs.y_val)["accuracy"] for s, g in enumerate(got))
+
+
+def test_train_grid_in_two_groups_equals_train_batched_per_group(blobs):
+    """Eight pairs train as two batched groups (split_groups); each equals train_batched on its group."""
+    recipe = Recipe(epochs=2, batch_size=256, lr=3e-3)
+    grid = [(16, 16), (16, 32), (32, 16), (32, 32), (48, 16), (48, 48), (64, 32), (80, 80)]
+    rows = train_grid(grid, [0], _with_describe(blobs), recipe, progress=False)
+    assert [r["hidden"] for r in rows] == grid and not any(r["cached"] for r in rows)
+    assert all(r["path"] is None for r in rows)
+    groups = split_groups(grid, 2)
+    assert len(groups) == 2
+    for group in groups:
+        models, hists = train_batched([seeded_init(grid[i], 0) for i in group], [0] * len(group), blobs, recipe,
+                                      progress=False)
+        for i, model, hist in zip(group, models, hists):
+            assert _max_diff(model, rows[i]["model"]) == 0.0 and not rows[i]["model"].training
+            assert rows[i]["history"]["epochs"] == hist.epochs and rows[i]["val"] == hist.best_val()
+
+
 def _with_describe(blobs):
     return SimpleNamespace(**vars(blobs), describe=lambda: {"dataset": "blobs", "sizes": [4000, 1000, 1000]})
 
@@ -126,10 +171,6 @@ def test_bad_input_is_a_lab_error(blobs):
 
 
 def test_split_groups_balances_padded_cost():
-    from itertools import combinations
-
-    from lab_utils.training.batched import split_groups
-
     grid = [(16 * a, 16 * c) for a in range(1, 6) for c in range(1, 6)]
     groups = split_groups(grid, 2)
     assert sorted(i for g in groups for i in g) == list(range(25))

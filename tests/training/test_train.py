@@ -1,5 +1,3 @@
-import argparse
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -9,6 +7,7 @@ from lab_utils.errors import LabError
 from lab_utils.models import build_model
 from lab_utils.training import checkpoints as ckpts
 from lab_utils.training import train as tr
+from lab_utils.training.supernet import SupernetRecipe
 
 
 def test_metrics_against_torchmetrics():
@@ -88,37 +87,51 @@ def test_resume_with_other_recipe_is_refused(blobs, tmp_path):
         tr.train(build_model("jsc-tiny"), blobs, tr.Recipe(epochs=2), progress=False, out_dir=tmp_path, resume=True)
 
 
-def test_checkpoint_round_trip_and_mismatch(tmp_path):
-    model = build_model("jsc-three-linear-layers")
-    ckpts.save_checkpoint(tmp_path / "a.ckpt", model, meta={"model": "jsc-three-linear-layers", "model_args": {}})
-    loaded, obj = ckpts.load_model(tmp_path / "a.ckpt")
-    assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in model.state_dict().items())
-    with pytest.raises(LabError) as exc:
-        ckpts.load_weights(build_model("jsc-tiny"), tmp_path / "a.ckpt")
-    msg = str(exc.value)
-    assert "seq_blocks.2.weight (16, 16) vs model (5, 16)" in msg and "seq_blocks.4.weight unexpected" in msg
-    assert "\n" not in msg
-
-
-def test_lightning_checkpoint_and_bad_files(tmp_path):
-    model = build_model("jsc-tiny")
-    torch.save({"epoch": 3, "state_dict": {f"model.{k}": v for k, v in model.state_dict().items()}},
-               tmp_path / "pl.ckpt")
-    other = build_model("jsc-tiny")
-    ckpts.load_weights(other, tmp_path / "pl.ckpt")
-    assert torch.equal(other.seq_blocks[2].weight, model.seq_blocks[2].weight)
-    with pytest.raises(LabError, match="does not exist"):
-        ckpts.load_weights(other, tmp_path / "missing.ckpt")
-    (tmp_path / "torn.ckpt").write_bytes((tmp_path / "pl.ckpt").read_bytes()[:100])
-    with pytest.raises(LabError, match="cannot be read"):
-        ckpts.load_weights(other, tmp_path / "torn.ckpt")
-    torch.save({"state_dict": model.state_dict(), "evil": argparse.Namespace(a=1)}, tmp_path / "code.ckpt")  # needs unpickling a class
-    with pytest.raises(LabError, match="cannot be read"):
-        ckpts.load_weights(other, tmp_path / "code.ckpt")
-
-
 @pytest.mark.parametrize("kwargs,key", [({"epochs": 0}, "epochs"), ({"lr": -1.0}, "lr"),
                                         ({"optimizer": "lbfgs"}, "optimizer"), ({"batch_size": 2.5}, "batch_size")])
 def test_bad_recipe(kwargs, key):
     with pytest.raises(LabError, match=key):
         tr.Recipe(**kwargs)
+
+
+def test_recipe_checks_are_shared_with_the_supernet_recipe():
+    """One check per rule: the same words for Recipe and SupernetRecipe, only the field name differs."""
+    with pytest.raises(LabError) as a:
+        tr.Recipe(epochs=0)
+    with pytest.raises(LabError) as b:
+        SupernetRecipe(epochs=0)
+    assert str(a.value) == "epochs must be a whole number >= 1, got 0"
+    assert str(b.value) == "supernet epochs must be a whole number >= 1, got 0"
+    with pytest.raises(LabError, match=r"^supernet lr must be a number in \(0, 10\], got 11$"):
+        SupernetRecipe(lr=11)
+    with pytest.raises(LabError, match=r"^supernet batch_size must be a whole number >= 2, got 1$"):
+        SupernetRecipe(batch_size=1)
+    with pytest.raises(LabError, match=r"^n_random must be a whole number >= 0, got 1.5$"):
+        SupernetRecipe(n_random=1.5)
+
+
+def test_history_records_rows_and_the_best_epoch():
+    h = tr.History()
+    assert h.best_val() == {"loss": None, "accuracy": None, "macro_accuracy": None}
+    assert h.record(1, 2.0, {"loss": 1.5, "accuracy": 0.5, "macro_accuracy": 0.4})
+    assert not h.record(2, 1.0, {"loss": float("nan"), "accuracy": 0.9, "macro_accuracy": 0.9})
+    assert not h.record(3, 1.0, {"loss": float("inf"), "accuracy": 0.9, "macro_accuracy": 0.9})
+    assert h.record(4, 0.5, {"loss": 1.25, "accuracy": 0.75, "macro_accuracy": 0.7})
+    assert not h.record(5, 0.5, {"loss": 1.25, "accuracy": 0.8, "macro_accuracy": 0.8})  # a tie is not better
+    assert [r["epoch"] for r in h.epochs] == [1, 2, 3, 4, 5]
+    assert h.epochs[0] == {"epoch": 1, "train_loss": 2.0, "val_loss": 1.5, "val_accuracy": 0.5,
+                           "val_macro_accuracy": 0.4}
+    assert (h.best_epoch, h.best_val_loss) == (4, 1.25)
+    assert h.best_val() == {"loss": 1.25, "accuracy": 0.75, "macro_accuracy": 0.7}
+
+
+def test_num_threads_sets_and_restores():
+    before = torch.get_num_threads()
+    with tr.num_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with tr.num_threads(None):
+        assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), tr.num_threads(1):
+        raise RuntimeError
+    assert torch.get_num_threads() == before

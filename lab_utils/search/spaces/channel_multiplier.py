@@ -29,7 +29,7 @@ class ChannelMultiplier(SearchSpace):
         super().check_config(space_cfg)
         if space_cfg.setup.get("by", "name") != "name":
             raise LabError(f"search.search_space.setup.by: channel_multiplier only supports 'name', got {space_cfg.setup['by']!r}")
-        for key, entry in space_cfg.seed.items():
+        for key, entry in space_cfg.choice_tables.items():
             where = f"search.search_space.seed.{key}"
             if key not in (*cls.NODES, "default"):
                 raise LabError(f"{where}: only {', '.join(cls.NODES)} and default can be searched "
@@ -45,7 +45,7 @@ class ChannelMultiplier(SearchSpace):
             if not isinstance(values, (list, tuple)) or not values or not all(
                     isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 64 for v in values):
                 raise LabError(f"{where}.config.channel_multiplier: must be a non-empty list of whole numbers 1..64, got {values!r}")
-        if not any(k in space_cfg.seed for k in (*cls.NODES, "default")):
+        if not any(k in space_cfg.choice_tables for k in (*cls.NODES, "default")):
             raise LabError("search.search_space.seed: give seq_blocks_2/seq_blocks_4 (or default) channel_multiplier lists")
 
     def __init__(self, space_cfg, ctx: SpaceContext):
@@ -54,10 +54,10 @@ class ChannelMultiplier(SearchSpace):
             raise LabError(f"model: channel_multiplier searches jsc-three-linear-layers, not {ctx.model_name!r}")
         if ctx.recipe is None:
             raise LabError("search.search_space.train: channel_multiplier trains every candidate; give a recipe table")
-        seed = space_cfg.seed
+        tables = space_cfg.choice_tables
         self._raw = {}
         for node in self.NODES:
-            entry = seed.get(node, seed.get("default", {"config": {"channel_multiplier": [1]}}))
+            entry = tables.get(node, tables.get("default", {"config": {"channel_multiplier": [1]}}))
             self._raw[f"{node}/config/channel_multiplier"] = list(entry["config"]["channel_multiplier"])
         self._choices = {k: unique_choices(v) for k, v in self._raw.items()}
 
@@ -70,12 +70,11 @@ class ChannelMultiplier(SearchSpace):
     def multipliers(self, config: dict) -> tuple[int, int]:
         return tuple(int(config[f"{n}/config/channel_multiplier"]) for n in self.NODES)
 
-    def describe(self, config: dict) -> dict:
+    def sampled_config(self, config: dict) -> dict:
         a, c = self.multipliers(config)
         return {"multipliers": [a, c], "hidden": [16 * a, 16 * c]}
 
     def evaluate(self, config: dict) -> dict[str, float]:
-
         a, c = self.multipliers(config)
         cache_dir = (self.ctx.out_dir / "candidates") if self.ctx.out_dir is not None else None
         model, _ = candidates.trained_candidate(

@@ -61,9 +61,9 @@ class MixedPrecisionPTQ(SearchSpace):
         by = space_cfg.setup.get("by", "name")
         if by not in ("name", "type"):
             raise LabError(f"search.search_space.setup.by: must be 'name' or 'type', got {by!r}")
-        if not space_cfg.seed:
+        if not space_cfg.choice_tables:
             raise LabError("search.search_space.seed: no entries; give at least seed.default.config")
-        for key, entry in space_cfg.seed.items():
+        for key, entry in space_cfg.choice_tables.items():
             if set(entry) != {"config"}:
                 bad = sorted(set(entry) - {"config"}) or ["(missing config)"]
                 raise LabError(f"search.search_space.seed.{key}: expected only a 'config' table, got {', '.join(bad)}")
@@ -83,21 +83,20 @@ class MixedPrecisionPTQ(SearchSpace):
                                           else "whole numbers 1..32 or 'NA'"))
 
     def __init__(self, space_cfg, ctx: SpaceContext):
-
         super().__init__(space_cfg, ctx)
         self.by = space_cfg.setup.get("by", "name")
         self.graph = graph_mod.trace(ctx.model.eval())
         self.nodes = [n for n in self.graph.nodes() if n.op in QUANTIZED_MODULES]
         quantizable = {n.name for n in self.nodes} if self.by == "name" else {n.op for n in self.nodes}
-        seed = {"default": {"config": {"name": [None]}}, **space_cfg.seed}  # no default: leave others float
-        for key in seed:
+        tables = {"default": {"config": {"name": [None]}}, **space_cfg.choice_tables}  # no default: leave others float
+        for key in tables:
             if key != "default" and key not in quantizable:
                 what = "node" if self.by == "name" else "op type"
                 raise LabError(f"search.search_space.seed.{key}: no quantizable {what} {key!r} in {ctx.model_name} "
                                f"(by = {self.by!r}); quantizable: {', '.join(sorted(quantizable)) or 'none'}")
         # One choice set per pass-config key: per node (by name) or per op type (by type).
         keys = [n.name for n in self.nodes] if self.by == "name" else sorted({n.op for n in self.nodes})
-        raw = {k: {"config": copy.deepcopy(seed.get(k, seed["default"]))["config"]} for k in keys}
+        raw = {k: {"config": copy.deepcopy(tables.get(k, tables["default"]))["config"]} for k in keys}
         self._raw = _flatten(raw)
         self._choices = {k: unique_choices(v) for k, v in self._raw.items()}
 
@@ -115,10 +114,9 @@ class MixedPrecisionPTQ(SearchSpace):
             args[key] = {"config": dict(entry["config"])}
         return args
 
-    def describe(self, config: dict) -> dict:
+    def sampled_config(self, config: dict) -> dict:
         return self.pass_args(config)
 
     def evaluate(self, config: dict) -> dict[str, float]:
-
         qgraph, _ = quantize.quantize_transform_pass(self.graph, self.pass_args(config))
         return measure(qgraph.model, self.ctx)

@@ -11,7 +11,7 @@ Parameters are ``seq_blocks_<i>/config/out_channels`` for the convs at 0, 3, 7, 
 sampler suggests each independently). A sampled tuple that decreases somewhere is *repaired* by
 sorting it: the same six widths in non-decreasing order, so every suggestion maps to a valid
 candidate deterministically and no width is favoured (a running-maximum repair would push most
-random suggestions to the widest network); ``describe`` records the repaired channels and whether
+random suggestions to the widest network); ``sampled_config`` records the repaired channels and whether
 a repair happened, so the trials table shows what was really evaluated.
 
 Candidates are not trained one by one (the report's mistake: untrained candidates scored ~11 %):
@@ -54,7 +54,6 @@ class VGGChannels(SearchSpace):
     @classmethod
     def check_config(cls, space_cfg) -> None:
         super().check_config(space_cfg)
-
         choices = space_cfg.setup.get("choices", [16, 32, 48, 64])
         if not choices or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4096 for v in choices):
             raise LabError(f"search.search_space.setup.choices: must be a list of whole numbers 1..4096, got {choices!r}")
@@ -64,7 +63,6 @@ class VGGChannels(SearchSpace):
                 raise LabError(f"search.search_space.setup.{key}: must be >= {low}, got {space_cfg.setup[key]}")
 
     def __init__(self, space_cfg, ctx: SpaceContext):
-
         super().__init__(space_cfg, ctx)
         if ctx.model_name != "vgg7":
             raise LabError(f"model: vgg_channels searches vgg7, not {ctx.model_name!r}")
@@ -78,7 +76,6 @@ class VGGChannels(SearchSpace):
         self._cache: dict[tuple, dict] = {}
 
     def _supernet(self, setup: dict, ctx: SpaceContext):
-
         path = Path(setup["supernet"]) if "supernet" in setup else (
             ctx.out_dir / "supernet.ckpt" if ctx.out_dir is not None else None)
         if path is not None and path.exists():
@@ -111,15 +108,12 @@ class VGGChannels(SearchSpace):
         """The evaluated (repaired) channels of a configuration."""
         return repair(config[k] for k in KEYS)
 
-    def describe(self, config: dict) -> dict:
-
+    def sampled_config(self, config: dict) -> dict:
         c = self.channels(config)
         return {"channels": list(c), "repaired": list(c) != [int(config[k]) for k in KEYS],
                 "macs": vgg_macs(c, self.fc, self.ctx.splits.num_classes), "fc": self.fc}
 
     def evaluate(self, config: dict) -> dict[str, float]:
-
-
         c = self.channels(config)
         if c not in self._cache:  # repaired duplicates cost nothing
             x_calib = self.ctx.splits.x_train[: self.calib_batches * 256].contiguous(memory_format=torch.channels_last)
