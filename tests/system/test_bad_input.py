@@ -29,13 +29,11 @@ from tests.helpers import ROOT, assert_one_line_error, run_cli, small_toml, tiny
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, one_thread):
     """A finished 6-configuration study, a training run (best.ckpt + last.ckpt) and their hashes."""
     tmp = tmp_path_factory.mktemp("bad")
     mp = pytest.MonkeyPatch()
     mp.setattr(data, "DEFAULT_DATA_DIR", tmp / "data")
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
     ckpt = tiny_checkpoint(tmp)
     good = tmp / "good.toml"
     good.write_text(small_toml())
@@ -47,7 +45,6 @@ def world(tmp_path_factory):
                          "--out", run, "--quiet"])
     assert rc == 0, err
     yield {"tmp": tmp, "ckpt": ckpt, "good": good, "study": study, "run": run}
-    torch.set_num_threads(old)
     mp.undo()
 
 

@@ -82,8 +82,11 @@ def test_train_killed_then_resumed_matches_uninterrupted(reference_run, kill_aft
 
 def test_sigint_during_training_says_how_to_resume(tmp_path):
     out = tmp_path / "run"
+    # A child started from a background job inherits SIGINT as ignored, and Python then installs no
+    # KeyboardInterrupt handler: restore the default so the test does not depend on how it was launched.
     proc = subprocess.Popen(_train_cmd(out), env=_env(tmp_path), cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
     while time.time() < deadline and not (out / "last.ckpt").exists():
         time.sleep(0.02)

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-import torch
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -47,13 +46,11 @@ PROTECTED = {("n_samples",)}  # deleting it (or "NA") means the full 830k-jet se
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
+def env(tmp_path_factory, one_thread):  # one thread: tiny models run faster on a loaded 2-core machine
     """Small data in a temporary LAB_DATA_DIR, a tiny checkpoint, the base configs (dicts)."""
     tmp = tmp_path_factory.mktemp("fuzz")
     mp = pytest.MonkeyPatch()
     mp.setattr(data, "DEFAULT_DATA_DIR", tmp / "data")
-    old_threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: one thread is faster on a loaded 2-core machine
     ckpt = tiny_checkpoint(tmp)
     bases = {}
     for name in CONFIGS:
@@ -63,7 +60,6 @@ def env(tmp_path_factory):
             raw["load"] = str(ckpt)
         bases[name] = raw
     yield tmp, bases
-    torch.set_num_threads(old_threads)
     mp.undo()
 
 
