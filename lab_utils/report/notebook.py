@@ -40,6 +40,7 @@ class Context:
     figures_dir: Path
     started: float = field(default_factory=time.perf_counter)
     figures: list = field(default_factory=list)
+    captions: dict = field(default_factory=dict)
     tables: list = field(default_factory=list)
 
     def figure_path(self, name: str) -> Path:
@@ -75,10 +76,11 @@ def _is_synthetic(dataset) -> bool:
     return bool(getattr(dataset, "synthetic", "SYNTHETIC" in str(dataset).upper()))
 
 
-def save_figure(ctx: Context, fig, name: str, dataset) -> Path:
+def save_figure(ctx: Context, fig, name: str, dataset, caption: str = "") -> Path:
     """Save ``fig`` as ``figures/<task>_<name>.png`` with the data set in its footer.
 
     Synthetic data gets a visible "SYNTHETIC DATA" footer, as every result on jsc-sim must.
+    ``caption`` (what the figure shows, in a sentence) goes into ``summary.json`` for the report.
     """
     label = _dataset_label(dataset)
     text = f"data: {label}" + ("  —  SYNTHETIC DATA, not the real data set" if _is_synthetic(dataset) else "")
@@ -87,6 +89,8 @@ def save_figure(ctx: Context, fig, name: str, dataset) -> Path:
     path = ctx.figure_path(name)
     atomic.savefig(fig, path)
     ctx.figures.append(path.name)
+    if caption:
+        ctx.captions[path.name] = caption
     return path
 
 
@@ -100,12 +104,22 @@ def save_table(ctx: Context, df, name: str, dataset) -> Path:
     return path
 
 
-def write_summary(ctx: Context, *, question: str, dataset, numbers: dict, notes: str = "") -> dict:
-    """Write ``results/<task>/summary.json``: what the report's section shows for this notebook."""
+def write_summary(ctx: Context, *, question: str, dataset, numbers: dict, notes: str = "", claims=(),
+                  report_checks=()) -> dict:
+    """Write ``results/<task>/summary.json``: what the report's section shows for this notebook.
+
+    ``claims`` are the notebook's computed conclusions (:class:`lab_utils.analysis.claims.Claim`),
+    ``report_checks`` the lab report's statements set against this run
+    (:class:`lab_utils.analysis.claims.ReportCheck`); both are stored as dicts.
+    """
+    figures = list(dict.fromkeys(ctx.figures))
     out = {
         "task": ctx.task, "question": question, "quick": ctx.quick, "seed": ctx.seed,
         "dataset": _dataset_label(dataset), "synthetic": _is_synthetic(dataset),
-        "numbers": numbers, "figures": list(dict.fromkeys(ctx.figures)), "tables": list(dict.fromkeys(ctx.tables)),
+        "numbers": numbers, "claims": [c.to_dict() for c in claims],
+        "report_checks": [c.to_dict() for c in report_checks],
+        "figures": figures, "captions": {f: ctx.captions[f] for f in figures if f in ctx.captions},
+        "tables": list(dict.fromkeys(ctx.tables)),
         "notes": notes, "seconds": round(time.perf_counter() - ctx.started, 1),
     }
     atomic.write_json(ctx.result_path("summary.json"), out)

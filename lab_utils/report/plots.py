@@ -166,7 +166,7 @@ def brute_force_scatter(trials: pd.DataFrame, front: pd.DataFrame, float_accurac
 
 def curves_figure(curves: dict, tolerance: float = 0.5):
     """Best-so-far against trial number, one panel per study (``title -> curves``, as
-    :func:`lab_utils.labs.lab3.best_so_far_curves` gives them): mean and 95 % band over seeds per
+    :func:`lab_utils.labs.lab3_samplers.best_so_far_curves` gives them): mean and 95 % band over seeds per
     sampler, the exact expected curve of a random order (dashed black) and the optimum minus
     ``tolerance`` (dotted)."""
     fig, axes = plt.subplots(1, len(curves), figsize=(7.5 * len(curves), 4.8), squeeze=False)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lab_utils.errors import LabError
-from lab_utils.labs import lab3
+from lab_utils.labs import lab3, lab3_samplers
 from lab_utils.models import build_model
 from lab_utils.training.train import evaluate
 
@@ -32,11 +32,11 @@ def _trained(name, blobs):
 
 def test_layerwise_table_equals_space_evaluate(blobs):
     model = _trained("jsc-three-linear-layers", blobs)
-    raw = lab3.three_layer_space_config(weight_widths=(2, 8), weight_fracs=(1, 4), data_in_widths=(4,),
+    raw = lab3_samplers.three_layer_space_config(weight_widths=(2, 8), weight_fracs=(1, 4), data_in_widths=(4,),
                                         nodes=("seq_blocks_2", "seq_blocks_6"))
-    space, _ = lab3.build_space(raw, model, _Splits(blobs), metrics=("accuracy",))
-    slow, frame = lab3.space_table(space)
-    fast = lab3.layerwise_table(space)
+    space, _ = lab3_samplers.build_space(raw, model, _Splits(blobs), metrics=("accuracy",))
+    slow, frame = lab3_samplers.space_table(space)
+    fast = lab3_samplers.layerwise_table(space)
     assert slow.n == 16 and list(fast.choices) == list(slow.choices)
     assert np.array_equal(slow.values, fast.values)
     assert slow.values.max() - slow.values.min() > 1.0  # 2-bit weights must cost accuracy: a real test
@@ -91,16 +91,16 @@ def test_sampler_tables_and_curves():
     values = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
     table = replay.ReplayTable({"x": [0, 1, 2], "y": [0, 1]}, values, "maximize", "acc")
     study = replay.sampler_study(table, ("brute-force", "random"), seeds=range(3), n_startup_trials=2)
-    five = lab3.first_trials_table(study, ("brute-force", "random"), k=5)
+    five = lab3_samplers.first_trials_table(study, ("brute-force", "random"), k=5)
     b5 = study.best("random")[:, 4]
     assert five.set_index("sampler").loc["random"].tolist() == pytest.approx([b5[0], b5.mean(), b5.min(), b5.max()])
     eff = replay.efficiency_table(study, 0.5)
-    nums = lab3.sampler_numbers(("brute-force", "random"), eff, eff, 0.5)
+    nums = lab3_samplers.sampler_numbers(("brute-force", "random"), eff, eff, 0.5)
     assert nums["small: tpe unique configs tried (mean)"] is None
     assert nums["large: random unique configs tried (mean)"] == float(eff.set_index("sampler").loc["random",
                                                                                                     "unique_configs_mean"])
     assert list(nums)[0] == "small: brute-force trials to optimum (mean)"
-    curves = lab3.best_so_far_curves({"t": study})["t"]
+    curves = lab3_samplers.best_so_far_curves({"t": study})["t"]
     assert curves["trials"].tolist() == [1, 2, 3, 4, 5, 6] and curves["optimum"] == 6.0 and curves["n_seeds"] == 3
     mean, lo, hi = curves["samplers"]["brute-force"]
     assert mean[-1] == 6.0 and (lo <= mean).all() and (mean <= hi).all()
