@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import random
+import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +122,8 @@ def write_summary(ctx: Context, *, question: str, dataset, numbers: dict, notes:
         "figures": figures, "captions": {f: ctx.captions[f] for f in figures if f in ctx.captions},
         "tables": list(dict.fromkeys(ctx.tables)),
         "notes": notes, "seconds": round(time.perf_counter() - ctx.started, 1),
+        # the kernel's peak resident memory so far (Linux reports ru_maxrss in KiB)
+        "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     atomic.write_json(ctx.result_path("summary.json"), out)
     return out
