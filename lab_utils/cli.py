@@ -3,8 +3,9 @@
 One argparse parser (:class:`lab_utils.errors.Parser`) with four subcommands: ``train`` (a model on a
 data set, writing ``best.ckpt``, ``last.ckpt`` and ``metrics.json``; ``--resume`` continues a killed
 run), ``eval`` (a checkpoint on one split, printed as JSON), ``search`` (added by
-:func:`lab_utils.search.cli.add_parser`) and ``report`` (every notebook, through
-:func:`lab_utils.report.harness.run_report`). Each subcommand is a ``cmd_*`` function run by
+:func:`lab_utils.search.cli.add_parser`) and ``report`` (check the data, then every notebook, through
+:func:`lab_utils.report.harness.run_report`; ``--readme`` rewrites the README's results section,
+:mod:`lab_utils.report.readme`). Each subcommand is a ``cmd_*`` function run by
 :func:`lab_utils.errors.run_command`, the one exit-status policy: every user mistake ends as one line
 ``error: <what is wrong and what is allowed>`` on stderr and exit status 2, never a traceback
 (:class:`lab_utils.errors.LabError`); Ctrl-C exits with 130 after saying how to resume.
@@ -23,6 +24,7 @@ from lab_utils import atomic
 from lab_utils.data import cifar10, load_dataset
 from lab_utils.errors import LabError, Parser, run_command
 from lab_utils.models import build_model, count_params, input_shape
+from lab_utils.report import readme
 from lab_utils.report.harness import run_report
 from lab_utils.search import cli as search_cli
 from lab_utils.training.checkpoints import load_checkpoint_file, load_weights, save_checkpoint
@@ -96,7 +98,11 @@ def cmd_eval(args) -> int:
 
 
 def cmd_report(args) -> int:
-    run_report(quick=args.quick, names=args.only or None)
+    if args.readme:
+        path = readme.update_readme(allow_quick=args.allow_quick)
+        print(f"wrote the results section of {path}")
+        return 0
+    run_report(quick=args.quick, names=args.only or None, params=args.param, download=not args.no_download)
     return 0
 
 
@@ -132,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="run every notebook (papermill) and build reports/index.html")
     p.add_argument("--quick", action="store_true", help="small parameters (what `make test` runs)")
     p.add_argument("--only", nargs="*", help="notebook names (stems) to run")
+    p.add_argument("--param", action="append", metavar="[TASK.]NAME=VALUE",
+                   help="set a notebook parameter (every notebook that has it, or only TASK's), e.g. data_path=/data/cifar10")
+    p.add_argument("--no-download", action="store_true", help="never download a missing data set: stop instead")
+    p.add_argument("--readme", action="store_true",
+                   help="run nothing: rewrite README.md's results section from results/*/summary.json")
+    p.add_argument("--allow-quick", action="store_true", help="with --readme: accept quick-mode summaries")
     p.set_defaults(func=cmd_report)
     return parser
 

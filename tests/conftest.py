@@ -36,6 +36,9 @@ SLOW_TESTS = frozenset({
     "tests/search/test_vgg_channels.py::test_search_runs_and_trial_metrics_equal_direct_evaluation",
     "tests/labs/test_lab3.py::test_layerwise_table_equals_space_evaluate",
     "tests/labs/test_lab4.py::test_cli_searches_links_the_cache_and_reports_a_failure",  # CLI processes
+    "tests/report/test_preflight.py::test_cli_stops_before_any_notebook",  # CLI process
+    "tests/report/test_preflight.py::test_cli_rejects_an_unknown_parameter",  # CLI process
+    "tests/report/test_readme.py::test_no_results_is_an_error",  # CLI process
 })
 
 
@@ -70,7 +73,8 @@ def blobs():
 @pytest.fixture(scope="session")
 def quick_report(tmp_path_factory):
     """Run every notebook in quick mode through the real harness (``python -m lab_utils report --quick``)
-    once per test session, into a temporary output root; returns that root."""
+    once per test session, into a temporary output root; returns that root. Used by tests/notebooks and by
+    the browser test (tests/report/test_browser.py, marked ``notebooks`` so ``make test-unit`` skips it)."""
     out = tmp_path_factory.mktemp("quick_report")
     proc = run_cli("report", "--quick", env={"LAB_OUTPUT_DIR": str(out)}, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

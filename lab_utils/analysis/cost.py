@@ -108,10 +108,43 @@ def _weighted_layer(op: str, module: nn.Module, elems_out: int, widths: tuple, c
     if convention == "standard":
         bitops = macs * a * w + bias_adds * (b or 0)
     else:
-        per_out = fan_in * a * w + (fan_in - 1) * a * w + ((b or 0) if module.bias is not None else 0)
-        bitops = elems_out * per_out
+        bitops = report_linear_bitops(fan_in, elems_out, a, w, b, module.bias is not None)
     size_bits = module.weight.numel() * w + (module.bias.numel() * b if module.bias is not None else 0)
     return macs, flops, bitops, size_bits
+
+
+def report_linear_bitops(in_features: int, outputs: int, data_bit_width: int, weight_bit_width: int,
+                         bias_bit_width, has_bias: bool = True) -> int:
+    """The lab report's ``calculate_bitwise_ops_for_linear``, transcribed (``outputs`` = batch · out_features).
+
+    Per output element: ``in·(a·w)`` for the multiplications, ``(in−1)·(a·w)`` for the additions
+    (the report charges an addition the product of the two widths too) and ``bias_bit_width`` for
+    the bias. The standard count (:func:`count_layer`) charges ``a·w`` per MAC only, so for wide
+    layers the report's count is about twice the standard one.
+    """
+    per_out = in_features * data_bit_width * weight_bit_width + (in_features - 1) * data_bit_width * weight_bit_width
+    return outputs * (per_out + ((bias_bit_width or 0) if has_bias else 0))
+
+
+def report_bit_wise_op(model, input_res, data_width, weight_width, bias_width, batch_size) -> int:
+    """The lab report's ``bit_wise_op(model, input_res, data_width, weight_width, bias_width, batch_size)``,
+    transcribed with its signature, so the report's two calls can be replayed exactly: over integer
+    Linear layers only (BatchNorm and ReLU cost nothing), with the widths *passed in* rather than
+    read from each layer. ``input_res`` is unused, as in the report.
+    """
+    total = 0
+    for m in model.modules():
+        if isinstance(m, LinearInteger):
+            total += report_linear_bitops(m.in_features, m.out_features * batch_size, data_width, weight_width,
+                                          bias_width, m.bias is not None)
+    return total
+
+
+def report_relu_flops(batch_size: int, features: tuple[int, ...] = (16, 5)) -> int:
+    """The lab report's ReLU FLOPs: ``calculate_flop_for_relu(node, 16, B) + calculate_flop_for_relu(node, 5, B)``
+    called once after the node loop, on whatever ``node`` the loop ended with, with the feature counts
+    hard-coded (16 and 5 for jsc-tiny): ``B·Σ features`` whatever the model's ReLUs really are."""
+    return sum(batch_size * f for f in features)
 
 
 def _numel(shape) -> int:

@@ -8,8 +8,10 @@ How it works: :func:`metric_grid` quantizes a trained model once per grid config
 the quantized model over a whole split (:func:`lab_utils.training.train.evaluate`: one chunked forward, fresh
 state per call), counts the hardware proxies with :mod:`lab_utils.analysis.cost` and, when asked, times
 inference with :func:`lab_utils.analysis.cost.latency` (``torch.utils.benchmark``: warm-up, then median and
-IQR over blocks). The float model is the first row. :func:`fresh_search` runs a search exactly as the CLI does
-(:func:`lab_utils.search.run.run_search`) and :func:`read_search` reads what it wrote.
+IQR over blocks). The float model is the first row; every row also counts the jets it classifies differently
+from float (``lost`` / ``gained``), for paired tests. :func:`fresh_search` runs a search exactly as the CLI does
+(:func:`lab_utils.search.run.run_search`) and :func:`read_search` reads what it wrote. :func:`grid_claims` and
+:func:`search_claims` assemble the notebooks' conclusions from :mod:`lab_utils.labs.lab3_claims`.
 """
 
 from __future__ import annotations
@@ -23,13 +25,15 @@ from pathlib import Path
 import pandas as pd
 from scipy import stats
 
+from lab_utils.analysis import claims as C
 from lab_utils.analysis import cost
 from lab_utils.analysis.pareto import pareto_mask
 from lab_utils.errors import LabError
+from lab_utils.labs import lab3_claims
 from lab_utils.passes.quantize import lab_config, quantize_model
 from lab_utils.progress import progress_bar
 from lab_utils.search.run import run_search
-from lab_utils.training.train import evaluate
+from lab_utils.training.train import metrics_from_logits, predict
 
 LAB_PAIRS = ((16, 8), (8, 6), (8, 4), (4, 2))  # (width, frac_width) for data_in and weight
 LAB_BIAS = (8, 4)
@@ -57,7 +61,8 @@ def metric_grid(model, splits, split: str = "val", batch_size: int = 512, grid=N
     """Every metric for the float model and each grid configuration.
 
     Returns ``(table, layers)``: ``table`` has one row per configuration (``config``, widths,
-    ``accuracy``, ``macro_accuracy``, ``loss`` on ``split``; ``size_bytes``, ``flops``, ``bitops``
+    ``accuracy``, ``macro_accuracy``, ``loss`` on ``split``, ``lost`` / ``gained``: jets the float model
+    classifies right and this configuration wrong / the reverse; ``size_bytes``, ``flops``, ``bitops``
     for one batch of ``batch_size``; MASE's ``average_bitwidth``; ``latency_ms`` and
     ``latency_iqr_ms`` per batch when ``latency_s`` is given); ``layers`` is the per-layer size
     breakdown (``config``, ``node``, ``op``, ``size_bytes``, widths).
@@ -72,11 +77,17 @@ def metric_grid(model, splits, split: str = "val", batch_size: int = 512, grid=N
     for data_in, weight in grid:
         q = quantize_model(model, grid_pass_args(data_in, weight, bias)).eval()
         candidates.append((config_label(data_in, weight), data_in, weight, q))
+    float_correct = None
     for label, data_in, weight, m in progress_bar(candidates, desc="configurations", progress=progress, leave=False):
         row = {"config": label, "float": data_in is None,
                "data_in_width": data_in[0] if data_in else 32, "data_in_frac_width": data_in[1] if data_in else None,
                "weight_width": weight[0] if weight else 32, "weight_frac_width": weight[1] if weight else None}
-        row.update(evaluate(m, x, y))
+        logits = predict(m, x)
+        row.update(metrics_from_logits(logits, y))
+        correct = logits.argmax(dim=1) == y
+        float_correct = correct if float_correct is None else float_correct
+        # the discordant jets against float (same jets): McNemar's test and the paired difference use them
+        row.update({"lost": int((float_correct & ~correct).sum()), "gained": int((~float_correct & correct).sum())})
         table = cost.cost_table(m, shape, batch_size)
         total = table.iloc[-1]
         row.update({"size_bytes": float(total["size_bytes"]), "flops": int(total["flops"]),
@@ -145,8 +156,11 @@ def fresh_search(cfg, out_dir) -> tuple[object, float]:
     re-measures the search); returns ``(the search result, wall seconds)``."""
     shutil.rmtree(out_dir, ignore_errors=True)
     t0 = time.perf_counter()
-    result = run_search(cfg, out_dir, progress=False)
+    said: list[str] = []
+    result = run_search(cfg, out_dir, progress=False, print_fn=said.append)
     wall_s = time.perf_counter() - t0
+    # the CLI's count line only: its "Best trial(s)" table wraps in a notebook; the notebook shows it compact
+    print(said[0] if said else "")
     if result.status != 0:
         raise LabError(f"the search stopped early (status {result.status}); rerun the notebook")
     return result, wall_s
@@ -172,8 +186,10 @@ def search_coverage(best: dict, trials: pd.DataFrame, varying: list[str], wall_s
 
 
 def best_trials(trials: pd.DataFrame, best: dict, varying: list[str]) -> pd.DataFrame:
-    """The rows of ``best.json``'s best trials (the Pareto front): varying parameters, accuracy, bitwidth."""
-    return trials.loc[[r["number"] for r in best["best"]], varying + ["accuracy", "average_bitwidth"]]
+    """The rows of ``best.json``'s best trials (the Pareto front): trial number, varying parameters
+    (short names), accuracy, bitwidth; the compact form of the CLI's "Best trial(s)" table."""
+    rows = trials.loc[[r["number"] for r in best["best"]], ["number"] + varying + ["accuracy", "average_bitwidth"]]
+    return rows.rename(columns={c: c.split("/")[-1].split(".")[-1] for c in varying}).reset_index(drop=True)
 
 
 def best_vs_float(trials: pd.DataFrame, float_accuracy: float) -> tuple[pd.Series, pd.DataFrame]:
@@ -184,3 +200,91 @@ def best_vs_float(trials: pd.DataFrame, float_accuracy: float) -> tuple[pd.Serie
         {"model": "best quantized (max accuracy)", "val accuracy": float(top["accuracy"]),
          "average bitwidth": float(top["average_bitwidth"])}])
     return top, compare
+
+
+def quantized_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The quantized rows of :func:`metric_grid`'s table with ``drop_pts``: float minus their accuracy, in points."""
+    flt = table[table["float"]].iloc[0]
+    q = table[~table["float"]].copy()
+    q["drop_pts"] = 100 * (float(flt["accuracy"]) - q["accuracy"])
+    return q.reset_index(drop=True)
+
+
+def grid_view(q: pd.DataFrame) -> pd.DataFrame:
+    """The grid as a reader wants it (fits a notebook's width): accuracy in %, loss, accuracy drop against
+    float in points, clip shares in %, bit-ops; the CSV keeps every column."""
+    out = pd.DataFrame({"config": q["config"], "accuracy %": (100 * q["accuracy"]).round(2),
+                        "loss": q["loss"].round(3)})
+    if "drop_pts" in q:
+        out["drop vs float (points)"] = q["drop_pts"].round(2)
+    if "data_in_clip_share" in q:
+        out["inputs clipped %"] = (100 * q["data_in_clip_share"]).round(2)
+        out["weights clipped %"] = (100 * q["weight_clip_share"]).round(2)
+    out["bit-ops/batch"] = q["bitops"]
+    return out
+
+
+def conv_view(conv: pd.DataFrame) -> pd.DataFrame:
+    """The bit-op conventions table, narrowed: both counts, their ratio beside ``(2K−1)/K``, and the
+    report's call as written (the column "arguments in order" equals the lab-report count by construction)."""
+    cols = ["config", "standard (Linear)", "lab report (Linear)", "ratio", "(2K-1)/K", "report's call as written"]
+    return conv[cols].round({"ratio": 3, "(2K-1)/K": 3})
+
+
+def bitop_table(model, input_shape=(16,), batch_size: int = 512, grid=None, bias=LAB_BIAS):
+    """Both bit-op conventions (:func:`lab_utils.labs.lab3_claims.bitop_conventions`) over the lab grid;
+    returns ``(table, one quantized model)`` (the latter for replaying the report's calls)."""
+    qmodels = {config_label(a, w): (quantize_model(model, grid_pass_args(a, w, bias)).eval(), a[0], w[0])
+               for a, w in (lab_grid() if grid is None else grid)}
+    return lab3_claims.bitop_conventions(qmodels, tuple(input_shape), batch_size, bias[0]), next(iter(qmodels.values()))[0]
+
+
+def grid_claims(table: pd.DataFrame, clips: pd.DataFrame, conv: pd.DataFrame, qmodel, input_shape=(16,),
+                batch_size: int = 512):
+    """lab3_1's conclusions: ``(claims, report checks, the quantized rows with clipping)``."""
+    q = lab3_claims.with_clipping(quantized_rows(table), clips)
+    n = int(table.attrs.get("n", q["lost"].sum() + 1))
+    widest = q.sort_values(["data_in_width", "weight_width", "data_in_frac_width"], ascending=False).iloc[0]
+    w = lab3_claims.matches_float(f"the widest configuration ({widest['config']})", int(widest["lost"]),
+                                  int(widest["gained"]), n)
+    found = [w, lab3_claims.clipping_claim(q),
+             lab3_claims.range_claim(q, "data_in", clips.attrs["input_max_abs"]),
+             lab3_claims.range_claim(q, "weight", clips.attrs["weight_max_abs"]),
+             lab3_claims.step_claim(q, "weight"), lab3_claims.same_width_claim(q, "data_in"),
+             *lab3_claims.proxy_claims(q)]
+    checks = [lab3_claims.ptq_check(q, w)]
+    if "latency_ms" in table:
+        lat, lat_check = lab3_claims.latency_claims(table)
+        found.append(lat)
+        checks.append(lat_check)
+    checks += lab3_claims.metric_code_checks(conv, qmodel, tuple(input_shape), batch_size)
+    return found, checks, q
+
+
+def search_claims(model, splits, trials: pd.DataFrame, coverage: dict, clips: pd.DataFrame, float_accuracy: float):
+    """lab3_3's conclusions: ``(claims, report checks, the completed trials with clipping)``.
+
+    The most accurate configuration is chosen on the validation split the search used, so its
+    comparison with float is re-run on the test split (paired, same jets), which the selection did not see.
+    """
+    frame = lab3_claims.with_clipping(lab3_claims.search_frame(trials, float_accuracy), clips)
+    cov, cov_check = lab3_claims.coverage_claims(coverage, frame, lab_grid())
+    top = frame.sort_values(["accuracy", "average_bitwidth"], ascending=[False, True]).iloc[0]
+    pick = ((int(top["data_in_width"]), int(top["data_in_frac_width"])),
+            (int(top["weight_width"]), int(top["weight_frac_width"])))
+    test, _ = metric_grid(model, splits, split="test", grid=[pick], latency_s=None)
+    row = test.iloc[1]
+    best = lab3_claims.matches_float(f"the most accurate of the {len(frame)} configurations ({row['config']}), "
+                                     "re-evaluated on the test split,", int(row["lost"]), int(row["gained"]),
+                                     int(test.attrs["n"]))
+    found = [cov, best, lab3_claims.range_claim(frame, "data_in", clips.attrs["input_max_abs"]),
+             lab3_claims.range_claim(frame, "weight", clips.attrs["weight_max_abs"]),
+             lab3_claims.step_claim(frame, "data_in"), lab3_claims.step_claim(frame, "weight"),
+             lab3_claims.same_width_claim(frame, "data_in")]
+    losing = int((frame["drop_pts"] > lab3_claims.MARGIN_PTS).sum())
+    best_check = C.report_check(
+        "best brute-force trial keeps accuracy", "the best trial's accuracy (52 % against 51.3 % float) shows that "
+        "quantisation largely maintains accuracy", f"{best.evidence} ({best.verdict}); {losing} of {len(frame)} "
+        f"configurations lose more than {lab3_claims.MARGIN_PTS:g} point on validation data",
+        "partly" if best.holds and losing else (True if best.holds else (None if best.holds is None else False)))
+    return found, [cov_check, best_check], frame

@@ -6,24 +6,37 @@ How it works: :func:`build_space` gets a search-engine space from the engine's o
 own ``evaluate`` and returns the :class:`~lab_utils.search.replay.ReplayTable` the samplers
 replay; :func:`layerwise_table` computes the same table for a per-layer space far faster, reusing
 shared prefixes (hand-written: a depth-first walk that quantizes each layer's output once per
-prefix, which no library offers for fx graphs). :func:`best_so_far_curves`,
-:func:`first_trials_table` and :func:`sampler_numbers` turn replayed studies into the notebook's
-curves and tables.
+prefix, which no library offers for fx graphs). :func:`target_epsilon` sets
+the target "within ε of the best" no finer than the evaluation resolves; the ``claim_*`` functions and
+:func:`check_first_trials` turn replayed studies into tested conclusions (Mann–Whitney U, Fisher exact,
+chi-square goodness of fit to the exact random-order law); :func:`ecdf_data` and
+:func:`best_so_far_curves` are what the figures draw.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pandas as pd
 import torch
+from scipy import stats
 
+from lab_utils.analysis import claims
 from lab_utils.errors import LabError
 from lab_utils.passes.quantize import quantize_transform_pass
 from lab_utils.progress import progress_bar
 from lab_utils.search.config import SearchConfig, load_config, parse_config
-from lab_utils.search.replay import ReplayTable, expected_best, mean_band
+from lab_utils.search.replay import (
+    ReplayTable,
+    censored_trials,
+    exact_first_hit_test,
+    expected_best,
+    first_hit_survival,
+    good_count,
+    mean_band,
+)
 from lab_utils.search.space import build_context
 from lab_utils.training.train import metrics_from_logits, num_threads
 
@@ -175,8 +188,145 @@ def _walk(options, depth, h, idx_so_far, record):
 
 
 # ----------------------------------------------------------------------------- sample efficiency (lab3_4)
+SE_MULTIPLE = 1.0  # the target's tolerance is at least this many binomial standard errors of the accuracy
+
+
+def target_epsilon(tolerance: float, optimum: float, n_eval: int) -> dict:
+    """The target "within ε of the best" in percentage points: ``ε = max(tolerance, one jet,
+    SE_MULTIPLE · binomial SE)``, so that ε is never finer than what the evaluation can tell apart.
+
+    One jet is ``100 / n_eval`` points (the accuracy's resolution); the binomial standard error of
+    an accuracy ``p`` measured on ``n_eval`` samples is ``100·sqrt(p(1 − p)/n_eval)`` points.
+    Returns ``eps``, ``jet``, ``se``, ``target`` (``optimum − eps``) and ``n_eval``."""
+    if n_eval < 1:
+        raise LabError(f"n_eval must be >= 1, got {n_eval}")
+    p = min(max(optimum / 100.0, 0.0), 1.0)
+    jet, se = 100.0 / n_eval, 100.0 * math.sqrt(p * (1.0 - p) / n_eval)
+    eps = max(float(tolerance), jet, SE_MULTIPLE * se)
+    return {"eps": eps, "jet": jet, "se": se, "target": optimum - eps, "n_eval": int(n_eval)}
+
+
+def evaluated_samples(space) -> int:
+    """How many samples one ``space.evaluate`` measures accuracy on (the split, cut at ``eval_samples``)."""
+    n = int(space.ctx.splits.split(space.ctx.eval_split)[0].shape[0])
+    return n if space.ctx.eval_samples is None else min(n, int(space.ctx.eval_samples))
+
+
+def trials_by_sampler(study, target: float) -> dict:
+    """Per sampler, the trials each run needs to reach ``target`` (never: budget + 1)."""
+    return {s: censored_trials(study.best(s), target, study.table.maximize) for s in study.values}
+
+
+def ecdf_data(studies: dict) -> dict:
+    """What :func:`lab_utils.report.plots_lab3.reach_ecdf_figure` draws, per space (``title -> (study,
+    target)``): per sampler the censored trials-to-target, the budget, and the exact share of
+    uniformly random orders that have reached the target by trial ``t`` (``1 − P(T > t)``)."""
+    out = {}
+    for title, (st, target) in studies.items():
+        m = good_count(st.table, target)
+        t = np.arange(0, st.n_trials + 1)
+        out[title] = {"trials": trials_by_sampler(st, target), "budget": st.n_trials, "n": st.table.n,
+                      "good": m, "exact_t": t, "exact_cdf": 1.0 - first_hit_survival(st.table.n, m, t)}
+    return out
+
+
+def claim_fewer_trials(space: str, trials_a, trials_b, budget: int, a: str = "tpe", b: str = "brute-force",
+                       alpha: float = 0.05) -> claims.Claim:
+    """"``a`` reaches the target in fewer trials than ``b``": one-sided Mann–Whitney U on the
+    trials-to-target of all runs (never reached = budget + 1, a tie at the top; scipy's tie-corrected
+    asymptotic p). Unpaired: the same seed number does not couple two samplers' draws."""
+    x, y = np.asarray(trials_a, float), np.asarray(trials_b, float)
+    res = stats.mannwhitneyu(x, y, alternative="less", method="asymptotic")
+    holds = bool(res.pvalue < alpha)
+    ev = (f"median {np.median(x):g} vs {np.median(y):g} trials (never reached counted as {budget + 1}); "
+          f"reached {int((x <= budget).sum())}/{len(x)} vs {int((y <= budget).sum())}/{len(y)}; "
+          f"Mann–Whitney U = {res.statistic:.0f}, one-sided {claims.fmt_p(res.pvalue)}, n = {len(x)} + {len(y)}")
+    return claims.claim(f"{a} reaches the target in fewer trials than {b} on {space}", holds, ev,
+                        test="Mann–Whitney U, one-sided", p=float(res.pvalue), u=float(res.statistic),
+                        median_a=float(np.median(x)), median_b=float(np.median(y)), n_a=len(x), n_b=len(y))
+
+
+def claim_reaches_more_often(space: str, trials_a, trials_b, budget: int, a: str = "tpe", b: str = "brute-force",
+                             alpha: float = 0.05) -> claims.Claim:
+    """"``a`` reaches the target within the budget in more runs than ``b``": one-sided Fisher exact
+    test on the 2×2 table (reached or not × sampler), with Clopper–Pearson intervals of each rate."""
+    x, y = np.asarray(trials_a, float), np.asarray(trials_b, float)
+    ka, kb = int((x <= budget).sum()), int((y <= budget).sum())
+    res = stats.fisher_exact([[ka, len(x) - ka], [kb, len(y) - kb]], alternative="greater")
+    (ra, la, ha), (rb, lb, hb) = claims.proportion_ci(ka, len(x)), claims.proportion_ci(kb, len(y))
+    ev = (f"{ka}/{len(x)} = {100 * ra:.1f} % [{100 * la:.1f}, {100 * ha:.1f}] vs {kb}/{len(y)} = {100 * rb:.1f} % "
+          f"[{100 * lb:.1f}, {100 * hb:.1f}] (95 % Clopper–Pearson); Fisher exact, one-sided {claims.fmt_p(res.pvalue)}")
+    return claims.claim(f"{a} reaches the target within {budget} trials in more runs than {b} on {space}",
+                        bool(res.pvalue < alpha), ev, test="Fisher exact, one-sided", p=float(res.pvalue),
+                        reached_a=ka, reached_b=kb, n_a=len(x), n_b=len(y))
+
+
+def claim_random_order_law(space: str, trials, n: int, m: int, budget: int, alpha: float = 0.05) -> claims.Claim:
+    """"Brute force's trials-to-target follow the uniform-random-order law": chi-square goodness of
+    fit against the exact distribution of the first of ``m`` good configurations in a uniformly
+    random order of ``n`` (:func:`lab_utils.search.replay.exact_first_hit_test`). Holds when the
+    test does not reject at ``alpha`` (no evidence against the law)."""
+    res = exact_first_hit_test(trials, n, m, budget)
+    holds = None if not math.isfinite(res["p"]) else bool(res["p"] >= alpha)
+    ev = (f"{m} of {n} configurations reach the target; chi-square = {res['statistic']:.1f}, dof = {res['dof']}, "
+          f"{claims.fmt_p(res['p'])}, n = {res['n']} runs (null: a uniformly random order)")
+    return claims.claim(f"brute force's trials-to-target on {space} follow the uniform-random-order law", holds, ev,
+                        test="chi-square goodness of fit to the exact law", **res)
+
+
+def check_first_trials(study, ks=(1, 2, 3, 4, 5), a: str = "tpe", b: str = "brute-force",
+                       alpha: float = 0.05) -> claims.ReportCheck:
+    """The lab report's check: with 1 to 5 trials TPE found a better configuration than brute force.
+    Per ``k``, the best of the first ``k`` trials over all seeds, two-sided Mann–Whitney U, the
+    smallest p over the ``k`` Bonferroni-adjusted; agrees only if that is significant and ``a`` is higher."""
+    rows, tests = [], []
+    for k in ks:
+        x, y = study.best(a)[:, k - 1], study.best(b)[:, k - 1]
+        p = float(stats.mannwhitneyu(x, y, alternative="two-sided", method="asymptotic").pvalue)
+        a_higher = bool(np.median(x) > np.median(y)) if np.median(x) != np.median(y) else bool(x.mean() > y.mean())
+        tests.append((min(1.0, p * len(ks)), a_higher))
+        rows.append(f"k={k}: {np.median(x):.2f} vs {np.median(y):.2f}")
+    best = min(tests, key=lambda t: t[0])
+    agrees = bool(best[0] < alpha and best[1])
+    shows = (f"median best accuracy of the first k trials, {a} vs {b} ({len(study.seeds)} seeds each): "
+             f"{'; '.join(rows)}; smallest Bonferroni-adjusted Mann–Whitney {claims.fmt_p(best[0])}")
+    return claims.report_check("TPE vs brute force at 1–5 trials",
+                               "with one trial, TPE's best accuracy was much higher than brute force's, so TPE is "
+                               "far more sample-efficient", shows, agrees)
+
+
+def reach_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The reach table as the notebook prints it (fits a page): counts as integers, rates and their
+    95 % interval in %, trials-to-target quartiles over all runs (never reached = budget + 1)."""
+    out = pd.DataFrame({"sampler": frame["sampler"], "runs": frame["runs"].astype("Int64"),
+                        "reached": frame["reached"].astype("Int64")})
+    for src, dst in (("reach_rate", "reached %"), ("reach_ci_low", "CI low %"), ("reach_ci_high", "CI high %")):
+        out[dst] = (100 * frame[src].astype(float)).round(1)
+    for src, dst in (("trials_q25", "trials q25"), ("trials_median", "median"), ("trials_q75", "q75")):
+        out[dst] = frame[src].astype(float).round(1)
+    out["unique configs"] = frame["unique_configs_mean"].astype(float).round(1)
+    return out
+
+
+def sampler_numbers(tables: dict, eps: dict) -> dict:
+    """lab3_4's summary numbers: per space (``label -> reach_table``) the target and, per sampler, the
+    reach rate and the median trials-to-target (never reached = budget + 1)."""
+    out = {}
+    for label, frame in tables.items():
+        out[f"{label}: target tolerance (points)"] = round(eps[label]["eps"], 3)
+        out[f"{label}: configurations within the target"] = int(frame.attrs["configs_at_target"])
+        for _, r in frame.iterrows():
+            if r["sampler"] == "random order (exact)":
+                out[f"{label}: random order (exact) median trials"] = int(r["trials_median"])
+                continue
+            out[f"{label}: {r['sampler']} reach rate"] = round(float(r["reach_rate"]), 4)
+            out[f"{label}: {r['sampler']} median trials"] = float(r["trials_median"])
+    return out
+
+
+# ----------------------------------------------------------------------------- the best-so-far curves
 def best_so_far_curves(studies: dict) -> dict:
-    """What :func:`lab_utils.report.plots.curves_figure` draws, per study (``title -> SamplerStudy``):
+    """What :func:`lab_utils.report.plots_lab3.curves_figure` draws, per study (``title -> SamplerStudy``):
     the trial numbers, per sampler the mean and 95 % band of the best-so-far over seeds, the exact
     expected curve of a random order, and the table's values, optimum, direction and name."""
     out = {}
@@ -187,34 +337,3 @@ def best_so_far_curves(studies: dict) -> dict:
                       "values": st.table.values, "optimum": st.table.optimum(), "maximize": st.table.maximize,
                       "name": st.table.name, "n": st.table.n}
     return out
-
-
-def first_trials_table(study, samplers, k: int = 5) -> pd.DataFrame:
-    """The best of the first ``k`` trials per sampler: one run (the first seed) against the spread over seeds."""
-    rows = []
-    for s in samplers:
-        b = study.best(s)[:, k - 1]
-        rows.append({"sampler": s, f"one run (first seed), best of {k}": float(b[0]),
-                     "mean over seeds": float(b.mean()), "min over seeds": float(b.min()),
-                     "max over seeds": float(b.max())})
-    return pd.DataFrame(rows)
-
-
-def sampler_numbers(samplers, small_eff: pd.DataFrame, large_eff: pd.DataFrame, tolerance: float) -> dict:
-    """lab3_4's per-sampler summary numbers from the two efficiency tables (English keys)."""
-    small, large = small_eff.set_index("sampler"), large_eff.set_index("sampler")
-    out = {}
-    for s in samplers:
-        out[f"small: {s} trials to optimum (mean)"] = float(small.loc[s]["trials_to_optimum_mean"])
-        out[f"small: {s} trials to within {tolerance} (mean)"] = float(small.loc[s]["trials_to_within_tol_mean"])
-        out[f"large: {s} trials to within {tolerance} (mean)"] = float(large.loc[s]["trials_to_within_tol_mean"])
-        out[f"large: {s} share of runs within {tolerance}"] = float(large.loc[s]["reached_within_tol"])
-        out[f"large: {s} unique configs tried (mean)"] = float(large.loc[s]["unique_configs_mean"])
-    out["small: tpe unique configs tried (mean)"] = (float(small.loc["tpe"]["unique_configs_mean"])
-                                                     if "tpe" in samplers else None)
-    exact = small.loc["random order (exact)"]
-    out["small: random-order exact trials to optimum"] = float(exact["trials_to_optimum_mean"])
-    return out
-
-
-# ----------------------------------------------------------------------------- brute force from a TOML (lab3_3)

@@ -1,14 +1,14 @@
-"""Lab 4's width search: the layers of a widened graph (lab4_1), the results of the trained
-candidates (lab4_2, lab4_3) and the command-line search that reuses them (lab4_4).
+"""Lab 4's width search: the layers of a widened graph and its claims (lab4_1,
+:func:`double_width_claims`), the results of the trained candidates (lab4_2, lab4_3) and the
+command-line search that reuses them (lab4_4, its claims: :func:`search_claims`).
 
-:func:`results_table` turns the rows of :func:`lab_utils.training.batched.train_grid` into a DataFrame
-(multipliers, parameters, bit-ops, validation and test metrics per seed); :func:`by_candidate`
-aggregates the seeds (mean, std, min, max); :func:`spread_verdict` says whether the best
-candidate's validation accuracy beats the base model's (a = c = 1) by more than the seed spread,
-where the spread is the larger of the two candidates' seed ranges (max - min), a conservative
-choice: with one seed there is no spread and no verdict. Selection always uses the validation
-split; test numbers are only reported. Pareto fronts come from :func:`lab_utils.analysis.pareto.pareto_mask`,
-the figures from :mod:`lab_utils.report.plots`.
+:func:`results_table` turns the runs of :func:`lab_utils.training.batched.train_runs` into a DataFrame
+(model variant, multipliers, parameters, bit-ops, validation and test metrics, classes predicted
+and whether the run failed); :func:`screen_plan` and :func:`confirm_seeds` lay out the screen and the
+confirmation; :func:`study_claims` gathers the claims of :mod:`lab_utils.labs.lab4_stats` (the
+statistics: failures apart from accuracy, selection-aware tests, confirmation on fresh seeds).
+Selection uses the validation split; the confirmation is judged on the test split. Pareto fronts
+come from :func:`lab_utils.analysis.pareto.pareto_mask`, the figures from :mod:`lab_utils.report.plots`.
 
 lab4_4 runs the search as a user would, ``python -m lab_utils search`` in a subprocess per sampler.
 :func:`upstream_runs` first checks that lab4_3 ran in the same mode, with the same recipe and on
@@ -30,12 +30,15 @@ from pathlib import Path
 
 import pandas as pd
 import tomli_w
+import torch
 
 from lab_utils import atomic
 from lab_utils.analysis.cost import cost_summary
 from lab_utils.errors import LabError
+from lab_utils.labs import lab4_stats as stats4
+from lab_utils.labs.lab4_stats import CONFIRM_SEED_OFFSET, MODELS
 from lab_utils.report.paths import ROOT, read_summary, results_dir
-from lab_utils.training.train import evaluate
+from lab_utils.training.train import evaluate, metrics_from_logits, predict
 
 BASE_WIDTH = 16
 SEARCH_CONFIG = ROOT / "configs" / "jsc_network_search.toml"
@@ -52,58 +55,103 @@ def layer_table(graph, shapes: dict | None = None) -> pd.DataFrame:
     return table
 
 
-def results_table(rows: list[dict], splits) -> pd.DataFrame:
-    """One row per (candidate, seed): a, c, hidden widths, params, bitops, val/test metrics."""
-    out = []
+def results_table(rows: list[dict], splits, phase: str = "screen") -> pd.DataFrame:
+    """One row per run of :func:`lab_utils.training.batched.train_runs`: model ("faithful" with the
+    logit ReLU, "fixed" without), a, c, hidden widths, seed, ``phase``, params, bit-ops, validation
+    and test metrics, ``classes_predicted`` (distinct classes the run predicts on the validation
+    split) and ``failed`` (fewer than all classes)."""
+    out, costs = [], {}
+    x_val, y_val = splits.split("val")
+    n_classes = int(y_val.max()) + 1
     for r in rows:
         h1, h2 = r["hidden"]
-        cost = cost_summary(r["model"], (splits.x_val.shape[1],), 1)
-        val = evaluate(r["model"], *splits.split("val"))
+        if (h1, h2) not in costs:
+            costs[(h1, h2)] = cost_summary(r["model"], (splits.x_val.shape[1],), 1)
+        cost = costs[(h1, h2)]
+        logits = predict(r["model"], x_val)
+        val = metrics_from_logits(logits, y_val)
         test = evaluate(r["model"], *splits.split("test"))
-        out.append({"a": h1 // BASE_WIDTH, "c": h2 // BASE_WIDTH, "h1": h1, "h2": h2, "seed": r["seed"],
+        predicted = int(torch.unique(logits.argmax(1)).numel())
+        out.append({"model": MODELS[bool(r.get("logit_relu", True))], "a": h1 // BASE_WIDTH, "c": h2 // BASE_WIDTH,
+                    "h1": h1, "h2": h2, "seed": r["seed"], "phase": phase,
                     "params": cost["params"], "macs": cost["macs"], "bitops": cost["bitops"],
                     "val_accuracy": val["accuracy"], "val_macro_accuracy": val["macro_accuracy"],
                     "val_loss": val["loss"], "test_accuracy": test["accuracy"],
-                    "test_macro_accuracy": test["macro_accuracy"],
+                    "test_macro_accuracy": test["macro_accuracy"], "n_test": test["n"],
+                    "classes_predicted": predicted, "failed": predicted < n_classes,
                     "best_epoch": (r.get("history") or {}).get("best_epoch"), "cached": bool(r.get("cached"))})
     return pd.DataFrame(out)
 
 
-def by_candidate(df: pd.DataFrame) -> pd.DataFrame:
-    """Seeds aggregated per (a, c): mean/std/min/max of val and test accuracy; sorted by mean val accuracy."""
-    g = df.groupby(["a", "c", "h1", "h2", "params", "macs", "bitops"])
-    agg = g.agg(n_seeds=("seed", "nunique"),
-                val_mean=("val_accuracy", "mean"), val_std=("val_accuracy", "std"),
-                val_min=("val_accuracy", "min"), val_max=("val_accuracy", "max"),
-                test_mean=("test_accuracy", "mean"), test_std=("test_accuracy", "std")).reset_index()
-    agg[["val_std", "test_std"]] = agg[["val_std", "test_std"]].fillna(0.0)
-    agg["val_range"] = agg["val_max"] - agg["val_min"]
-    return agg.sort_values(["val_mean", "params"], ascending=[False, True]).reset_index(drop=True)
+def screen_plan(hiddens, seeds) -> list[tuple]:
+    """The screen's ``(hidden, seed, logit_relu)`` runs: every candidate, both models, every seed."""
+    return [(tuple(h), int(s), relu) for relu in MODELS for h in hiddens for s in seeds]
 
 
-def spread_verdict(agg: pd.DataFrame, base=(1, 1)) -> dict:
-    """Best candidate (highest mean val accuracy) against the base: the difference and the seed spread."""
-    best = agg.iloc[0]
-    b = agg[(agg["a"] == base[0]) & (agg["c"] == base[1])].iloc[0]
-    diff = float(best["val_mean"] - b["val_mean"])
-    spread = float(max(best["val_range"], b["val_range"]))
-    seeds = int(min(best["n_seeds"], b["n_seeds"]))
-    if seeds < 2:
-        verdict = "undetermined: one seed per candidate gives no seed spread"
-    elif best["a"] == base[0] and best["c"] == base[1]:
-        verdict = "the base model itself has the best mean validation accuracy"
-    elif diff > spread:
-        verdict = "the best candidate beats the base by more than the seed spread"
-    else:
-        verdict = "the best candidate does NOT beat the base by more than the seed spread"
-    return {"best": (int(best["a"]), int(best["c"])), "best_val_mean": float(best["val_mean"]),
-            "base_val_mean": float(b["val_mean"]), "difference": diff, "seed_spread": spread,
-            "beats_base_beyond_spread": bool(seeds >= 2 and diff > spread), "verdict": verdict}
+def confirm_seeds(seed: int, n: int) -> list[int]:
+    """Fresh seeds for the confirmation (:data:`lab_utils.labs.lab4_stats.CONFIRM_SEED_OFFSET` on)."""
+    return list(range(seed + CONFIRM_SEED_OFFSET, seed + CONFIRM_SEED_OFFSET + n))
+
+
+def study_claims(runs, confirm, selected: dict, n_candidates: int, base=(1, 1), target=None, seed: int = 0) -> list:
+    """Every claim of lab4_2/lab4_3: the screen's tests per model, the logit ReLU's effect on
+    failures, and the confirmation on fresh seeds (:mod:`lab_utils.labs.lab4_stats`)."""
+    out = []
+    for model in MODELS.values():
+        out += stats4.screen_claims(stats4.screen_tests(runs, model, base, seed), n_candidates)
+    out.append(stats4.logit_relu_claim(runs))
+    return out + stats4.confirm_claims(confirm, selected, base, target)
+
+
+# the lab report's width results (MASE's accuracy on training data, lr 1e-5): candidate (a, c), accuracy
+REPORT_RESULTS = {"lab4_2": ((5, 5), 0.235, "multiplier 5 is best, with 23.5 % accuracy"),
+                  "lab4_3": ((1, 4), 0.322, "a = 1, c = 4 is best, with 32.2 % accuracy")}
+
+
+def select_all(table: pd.DataFrame) -> dict:
+    """The screen's choice per model variant (:func:`lab_utils.labs.lab4_stats.select_best`)."""
+    return {m: stats4.select_best(table, m) for m in MODELS.values()}
+
+
+def report_checks(task: str, table: pd.DataFrame, claim_list: list) -> list:
+    """The lab report's width result for ``task`` set against this run (faithful model)."""
+    ac, acc, said = REPORT_RESULTS[task]
+    return [stats4.report_check(table, claim_list, "width results (23–32 %)", said, ac, acc)]
+
+
+def study_numbers(table: pd.DataFrame, selected: dict, runs: pd.DataFrame, confirm: pd.DataFrame, seeds,
+                  n_confirm: int, epochs: int, target=None) -> dict:
+    """The numbers summary.json keeps: per model the choice, its trained runs' accuracy and failure
+    rate, the base's, and the run counts (accuracies as fractions, rounded to 4 decimals)."""
+    out = {"screen seeds": len(seeds), "confirmation seeds": n_confirm, "epochs": epochs,
+           "screen runs": len(runs), "confirmation runs": len(confirm), "candidates": int(table[["a", "c"]].drop_duplicates().shape[0])}
+    for model, ac in selected.items():
+        t = table[table["model"] == model].set_index(["a", "c"])
+        out[f"{model}: failed runs"] = int(t["failed"].sum())
+        out[f"{model}: best (a, c)"] = str(ac)
+        for name, key in (("best", ac), ("base", (1, 1)), ("target", target)):
+            if key is not None and tuple(key) in t.index:
+                r = t.loc[tuple(key)]
+                v = float(r["val_mean"])
+                out[f"{model}: {name} val accuracy (trained runs)"] = None if v != v else round(v, 4)
+                out[f"{model}: {name} failure rate"] = round(float(r["failure_rate"]), 4)
+    return out
+
+
+def rounded(table: pd.DataFrame, columns) -> pd.DataFrame:
+    """``columns`` of ``table`` for display: accuracies and rates in % (2 decimals), other floats to 2 decimals."""
+    t = table[list(columns)].copy()
+    for c in t.columns:
+        if c.startswith(("val_", "test_", "failure_")) and t[c].dtype.kind == "f":
+            t[c] = (100 * t[c]).round(2)
+        elif t[c].dtype.kind == "f":
+            t[c] = t[c].round(2)
+    return t.rename(columns={c: f"{c} (%)" for c in t.columns if c.startswith(("val_", "test_", "failure_"))})
 
 
 # ----------------------------------------------------------------------------- lab4_4: the search from the CLI
-def upstream_runs(splits, quick: bool, epochs: int) -> pd.DataFrame:
-    """lab4_3's ``runs`` table, once it is checked that lab4_3 ran in the same mode, for ``epochs``
+def upstream_runs(splits, quick: bool, epochs: int, logit_relu: bool = True) -> pd.DataFrame:
+    """lab4_3's screen runs of the model ``logit_relu`` selects, once it is checked that lab4_3 ran in the same mode, for ``epochs``
     epochs and on the same data (data set, version and size) as ``splits``: only then are its
     trained candidates the ones the searches load. Raises LabError otherwise."""
     summary = read_summary("lab4_3")
@@ -114,7 +162,8 @@ def upstream_runs(splits, quick: bool, epochs: int) -> pd.DataFrame:
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     if {k: v for k, v in meta.items() if k != "table"} != json.loads(json.dumps(splits.describe())):
         raise LabError("lab4_3 ran on other data (data set, version or size): run it again first")
-    return pd.read_csv(results_dir("lab4_3") / "runs.csv")
+    runs = pd.read_csv(results_dir("lab4_3") / "runs.csv")
+    return runs[(runs["phase"] == "screen") & (runs["model"] == MODELS[bool(logit_relu)])].reset_index(drop=True)
 
 
 def count_cached(cache_dir) -> int:
@@ -170,12 +219,14 @@ def search_vs_grid(grid_runs: pd.DataFrame, search_trials: pd.DataFrame, seed: i
     """The search's accuracy per (a, c) beside lab4_3's for the same seed and its mean over seeds.
 
     Returns ``(compare, first_seed, exhaustive)``: the merged table with ``difference`` = search
-    minus lab4_3 (same seed), lab4_3's rows of that seed, and lab4_3's mean over seeds per (a, c).
+    minus lab4_3 (same seed), lab4_3's rows of that seed, and lab4_3's mean over the seeds whose run
+    trained (no class lost) per (a, c).
     """
     first_seed = grid_runs[grid_runs["seed"] == seed][["a", "c", "params", "val_accuracy"]]
-    exhaustive = grid_runs.groupby(["a", "c"])["val_accuracy"].mean().rename("val_mean_all_seeds").reset_index()
+    trained = grid_runs[~grid_runs["failed"]] if "failed" in grid_runs else grid_runs
+    exhaustive = trained.groupby(["a", "c"])["val_accuracy"].mean().rename("val_mean_all_seeds").reset_index()
     found = search_trials[["a", "c", "accuracy"]].rename(columns={"accuracy": "search_accuracy"})
-    compare = first_seed.merge(found, on=["a", "c"], how="outer").merge(exhaustive, on=["a", "c"])
+    compare = first_seed.merge(found, on=["a", "c"], how="outer").merge(exhaustive, on=["a", "c"], how="left")
     compare["difference"] = compare["search_accuracy"] - compare["val_accuracy"]
     return compare, first_seed, exhaustive
 
@@ -206,6 +257,67 @@ def choices_table(choice: dict, tpe_trials: int, seed: int) -> pd.DataFrame:
     rows = [(f"TPE, {tpe_trials} trials", choice["tpe"], "accuracy"),
             ("brute force, 25 trials", choice["brute-force"], "accuracy"),
             (f"lab4_3 grid, seed {seed}", choice["grid (seed)"], "val_accuracy"),
-            ("lab4_3 grid, mean over seeds", choice["grid (mean)"], "val_mean_all_seeds")]
-    return pd.DataFrame([{"method": m, "a": int(r["a"]), "c": int(r["c"]), "val accuracy": r[col]}
+            ("lab4_3 screen, mean of trained runs", choice["grid (mean)"], "val_mean_all_seeds")]
+    return pd.DataFrame([{"method": m, "a": int(r["a"]), "c": int(r["c"]), "val accuracy (%)": round(100 * float(r[col]), 2)}
                          for m, r, col in rows])
+
+
+def upstream_width_p(logit_relu: bool = True) -> float:
+    """lab4_3's permutation p-value for "width changes the validation accuracy" of the model
+    ``logit_relu`` selects (NaN when lab4_3's summary has no such claim)."""
+    model = MODELS[bool(logit_relu)]
+    for c in (read_summary("lab4_3") or {}).get("claims", []):
+        if c["statement"].startswith(f"{model} model: width changes"):
+            p = c["numbers"].get("p")
+            return float("nan") if p is None else float(p)
+    return float("nan")
+
+
+def search_claims(choice: dict, compare: pd.DataFrame, trained_by_searches: int, width_p: float) -> list:
+    """lab4_4's claims: the searches reused lab4_3's runs exactly; brute force found the same-seed grid's
+    best; TPE found brute force's choice; the one-seed choice equals the multi-seed screen's
+    (``width_p``: lab4_3's permutation p-value for "width changes accuracy", the caveat: when widths
+    do not differ beyond seed noise, which candidate one seed picks is luck)."""
+    ac = {k: (int(v["a"]), int(v["c"])) for k, v in choice.items()}
+    max_diff = float(compare["difference"].abs().max())
+    return [
+        stats4.claims.claim("every search trial loaded a candidate lab4_3 trained, with the same accuracy",
+                            trained_by_searches == 0 and max_diff == 0.0,
+                            f"{trained_by_searches} candidates trained by the searches; largest |search - grid| "
+                            f"accuracy = {max_diff:.1e} over {len(compare)} candidates", test="exact comparison"),
+        stats4.claims.claim("brute force chose the same candidate as lab4_3's grid for the same seed",
+                            ac["brute-force"] == ac["grid (seed)"],
+                            f"brute force {ac['brute-force']}, grid (same seed) {ac['grid (seed)']}", test="exact comparison"),
+        stats4.claims.claim("TPE chose the same candidate as brute force", ac["tpe"] == ac["brute-force"],
+                            f"TPE {ac['tpe']}, brute force {ac['brute-force']}", test="exact comparison"),
+        stats4.claims.claim(
+            "the one-seed search chose the candidate the multi-seed screen chose", ac["brute-force"] == ac["grid (mean)"],
+            f"search {ac['brute-force']}, screen (mean of trained runs) {ac['grid (mean)']}; caveat: lab4_3's test of "
+            f"width against seed noise gave {stats4.claims.fmt_p(width_p)}, so a one-seed choice may be luck",
+            test="exact comparison", width_p=width_p),
+    ]
+
+
+# ----------------------------------------------------------------------------- lab4_1: doubling the widths
+def double_width_claims(params_after: int, hidden: tuple[int, int], multiplier: int, untrained: dict,
+                        trained: dict) -> list:
+    """lab4_1's claims: the passes give the widths and the parameter count of the hand formula for
+    16 -> 16m -> 16m -> 5 with BatchNorm(16); the expanded model learns (its validation accuracy after
+    training is above the untrained one: one-sided exact binomial test of the trained model's hits
+    against the untrained accuracy)."""
+    h = BASE_WIDTH * multiplier
+    hand = 16 * h + h + h * h + h + h * 5 + 5 + 2 * 16
+    n = int(trained["n"])
+    hits = round(trained["accuracy"] * n)
+    p = float(stats4.stats.binomtest(hits, n, max(min(untrained["accuracy"], 1.0), 0.0), alternative="greater").pvalue)
+    return [
+        stats4.claims.claim(f"the lab's passes give 16 → {h} → {h} → 5 with the hand-counted parameters",
+                            tuple(hidden) == (h, h) and params_after == hand,
+                            f"hidden widths {tuple(hidden)}, {params_after:,} parameters; hand count {hand:,}",
+                            test="exact count"),
+        stats4.claims.claim("the expanded model learns: trained validation accuracy above the untrained one",
+                            p < stats4.ALPHA,
+                            f"{100 * untrained['accuracy']:.2f} % untrained -> {100 * trained['accuracy']:.2f} % trained "
+                            f"on {n:,} validation jets; one-sided exact binomial test, {stats4.claims.fmt_p(p)}",
+                            test="exact binomial test", p=p),
+    ]

@@ -25,14 +25,15 @@ from lab_utils.training.train import Recipe
 # per task: the parameters quick mode replaces (small data and budgets: checks that everything runs)
 QUICK = {
     "lab3_1": {"latency_s": 0.05},
-    "lab3_4": {"seeds": 5, "large_budget": 40},
+    "lab3_4": {"seeds": 12, "large_seeds": 8, "large_budget": 40, "workers": 1},
     "lab4_1": {"epochs": 1},
-    "lab4_2": {"epochs": 1, "n_seeds": 1},
-    "lab4_3": {"epochs": 1, "n_seeds": 1},
+    # two seeds: every test and claim runs; one process: spawning workers costs more than the tiny runs
+    "lab4_2": {"epochs": 1, "n_seeds": 2, "n_confirm": 2, "workers": 1},
+    "lab4_3": {"epochs": 1, "n_seeds": 2, "n_confirm": 2, "workers": 1},
     "lab4_4": {"epochs": 1},
     # tiny widths and budgets; one thread: tiny convolutions run faster, and far faster on a busy machine
-    "lab4_5": {"choices": [4, 8], "fc": 16, "supernet_epochs": 3, "n_trials": 8, "n_retrain": 2,
-               "retrain_epochs": 1, "final_epochs": 1, "threads": 1},
+    "lab4_5": {"choices": [4, 8], "fc": 16, "supernet_epochs": 3, "n_trials": 8, "n_random_baselines": 3,
+               "searched_seeds": 2, "final_epochs": 1, "threads": 1},
 }
 # lab3_4's large space in quick mode: 2 x 2 x 2 choices per layer instead of 3 x 3 x 2
 QUICK_LARGE_SPACE = {"weight_widths": (2, 8), "weight_fracs": (2, 4), "data_in_widths": (4, 8), "eval_samples": None}

@@ -1,15 +1,28 @@
-"""The report harness (``make report`` → ``python -m lab_utils report``): every ``notebooks/*.ipynb`` in
-name order is executed with papermill (kernel ``python3``, working directory the repo root,
-serially, ``TQDM_DISABLE=1``), saved executed under ``reports/`` with its HTML (nbconvert), and
-``reports/index.html`` gets one section per notebook: the question, the parameters, the figures
-(embedded), the key numbers, the run time and the data set label. ``LAB_OUTPUT_DIR`` moves
-results/figures/reports elsewhere (the tests use a temporary directory).
+"""The report harness (``make report`` → ``python -m lab_utils report``).
+
+How a report run goes:
+
+1. the notebooks (``notebooks/*.ipynb`` in name order, or the ``--only`` stems) and their effective
+   parameters: each notebook's defaults (papermill's ``inspect_notebook``) with ``quick`` and the
+   ``--param NAME=VALUE`` / ``--param TASK.NAME=VALUE`` overrides applied where the notebook declares
+   that parameter;
+2. **fail fast**: every real data set those parameters will read is checked before the first
+   notebook runs (:mod:`lab_utils.report.preflight`); missing data stops the run within seconds;
+3. each notebook is executed with papermill (kernel ``python3``, working directory the repository
+   root, serially, ``TQDM_DISABLE=1``), saved executed under ``reports/`` with its HTML (nbconvert).
+   A failing notebook is recorded with its error and the others still run;
+4. ``reports/runs.json`` (status, run time, error and parameters per notebook; earlier entries of
+   notebooks not run this time are kept), ``reports/provenance.json`` and ``reports/index.html``
+   (:mod:`lab_utils.report.index`) are written, also when notebooks failed; then a failure is
+   reported as a :class:`LabError` (exit status 2).
+
+``LAB_OUTPUT_DIR`` moves results/figures/reports elsewhere (the tests use a temporary directory).
 """
 
 from __future__ import annotations
 
-import base64
-import html
+import ast
+import json
 import os
 import re
 import time
@@ -17,12 +30,14 @@ from pathlib import Path
 
 from lab_utils import atomic
 from lab_utils.errors import LabError
-from lab_utils.report.paths import NOTEBOOKS, ROOT, figures_dir, read_summary, reports_dir
+from lab_utils.report import preflight, provenance
+from lab_utils.report.index import write_index
+from lab_utils.report.paths import NOTEBOOKS, ROOT, reports_dir
 
 
-def notebook_paths(names: list[str] | None = None) -> list[Path]:
+def notebook_paths(names: list[str] | None = None, folder: Path | None = None) -> list[Path]:
     """The notebooks in name order (the order they must run in), or only the named stems."""
-    paths = sorted(NOTEBOOKS.glob("*.ipynb"))
+    paths = sorted(Path(folder or NOTEBOOKS).glob("*.ipynb"))
     if names:
         wanted = set(names)
         unknown = wanted - {p.stem for p in paths}
@@ -38,24 +53,76 @@ def task_of(path: Path) -> str:
     return m.group(1) if m else Path(path).stem
 
 
-def run_notebook(path: Path, out_dir: Path, quick: bool) -> float:
+def parse_overrides(items: list[str] | None) -> list[tuple[str | None, str, object]]:
+    """``["data_path=/x", "lab4_5.n_trials=10"]`` → ``[(None, "data_path", "/x"), ("lab4_5", "n_trials", 10)]``.
+
+    A value is read as a Python literal when it is one (``10``, ``True``, ``[1, 2]``), else kept as text.
+    """
+    out = []
+    for item in items or ():
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise LabError(f"--param needs NAME=VALUE or TASK.NAME=VALUE, got {item!r}")
+        task, _, name = key.strip().rpartition(".")
+        try:
+            value = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            value = raw
+        out.append((task or None, name, value))
+    return out
+
+
+def defaults(path: Path) -> dict:
+    """A notebook's parameters and their default values (the tagged parameters cell, via papermill)."""
+    import papermill as pm  # heavy (pulls in nbclient, jupyter_client): imported only when notebooks are used
+
+    out = {}
+    for k, v in pm.inspect_notebook(str(path)).items():
+        try:
+            out[k] = ast.literal_eval(v["default"])
+        except (ValueError, SyntaxError):
+            out[k] = v["default"]
+    return out
+
+
+def effective_parameters(paths: list[Path], quick: bool, overrides: list) -> dict[Path, tuple[dict, dict]]:
+    """``{path: (all effective parameters, the ones passed to papermill)}``; an override no selected
+    notebook declares is a :class:`LabError` (a typo must not be silently ignored)."""
+    out, used = {}, set()
+    for path in paths:
+        params = defaults(path)
+        passed = {"quick": bool(quick)} if "quick" in params else {}
+        for i, (task, name, value) in enumerate(overrides):
+            if name in params and task in (None, task_of(path)):
+                passed[name] = value
+                used.add(i)
+        out[path] = ({**params, **passed}, passed)
+    unused = [f"{t + '.' if t else ''}{n}" for i, (t, n, _) in enumerate(overrides) if i not in used]
+    if unused:
+        raise LabError(f"--param {', '.join(unused)}: no selected notebook has such a parameter")
+    return out
+
+
+def run_notebook(path: Path, out_dir: Path, quick: bool, parameters: dict | None = None, cwd: Path | None = None) -> float:
     """Execute one notebook with papermill; a failing cell raises LabError naming notebook and cell.
 
-    The executed notebook is kept (also when it fails, for inspection) under ``out_dir``.
+    The executed notebook is kept (also when it fails, for inspection) under ``out_dir``. The kernel
+    starts in ``cwd`` (default the repository root; the notebooks also work from ``notebooks/``).
     """
-    import papermill as pm  # heavy (pulls in nbclient, jupyter_client): imported only to run a notebook
+    import papermill as pm  # heavy: see defaults
 
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     # papermill rewrites its output after every cell: run into a temporary name and rename it at the
     # end (also after a failure, for inspection), so a kill never leaves a torn executed notebook.
     tmp = out_dir / f".tmp-{path.name}"
+    params = {"quick": bool(quick), **(parameters or {})}
     try:
-        pm.execute_notebook(str(path), str(tmp), parameters={"quick": bool(quick)},
-                            kernel_name="python3", cwd=str(ROOT), progress_bar=False, log_output=False)
+        pm.execute_notebook(str(path), str(tmp), parameters=params, kernel_name="python3",
+                            cwd=str(cwd or ROOT), progress_bar=False, log_output=False)
     except pm.PapermillExecutionError as exc:
         raise LabError(f"notebook {path.name} failed in cell {exc.exec_count} (cell index {exc.cell_index}): "
-                       f"{exc.ename}: {str(exc.evalue)[:200]}") from None
+                       f"{exc.ename}: {str(exc.evalue)[:300]}") from None
     finally:
         if tmp.exists():
             os.replace(tmp, out_dir / path.name)
@@ -72,79 +139,75 @@ def to_html(executed: Path) -> Path:
     return out
 
 
-def run_report(quick: bool = False, names: list[str] | None = None, progress: bool = True) -> Path:
-    """Run the notebooks, convert them to HTML and write ``reports/index.html``; returns its path."""
+def _run_one(path: Path, quick: bool, params: tuple[dict, dict], say) -> dict:
+    """Run one notebook (effective parameters, the ones to pass); its record for ``runs.json``."""
+    reports = reports_dir()
+    say(f"running {path.name}{' (quick)' if quick else ''} …")
+    t0 = time.perf_counter()
+    effective, passed = params
+    run = {"stem": path.stem, "task": task_of(path), "parameters": effective, "overrides": passed}
+    try:
+        run_notebook(path, reports, quick, passed)
+        run.update(status="ok", error="")
+    except LabError as exc:
+        run.update(status="failed", error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - a kernel that dies or will not start fails this notebook only
+        run.update(status="failed", error=f"{type(exc).__name__}: {str(exc)[:300]}")
+    run["seconds"] = round(time.perf_counter() - t0, 1)
+    if (reports / path.name).exists():
+        try:
+            to_html(reports / path.name)
+        except Exception as exc:  # noqa: BLE001 - a broken executed notebook must not stop the report
+            run["error"] += f" (HTML conversion failed: {type(exc).__name__})"
+    say(f"{path.name} {'done' if run['status'] == 'ok' else 'FAILED'} in {run['seconds']:.1f} s"
+        + (f": {run['error']}" if run["error"] else ""))
+    return run
+
+
+def run_report(quick: bool = False, names: list[str] | None = None, progress: bool = True, params: list[str] | None = None,
+               download: bool = True, folder: Path | None = None) -> Path:
+    """Check the data, run the notebooks, write ``reports/index.html`` (see the module docstring).
+
+    Returns the index's path; raises :class:`LabError` after writing it when a notebook failed.
+    """
+    def say(msg):
+        if progress:
+            print(f"[report] {msg}", flush=True)
+
     os.environ["TQDM_DISABLE"] = "1"
     os.environ.setdefault("PYTHONHASHSEED", "0")
+    paths = notebook_paths(names, folder)
+    eff = effective_parameters(paths, quick, parse_overrides(params))
+    needs = [n for p in paths for n in preflight.needs_of(task_of(p), p.stem, eff[p][0], quick)]
+    preflight.check(needs, download=download)
+    say(f"data checked ({len(needs)} real data set need(s)); running {len(paths)} notebook(s)")
+    prov = provenance.collect(quick)
+    runs = [{**_run_one(p, quick, eff[p], say), "commit": prov["commit"], "dirty": prov["dirty"]} for p in paths]
+    index = write_report(runs, prov, all_stems=[p.stem for p in notebook_paths(folder=folder)])
+    say(f"wrote {index}")
+    failed = [r for r in runs if r["status"] != "ok"]
+    if failed:
+        raise LabError(f"{len(failed)} of {len(runs)} notebook(s) failed ({', '.join(r['stem'] for r in failed)}); "
+                       f"{index} shows the others and each failure; the executed notebooks under "
+                       f"{reports_dir()} show the failing cells")
+    return index
+
+
+def write_report(runs: list[dict], prov: dict, all_stems: list[str]) -> Path:
+    """Merge ``runs`` into ``reports/runs.json`` (earlier runs of other notebooks kept, in notebook order),
+    store the provenance and write the index."""
     reports = reports_dir()
-    runs = []
-    for path in notebook_paths(names):
-        if progress:
-            print(f"[report] running {path.name}{' (quick)' if quick else ''} …", flush=True)
-        seconds = run_notebook(path, reports, quick)
-        to_html(reports / path.name)
-        runs.append((path, seconds))
-        if progress:
-            print(f"[report] {path.name} done in {seconds:.1f} s", flush=True)
-    ran = {p for p, _ in runs}
-    # Notebooks run earlier (``--only`` runs a subset) keep their sections, with their recorded times.
-    earlier = [(p, read_summary(task_of(p)).get("seconds", float("nan"))) for p in notebook_paths()
-               if p not in ran and (reports / p.name).exists() and read_summary(task_of(p))]
-    index = write_index(sorted(runs + earlier), quick)
-    if progress:
-        print(f"[report] wrote {index}")
-    return index
-
-
-def _parameters(path: Path) -> dict:
-    import papermill as pm  # heavy: see run_notebook
-
-    return {k: {"default": v["default"], "type": v["inferred_type_name"], "help": v["help"]}
-            for k, v in pm.inspect_notebook(str(path)).items()}
-
-
-def write_index(runs: list, quick: bool) -> Path:
-    """``reports/index.html``: one section per notebook, figures embedded (a self-contained file)."""
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>Lab 3 / Lab 4 report</title>",
-             "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}"
-             "section{border-top:2px solid #ccc;margin-top:2em}table{border-collapse:collapse;font-size:90%}"
-             "td,th{border:1px solid #ddd;padding:2px 6px}.syn{color:#b22222;font-weight:bold}"
-             "img{max-width:100%}</style></head><body>",
-             "<h1>Quantization search and network-architecture search: MASE Lab 3 and Lab 4</h1>",
-             f"<p>Mode: {'QUICK (small parameters; numbers are not the lab results)' if quick else 'full'}.</p>"]
-    for path, seconds in runs:
-        summ = read_summary(task_of(path))
-        parts.append(f"<section id='{html.escape(path.stem)}'><h2>{html.escape(path.stem)}</h2>")
-        parts.append(f"<p><b>Question.</b> {html.escape(summ.get('question', '(no summary written)'))}</p>")
-        label = summ.get("dataset", "?")
-        cls = "syn" if summ.get("synthetic") else ""
-        parts.append(f"<p><b>Data.</b> <span class='{cls}'>{html.escape(label)}"
-                     f"{' — SYNTHETIC DATA' if summ.get('synthetic') else ''}</span>. "
-                     f"<b>Run time.</b> {seconds:.1f} s. "
-                     f"<a href='{html.escape(path.stem)}.html'>Executed notebook</a>.</p>")
-        params = _parameters(path)
-        parts.append("<details><summary>Parameters</summary><table><tr><th>name</th><th>value</th><th>meaning</th></tr>")
-        for k, v in params.items():
-            val = "True" if k == "quick" and quick else v["default"]
-            parts.append(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(val))}</td><td>{html.escape(str(v['help']))}</td></tr>")
-        parts.append("</table></details>")
-        nums = summ.get("numbers", {})
-        if nums:
-            parts.append("<table><tr><th>key number</th><th>value</th></tr>")
-            for k, v in nums.items():
-                shown = f"{v:.4g}" if isinstance(v, float) else str(v)
-                parts.append(f"<tr><td>{html.escape(k)}</td><td>{html.escape(shown)}</td></tr>")
-            parts.append("</table>")
-        if summ.get("notes"):
-            parts.append(f"<p>{html.escape(summ['notes'])}</p>")
-        for fig in summ.get("figures", []):
-            fp = figures_dir() / fig
-            if fp.exists():
-                b64 = base64.b64encode(fp.read_bytes()).decode()
-                parts.append(f"<figure><img alt='{html.escape(fig)}' src='data:image/png;base64,{b64}'>"
-                             f"<figcaption>{html.escape(fig)}</figcaption></figure>")
-        parts.append("</section>")
-    parts.append("</body></html>")
-    index = reports_dir() / "index.html"
-    atomic.write_text(index, "\n".join(parts))
-    return index
+    reports.mkdir(parents=True, exist_ok=True)
+    store = reports / "runs.json"
+    earlier = {}
+    if store.exists():
+        try:
+            earlier = {r["stem"]: r for r in json.loads(store.read_text()).get("runs", [])}
+        except (OSError, ValueError, KeyError, TypeError):
+            earlier = {}
+    merged = {**earlier, **{r["stem"]: r for r in runs}}
+    order = {s: i for i, s in enumerate(all_stems)}
+    ordered = sorted(merged.values(), key=lambda r: (order.get(r["stem"], len(order)), r["stem"]))
+    atomic.write_json(store, {"runs": ordered})
+    atomic.write_json(reports / "provenance.json", prov)
+    return write_index(ordered, prov)

@@ -18,19 +18,24 @@ How it works
    ``tpe`` / ``random`` / ``qmc`` / ``nsgaii`` are Optuna's samplers with that seed; they may repeat
    a configuration, and a repeat costs a trial.
 3. **Statistics.** Best-so-far curves (:func:`best_so_far`), their mean with a 95 % confidence band
-   over seeds (:func:`mean_band`), the trials each run needs to reach the optimum or come within a
-   tolerance of it (:func:`trials_to_reach`), and the exact references of a uniformly random order
-   without repeats (brute force in random order):
+   over seeds (:func:`mean_band`), the trials each run needs to reach a target
+   (:func:`trials_to_reach`; :func:`censored_trials` counts a run that never reaches it as
+   budget + 1 instead of dropping it), per sampler the reach rate with its exact interval and the
+   trials as a distribution (:func:`reach_table`), and the exact references of a uniformly random
+   order without repeats (brute force in random order):
 
    - :func:`expected_best` — the expected best of the first ``k`` trials of a random permutation of
      the ``n`` table values. With the values sorted ascending ``v_(1) <= ... <= v_(n)``, the best
      of ``k`` is ``v_(i)`` exactly when item ``i`` is drawn and the other ``k - 1`` come from the
      ``i - 1`` below it, so ``E[max of k] = Σ_i v_(i) · C(i-1, k-1) / C(n, k)`` (ties do not
-     matter: tied values are interchangeable). The second moment is the same sum over ``v²``,
-     which gives the standard deviation of one run and hence the band a mean over ``S`` seeds
-     should fall in.
-   - :func:`expected_trials_to_hit` — the expected position of the first of ``m`` "good" items in a
-     random permutation of ``n``: ``(n + 1) / (m + 1)``.
+     matter: tied values are interchangeable). The second moment is the same sum over ``v²``.
+   - :func:`first_hit_survival` — the law of the position ``T`` of the first of ``m`` "good" items
+     in a random permutation of ``n``: ``P(T > t) = C(n-m, t) / C(n, t)``, with mean
+     :func:`expected_trials_to_hit` ``(n + 1) / (m + 1)``; :func:`exact_first_hit_test` tests
+     observed trials-to-target against it (chi-square goodness of fit, censoring included).
+
+   Runs are independent given (table, sampler, seed), so :func:`sampler_study` can spread them over
+   processes and get the same numbers as one process.
 
    The figure of these curves is drawn in the report layer (``lab_utils.report.plots``); nothing
    here draws.
@@ -41,7 +46,9 @@ Everything here is written by hand because Optuna has no replay or sample-effici
 from __future__ import annotations
 
 import math
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,6 +57,7 @@ import pandas as pd
 from scipy import stats
 from scipy.special import gammaln
 
+from lab_utils.analysis.claims import proportion_ci
 from lab_utils.errors import LabError
 from lab_utils.progress import progress_bar
 from lab_utils.search.samplers import DIRECTIONS, SAMPLERS, brute_force_order, make_sampler
@@ -187,25 +195,57 @@ class SamplerStudy:
         return best_so_far(self.values[sampler], self.table.maximize)
 
 
+def _replay_many(table: ReplayTable, sampler: str, seeds: list, n_trials: int, n_startup_trials: int):
+    """Worker task: :func:`replay` one sampler over several seeds; returns ``(values, configs)`` stacked."""
+    traces = [replay(table, sampler, seed, n_trials, n_startup_trials) for seed in seeds]
+    return np.stack([t.values for t in traces]), np.stack([t.configs for t in traces])
+
+
 def sampler_study(table: ReplayTable, samplers=("brute-force", "tpe", "random", "qmc"), seeds=range(20),
-                  n_trials: int | None = None, n_startup_trials: int = 10, progress: bool = False) -> SamplerStudy:
-    """:func:`replay` every sampler with every seed over the same budget."""
+                  n_trials: int | None = None, n_startup_trials: int = 10, workers: int = 1,
+                  progress: bool = False) -> SamplerStudy:
+    """:func:`replay` every sampler with every seed over the same budget.
+
+    ``workers > 1`` spreads (sampler, block of seeds) tasks over that many processes
+    (``concurrent.futures.ProcessPoolExecutor`` with the ``spawn`` context: a clean interpreter, no
+    forked torch/OpenMP state). Each replay depends only on (table, sampler, seed, budget), so the
+    result is identical to ``workers=1`` (the tests check it); ``seconds`` is then the wall time of
+    the whole study, per sampler the sum of its tasks' times.
+    """
     seeds = list(seeds)
     if not seeds:
         raise LabError("seeds: give at least one seed")
+    if workers < 1:
+        raise LabError(f"workers must be >= 1, got {workers}")
     n_trials = table.n if n_trials is None else int(n_trials)
     out = SamplerStudy(table, n_trials, seeds, n_startup_trials)
-    bar = progress_bar(total=len(samplers) * len(seeds), desc="replay", progress=progress, leave=False)
-    for s in samplers:
-        t0 = time.perf_counter()
-        traces = []
-        for seed in seeds:
-            traces.append(replay(table, s, seed, n_trials, n_startup_trials))
+    # blocks of seed POSITIONS (interleaved, so the slow late seeds do not all land in one task)
+    n_blocks = min(len(seeds), 2 * workers) if workers > 1 else 1
+    blocks = [tuple(range(i, len(seeds), n_blocks)) for i in range(n_blocks)]
+    tasks = [(s, blk) for s in samplers for blk in blocks]
+    bar = progress_bar(total=len(tasks), desc="replay", progress=progress, leave=False)
+    results = {}
+    if workers == 1:
+        for s, blk in tasks:
+            t0 = time.perf_counter()
+            results[(s, blk)] = _replay_many(table, s, [seeds[i] for i in blk], n_trials, n_startup_trials)
+            out.seconds[s] = out.seconds.get(s, 0.0) + time.perf_counter() - t0
             bar.update(1)
-        out.values[s] = np.stack([t.values for t in traces])
-        out.configs[s] = np.stack([t.configs for t in traces])
-        out.seconds[s] = time.perf_counter() - t0
+    else:
+        t0 = time.perf_counter()
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(_replay_many, table, s, [seeds[i] for i in blk], n_trials, n_startup_trials):
+                       (s, blk) for s, blk in tasks}
+            for fut in as_completed(futures):
+                results[futures[fut]] = fut.result()
+                bar.update(1)
+        out.seconds["all (wall)"] = time.perf_counter() - t0
     bar.close()
+    position = np.concatenate(blocks)  # row r of the concatenated blocks is seed position position[r]
+    for s in samplers:
+        out.values[s], out.configs[s] = np.empty((len(seeds), n_trials)), np.empty((len(seeds), n_trials), np.int64)
+        out.values[s][position] = np.concatenate([results[(s, blk)][0] for blk in blocks])
+        out.configs[s][position] = np.concatenate([results[(s, blk)][1] for blk in blocks])
     return out
 
 
@@ -273,81 +313,85 @@ def trials_to_reach(curves, target: float, maximize: bool = True) -> np.ndarray:
     return first
 
 
-def efficiency_table(study: SamplerStudy, tolerance: float = 0.5):
-    """Per sampler: trials to the optimum and to within ``tolerance`` of it (mean, median, 5–95 %,
-    share of runs that got there within the budget), and unique configurations tried.
+def censored_trials(curves, target: float, maximize: bool = True) -> np.ndarray:
+    """Per run, the trials to reach ``target``; a run that never reaches it counts as budget + 1
+    (right-censored at the budget, and ranked after every run that got there)."""
+    c = np.atleast_2d(np.asarray(curves, dtype=float))
+    t = trials_to_reach(c, target, maximize)
+    t[np.isnan(t)] = c.shape[1] + 1
+    return t
 
-    A first row ``random order (exact)`` gives the exact expected trials of a uniformly random order
-    without repeats, :func:`expected_trials_to_hit`, as the reference brute force should match.
-    """
-    table = study.table
-    opt = table.optimum()
-    near = opt - tolerance if table.maximize else opt + tolerance
-    good = lambda t: table.values >= t if table.maximize else table.values <= t  # noqa: E731
-    m_opt, m_near = int(good(opt).sum()), int(good(near).sum())
-    rows = [{"sampler": "random order (exact)", "seeds": None, "budget": study.n_trials,
-             "trials_to_optimum_mean": expected_trials_to_hit(table.n, m_opt),
-             "trials_to_within_tol_mean": expected_trials_to_hit(table.n, m_near),
-             "unique_configs_mean": float(study.n_trials)}]
-    for s in study.values:
-        best = study.best(s)
-        row = {"sampler": s, "seeds": len(study.seeds), "budget": study.n_trials}
-        for key, target in (("optimum", opt), ("within_tol", near)):
-            t = trials_to_reach(best, target, table.maximize)
-            ok = t[~np.isnan(t)]
-            row[f"trials_to_{key}_mean"] = float(ok.mean()) if len(ok) else np.nan
-            row[f"trials_to_{key}_median"] = float(np.median(ok)) if len(ok) else np.nan
-            row[f"trials_to_{key}_p5"] = float(np.percentile(ok, 5)) if len(ok) else np.nan
-            row[f"trials_to_{key}_p95"] = float(np.percentile(ok, 95)) if len(ok) else np.nan
-            row[f"reached_{key}"] = float(len(ok) / len(t))
-        uniq = np.array([len(np.unique(c)) for c in study.configs[s]])
-        row["unique_configs_mean"] = float(uniq.mean())
-        row["repeat_share"] = float(1 - uniq.mean() / study.n_trials)
-        row["replay_seconds"] = round(study.seconds.get(s, float("nan")), 2)
-        rows.append(row)
-    out = pd.DataFrame(rows)
-    out.attrs.update({"optimum": opt, "tolerance": tolerance, "configs_at_optimum": m_opt,
-                      "configs_within_tol": m_near, "n_configurations": table.n})
+
+def first_hit_survival(n: int, m: int, t) -> np.ndarray:
+    """Exact ``P(T > t)`` for ``T`` the 1-based position of the first of ``m`` good items in a
+    uniformly random order of ``n`` (brute force in random order): the first ``t`` draws all miss,
+    ``C(n - m, t) / C(n, t)`` (zero once ``t > n - m``)."""
+    if not 1 <= m <= n:
+        raise LabError(f"first_hit_survival: need 1 <= m <= n, got m={m}, n={n}")
+    t = np.asarray(t, dtype=float)
+    out = np.zeros_like(t)
+    ok = t <= n - m
+    out[ok] = np.exp(_log_comb(n - m, t[ok]) - _log_comb(n, t[ok]))
     return out
 
 
-def random_order_band(values, maximize: bool, n_seeds: int, k_max: int, level: float = 0.99,
-                      n_sim: int = 2000, seed: int = 12345) -> tuple[np.ndarray, np.ndarray]:
-    """Pointwise ``level`` band of the MEAN best-so-far over ``n_seeds`` uniformly random orders.
+def exact_first_hit_test(trials, n: int, m: int, budget: int, min_expected: float = 5.0) -> dict:
+    """Chi-square goodness of fit of observed trials-to-target (censored at ``budget + 1``) to the
+    exact law of :func:`first_hit_survival`. Null: the runs are uniformly random orders.
 
-    Simulated (``n_sim`` batches of ``n_seeds`` random permutations of the table), because the
-    Gaussian band ``exact mean ± z·sd/√seeds`` is wrong in the tail: late in the run the best-so-far
-    is the optimum except in rare runs that missed it, a very skewed distribution (one unlucky seed
-    in 20 gave |z| = 17 on the 144-configuration table while the simulated band held it).
-    """
-    v = np.asarray(values, dtype=float)
-    sign = 1.0 if maximize else -1.0
-    rng = np.random.default_rng(seed)
-    means = np.empty((n_sim, k_max))
-    chunk = max(1, 2_000_000 // (n_seeds * len(v)))
-    for start in range(0, n_sim, chunk):
-        b = min(chunk, n_sim - start)
-        keys = rng.random((b * n_seeds, len(v)))
-        first = np.argpartition(keys, k_max - 1, axis=1)[:, :k_max] if k_max < len(v) else np.arange(len(v))[None].repeat(b * n_seeds, 0)
-        order = np.take_along_axis(first, np.argsort(np.take_along_axis(keys, first, axis=1), axis=1), axis=1)
-        best = np.maximum.accumulate(sign * v[order], axis=1) * sign
-        means[start:start + b] = best.reshape(b, n_seeds, k_max).mean(axis=1)
-    tail = (1.0 - level) / 2.0
-    lo, hi = np.quantile(means, [tail, 1.0 - tail], axis=0)
-    return lo, hi
+    Bins of consecutive trial numbers are merged from the left until each expects at least
+    ``min_expected`` runs (the chi-square approximation's usual condition); the last bin is
+    "later than its start, or never within the budget". ``scipy.stats.chisquare`` with no fitted
+    parameter (dof = bins - 1)."""
+    x = np.asarray(trials, dtype=float)
+    n_runs = len(x)
+    edges_t = np.arange(0, budget + 1)
+    cdf = 1.0 - first_hit_survival(n, m, edges_t)  # P(T <= t), t = 0..budget
+    pmf = np.append(np.diff(cdf), 1.0 - cdf[-1])  # P(T = t) for t = 1..budget, then P(T > budget)
+    starts, acc = [1], 0.0
+    for t in range(1, budget + 1):
+        acc += pmf[t - 1] * n_runs
+        if acc >= min_expected and (1.0 - cdf[t]) * n_runs >= min_expected:
+            starts.append(t + 1)
+            acc = 0.0
+    lo = np.array(starts)
+    hi = np.append(lo[1:] - 1, budget + 1)  # inclusive; budget + 1 is "never"
+    expected = np.array([(cdf[min(h, budget)] if h <= budget else 1.0) - cdf[lo_ - 1] for lo_, h in zip(lo, hi)])
+    observed = np.array([((x >= lo_) & (x <= h)).sum() for lo_, h in zip(lo, hi)])
+    if len(lo) < 2:
+        return {"statistic": float("nan"), "dof": 0, "p": float("nan"), "bins": len(lo), "n": n_runs}
+    res = stats.chisquare(observed, expected * n_runs)
+    return {"statistic": float(res.statistic), "dof": len(lo) - 1, "p": float(res.pvalue), "bins": len(lo),
+            "n": n_runs}
 
 
-def exact_band_check(study: SamplerStudy, sampler: str = "brute-force", level: float = 0.99) -> dict:
-    """How the replayed mean best-so-far of a random-order sampler sits against the exact curve.
+def good_count(table: ReplayTable, target: float) -> int:
+    """How many configurations of the table reach ``target``."""
+    return int((table.values >= target).sum() if table.maximize else (table.values <= target).sum())
 
-    ``share_within_band``: the share of trial numbers whose replayed mean lies inside the simulated
-    ``level`` band of a uniformly random order (:func:`random_order_band`); ``max_abs_gap``: the
-    largest distance of the replayed mean from the exact expected curve (:func:`expected_best`).
-    """
-    mean, _ = expected_best(study.table.values, study.table.maximize, k_max=study.n_trials)
-    replayed = study.best(sampler).mean(axis=0)
-    lo, hi = random_order_band(study.table.values, study.table.maximize, len(study.seeds), study.n_trials, level)
-    eps = 1e-9 * max(1.0, float(np.abs(mean).max()))
-    inside = (replayed >= lo - eps) & (replayed <= hi + eps)
-    return {"share_within_band": float(inside.mean()), "band_level": level,
-            "max_abs_gap": float(np.abs(replayed - mean).max())}
+
+def reach_table(study: SamplerStudy, target: float) -> pd.DataFrame:
+    """Per sampler: runs that reach ``target`` within the budget (count, share, Clopper–Pearson 95 %
+    interval), trials to the target as a distribution over ALL runs (runs that never reach it
+    counted at budget + 1: median and quartiles, so failures are not dropped), and the unique
+    configurations tried. A first row ``random order (exact)`` gives the exact law of a uniformly
+    random order (:func:`first_hit_survival`)."""
+    table, budget = study.table, study.n_trials
+    m = good_count(table, target)
+    surv = first_hit_survival(table.n, m, np.arange(0, budget + 1))
+    q = [int(np.argmax(1.0 - surv >= p)) if (1.0 - surv[-1]) >= p else budget + 1 for p in (0.25, 0.5, 0.75)]
+    rows = [{"sampler": "random order (exact)", "runs": None, "reached": None, "reach_rate": 1.0 - surv[-1],
+             "reach_ci_low": None, "reach_ci_high": None, "trials_q25": q[0], "trials_median": q[1],
+             "trials_q75": q[2], "unique_configs_mean": float(budget)}]
+    for s in study.values:
+        t = censored_trials(study.best(s), target, table.maximize)
+        k = int((t <= budget).sum())
+        rate, lo, hi = proportion_ci(k, len(t))
+        uniq = np.array([len(np.unique(c)) for c in study.configs[s]])
+        rows.append({"sampler": s, "runs": len(t), "reached": k, "reach_rate": rate, "reach_ci_low": lo,
+                     "reach_ci_high": hi, "trials_q25": float(np.percentile(t, 25)),
+                     "trials_median": float(np.median(t)), "trials_q75": float(np.percentile(t, 75)),
+                     "unique_configs_mean": float(uniq.mean())})
+    out = pd.DataFrame(rows)
+    out.attrs.update({"target": target, "configs_at_target": m, "n_configurations": table.n, "budget": budget})
+    return out

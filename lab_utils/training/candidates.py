@@ -32,7 +32,7 @@ from lab_utils.models import build_model
 from lab_utils.training.checkpoints import load_checkpoint_file, load_state, save_checkpoint
 from lab_utils.training.train import History, train
 
-CANDIDATE_FORMAT = "lab_utils.candidate/1"  # the version of the hashed description: a new one retrains all
+CANDIDATE_FORMAT = "lab_utils.candidate/2"  # the version of the hashed description (2: the batched trainer's own optimizer): a new one retrains all
 
 
 def _jsonable(obj):

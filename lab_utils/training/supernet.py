@@ -17,8 +17,11 @@ How it works (the "slimmable"/once-for-all recipe, scaled to a CPU):
   the width transform (:func:`build_candidate`) with the sliced weights copied in -- followed by
   :func:`recalibrate_bn`, which recomputes its BatchNorm running statistics on a few training
   batches (``torch.optim.swa_utils.update_bn``: a cumulative average with fresh buffers).
-- :func:`retrain` trains an exported architecture from scratch (``lab_utils.training.train.train``) so the
-  supernet ranking can be checked with a Spearman rank correlation (:func:`rank_correlation`).
+- :func:`retrain` trains an architecture from scratch (``lab_utils.training.train.train``) so the
+  supernet's ranking can be checked against from-scratch accuracy (:mod:`lab_utils.labs.lab4_vgg`).
+- Determinism: every random draw comes from a seed given here (:func:`build_candidate`'s
+  ``seed``, the recipe's generator), never from the global RNG, which torch seeds randomly per
+  process.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
-from scipy.stats import spearmanr
 from torch import nn
 
 from lab_utils import atomic
@@ -92,18 +94,27 @@ def vgg_macs(channels, fc: int = 1024, num_classes: int = 10) -> int:
     return macs + c[-1] * 16 * fc + fc * fc + fc * num_classes
 
 
-def build_candidate(channels, fc: int = 256, num_classes: int = 10, seed: int | None = None) -> nn.Module:
+def build_candidate(channels, fc: int = 256, num_classes: int = 10, seed: int | None = 0) -> nn.Module:
     """A fresh candidate: the lab's VGG7 traced and re-widened by the width transform.
 
     ``vgg_channels_pass_args`` + ``redefine_conv2d_transform_pass`` (lab_utils.passes.widths) is
     MASE's way to build a candidate; ``vgg7(channels=...)`` is an independent reference, and their
     parameter shapes are asserted equal so a bug in either cannot pass silently. Returns the
     transformed ``fx.GraphModule`` (same state-dict keys as ``vgg7``).
+
+    Every initial weight comes from ``seed`` (``None`` means 0): the base VGG7, the layers the
+    transform re-creates and the layers it leaves alone are all drawn inside ``fork_rng`` after
+    ``manual_seed(seed)``, so the weights never depend on the caller's global RNG state (they did:
+    the untouched layers were drawn from the global RNG, which torch seeds randomly per process)
+    and the caller's RNG is left as it was.
     """
     c = tuple(int(v) for v in channels)
-    graph, _ = redefine_conv2d_transform_pass(trace(vgg7(channels=VGG7_CHANNELS, fc=fc, num_classes=num_classes)),
-                                              vgg_channels_pass_args(c, seed=seed))
-    reference = vgg7(channels=c, fc=fc, num_classes=num_classes)
+    seed = 0 if seed is None else int(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        base = vgg7(channels=VGG7_CHANNELS, fc=fc, num_classes=num_classes)
+        graph, _ = redefine_conv2d_transform_pass(trace(base), vgg_channels_pass_args(c, seed=seed))
+        reference = vgg7(channels=c, fc=fc, num_classes=num_classes)
     got = {k: tuple(v.shape) for k, v in graph.model.state_dict().items()}
     want = {k: tuple(v.shape) for k, v in reference.state_dict().items()}
     if got != want:
@@ -220,8 +231,7 @@ def train_supernet(supernet: VGGSupernet, splits, recipe: SupernetRecipe = Super
 
     Each row has the mean training loss of the largest and the smallest candidate, and the seconds.
     """
-    torch.manual_seed(recipe.seed)
-    gen = torch.Generator().manual_seed(recipe.seed)
+    gen = torch.Generator().manual_seed(recipe.seed)  # the only RNG the loop draws from
     space = all_candidates(supernet.choices)
     supernet.to(memory_format=torch.channels_last)
     x, y = splits.x_train.contiguous(memory_format=torch.channels_last), splits.y_train
@@ -265,45 +275,75 @@ def train_supernet(supernet: VGGSupernet, splits, recipe: SupernetRecipe = Super
     return rows
 
 
+EVAL_CHUNK = 500  # images per forward pass when evaluating: bounds activation memory (see evaluate_candidates)
+
+
 def evaluate_candidates(supernet: VGGSupernet, candidates, splits, split: str = "val", *,
                         n_calib_batches: int = 8, calib_batch_size: int = 256) -> list[dict]:
-    """Accuracy (micro and macro), loss and MACs of each candidate, by slicing + BN recalibration."""
+    """Accuracy (micro and macro), loss and MACs of each candidate, by slicing + BN recalibration.
+
+    Evaluated :data:`EVAL_CHUNK` images at a time: a whole 10,000-image split in one pass through
+    the widest candidate holds several 2.6 GB activations at once (the 6.6 GB peak seen before).
+    """
     x, y = splits.split(split)
     x = x.contiguous(memory_format=torch.channels_last)
     x_calib = splits.x_train[: n_calib_batches * calib_batch_size].contiguous(memory_format=torch.channels_last)
     rows = []
     for c in candidates:
         model = candidate_model(supernet, c, x_calib, n_calib_batches, calib_batch_size)
-        model.to(memory_format=torch.channels_last)
-        m = evaluate(model, x, y, chunk=1000)
+        m = evaluate(model, x, y, chunk=EVAL_CHUNK)
         rows.append({"channels": tuple(c), **{k: m[k] for k in ("accuracy", "macro_accuracy", "loss")},
                      "macs": vgg_macs(c, supernet.fc, supernet.num_classes)})
     return rows
 
 
 def channels_last(splits):
-    """The same splits with images in channels_last memory (oneDNN's fast layout; values unchanged)."""
+    """The same splits with images in channels_last memory (oneDNN's fast layout; values unchanged).
+
+    Tensors already in that layout are kept as they are (no copy), so converting once up front
+    saves a copy of every split per retraining.
+    """
     return dataclasses.replace(splits, **{f"x_{s}": getattr(splits, f"x_{s}").contiguous(
         memory_format=torch.channels_last) for s in ("train", "val", "test")})
 
 
-def retrain(channels, splits, recipe, *, fc: int = 256, augment=None, progress: bool = True):
+class ChunkedEval(nn.Module):
+    """``net`` whose eval-mode forward runs :data:`EVAL_CHUNK` images at a time (training mode: unchanged).
+
+    Why: ``train`` scores the whole validation split in one forward pass each epoch; for the widest
+    candidate and 2,500 images that is 0.65 GB per activation, two or three alive at once. The
+    wrapper bounds that without changing a single number (BatchNorm uses running statistics in eval
+    mode, so chunks are independent).
+    """
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training or x.shape[0] <= EVAL_CHUNK:
+            return self.net(x)
+        return torch.cat([self.net(x[i:i + EVAL_CHUNK]) for i in range(0, x.shape[0], EVAL_CHUNK)])
+
+
+def retrain(channels, splits, recipe, *, fc: int = 256, augment=None, progress: bool = True,
+            n_calib_batches: int = 8, calib_batch_size: int = 256):
     """Train candidate ``channels`` from scratch (``lab_utils.training.train.train``); returns (model, history).
 
-    ``recipe`` is a :class:`lab_utils.training.train.Recipe` (e.g. SGD, lr 0.05, weight decay 5e-4, cosine).
+    ``recipe`` is a :class:`lab_utils.training.train.Recipe` (e.g. SGD, lr 0.05, weight decay 5e-4,
+    cosine); ``recipe.seed`` seeds the initial weights and the training. The caller's global RNG is
+    left as it was (``train`` reseeds it). Afterwards the BatchNorm running statistics are
+    recomputed on the first ``n_calib_batches`` training batches (:func:`recalibrate_bn`), as for
+    a supernet slice: VGG7's BatchNorm momentum 0.9 otherwise leaves statistics of the last one or
+    two minibatches (augmented), a source of noise in every from-scratch score.
     """
     model = build_candidate(tuple(channels), fc=fc, num_classes=splits.num_classes, seed=recipe.seed)
     model.to(memory_format=torch.channels_last)
-    history = train(model, channels_last(splits), recipe, augment=augment, progress=progress,
-                    desc=f"retrain {list(channels)}")
+    data = channels_last(splits)
+    with torch.random.fork_rng(devices=[]):
+        history = train(ChunkedEval(model), data, recipe, augment=augment, progress=progress,
+                        desc=f"retrain {list(channels)}")
+    recalibrate_bn(model, data.x_train, n_calib_batches, calib_batch_size)
     return model, history
-
-
-def rank_correlation(a, b) -> float:
-    """Spearman's rho between two score lists (scipy); NaN when either is constant."""
-    if len(a) != len(b) or len(a) < 2:
-        raise LabError(f"rank correlation needs two lists of the same length >= 2, got {len(a)} and {len(b)}")
-    return float(spearmanr(a, b).statistic)
 
 
 # ---------------------------------------------------------------- checkpoints

@@ -141,11 +141,18 @@ def make_optimizer(model: nn.Module, recipe: Recipe):
 
 @torch.inference_mode()
 def predict(model: nn.Module, x: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
-    """Logits for a whole tensor, in chunks, in eval mode (the caller's mode is restored)."""
+    """Logits for a whole tensor, in chunks, in eval mode (the caller's mode is restored).
+
+    Models under :data:`SMALL_MODEL_PARAMS` run on one thread, as in :func:`train`: with several
+    threads the matrix products' sums are split by the thread count the BLAS picks at that moment,
+    so an argmax near a tie (and a reported accuracy) could change between runs of the same code.
+    """
     was_training = model.training
     model.eval()
+    small = sum(p.numel() for p in model.parameters()) < SMALL_MODEL_PARAMS
     try:
-        return torch.cat([model(x[i:i + chunk]) for i in range(0, x.shape[0], chunk)])
+        with num_threads(1 if small else None):
+            return torch.cat([model(x[i:i + chunk]) for i in range(0, x.shape[0], chunk)])
     finally:
         model.train(was_training)
 

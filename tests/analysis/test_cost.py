@@ -135,3 +135,17 @@ def test_latency_reports_median_iqr_threads():
     assert out["latency_ms"] > 0 and out["latency_iqr_ms"] >= 0
     assert out["latency_ms_per_sample"] == pytest.approx(out["latency_ms"] / 64)
     assert model.training  # mode restored
+
+
+def test_lab_report_transcriptions_against_hand_counts():
+    from lab_utils.analysis.cost import report_bit_wise_op, report_linear_bitops, report_relu_flops
+    # the report's per-output count: K·(a·w) + (K−1)·(a·w) + bias width; here K=16, a=8, w=4, bias 8, 5 outputs
+    assert report_linear_bitops(16, 5, 8, 4, 8) == 5 * (16 * 32 + 15 * 32 + 8)
+    assert report_linear_bitops(16, 5, 8, 4, 8, has_bias=False) == 5 * (16 * 32 + 15 * 32)
+    q = quantize_model(build_model("jsc-tiny"), ALL_8_4)
+    # bit_wise_op(model, input_res, data, weight, bias, batch): integer Linear layers only, times the batch
+    assert report_bit_wise_op(q, (16,), 8, 4, 8, 3) == 3 * 5 * (16 * 32 + 15 * 32 + 8)
+    assert report_bit_wise_op(build_model("jsc-tiny"), (16,), 8, 4, 8, 3) == 0  # no integer layer: nothing counted
+    with pytest.raises(TypeError, match="batch_size"):
+        report_bit_wise_op(q, (16,), 8, 4, 8)  # the report's first call, without the batch size
+    assert report_relu_flops(7) == 7 * (16 + 5) and report_relu_flops(2, (10,)) == 20

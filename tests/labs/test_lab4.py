@@ -1,5 +1,6 @@
-"""Lab 4 helpers: aggregation and seed-spread verdict against hand-worked numbers, and lab4_4's
-upstream check, config patch, CLI runs and search-against-grid tables."""
+"""Lab 4 helpers: the runs table (failures from predictions), the screen plan, and lab4_4's upstream
+check, config patch, CLI runs, search-against-grid tables and claims (the statistics:
+tests/labs/test_lab4_stats.py)."""
 
 import json
 import tomllib
@@ -12,42 +13,26 @@ from lab_utils.labs import lab4 as width_results
 from lab_utils.search.config import parse_config
 
 
-def _runs(rows):
-    return pd.DataFrame([{"a": a, "c": c, "h1": 16 * a, "h2": 16 * c, "params": p, "macs": p, "bitops": 1024 * p,
-                          "seed": s, "val_accuracy": v, "test_accuracy": t} for a, c, p, s, v, t in rows])
-
-
-def test_by_candidate_and_verdict_by_hand():
-    runs = _runs([(1, 1, 661, 0, 0.70, 0.69), (1, 1, 661, 1, 0.72, 0.71), (1, 1, 661, 2, 0.71, 0.70),
-                  (2, 4, 3013, 0, 0.75, 0.74), (2, 4, 3013, 1, 0.74, 0.73), (2, 4, 3013, 2, 0.76, 0.75)])
-    agg = width_results.by_candidate(runs)
-    assert list(zip(agg["a"], agg["c"])) == [(2, 4), (1, 1)]  # sorted by mean val accuracy
-    assert agg["val_mean"].tolist() == pytest.approx([0.75, 0.71])
-    assert agg["val_std"].tolist() == pytest.approx([0.01, 0.01])  # sample std of (0.74, 0.75, 0.76)
-    assert agg["val_range"].tolist() == pytest.approx([0.02, 0.02])
-    v = width_results.spread_verdict(agg)
-    assert v["best"] == (2, 4) and v["difference"] == pytest.approx(0.04) and v["seed_spread"] == pytest.approx(0.02)
-    assert v["beats_base_beyond_spread"] and "beats the base by more" in v["verdict"]
-
-
-def test_verdict_within_spread_and_single_seed():
-    runs = _runs([(1, 1, 661, 0, 0.70, 0.7), (1, 1, 661, 1, 0.74, 0.7), (3, 3, 2000, 0, 0.73, 0.7),
-                  (3, 3, 2000, 1, 0.73, 0.7)])
-    v = width_results.spread_verdict(width_results.by_candidate(runs))
-    assert v["best"] == (3, 3) and v["difference"] == pytest.approx(0.01) and v["seed_spread"] == pytest.approx(0.04)
-    assert not v["beats_base_beyond_spread"] and "does NOT" in v["verdict"]
-    one = width_results.spread_verdict(width_results.by_candidate(runs[runs["seed"] == 0]))
-    assert not one["beats_base_beyond_spread"] and one["verdict"].startswith("undetermined")
-
-
 def test_results_table_counts_params_and_accuracy(blobs):
+    import torch
+
     from lab_utils.training.batched import seeded_init
 
     model = seeded_init((32, 64), 0).eval()
+    dead = seeded_init((16, 16), 0, logit_relu=False).eval()
+    with torch.no_grad():  # a class that can never win: its logit's bias far below the others
+        dead.seq_blocks[6].bias[3] = -1e6
     table = width_results.results_table([{"hidden": (32, 64), "seed": 0, "model": model, "cached": True,
-                                          "history": {"best_epoch": 3}}], blobs)
+                                          "history": {"best_epoch": 3}},
+                                         {"hidden": (16, 16), "seed": 1, "model": dead, "logit_relu": False}], blobs)
     row = table.iloc[0]
     assert (row["a"], row["c"], row["params"]) == (2, 4, 3013)
+    pred_classes = int(torch.unique(model(blobs.x_val).argmax(1)).numel())
+    assert row["classes_predicted"] == pred_classes and row["failed"] == (pred_classes < 5)
+    assert row["model"] == "faithful" and row["phase"] == "screen"
+    dead_row = table.iloc[1]
+    assert dead_row["model"] == "fixed" and bool(dead_row["failed"])
+    assert dead_row["classes_predicted"] == int(torch.unique(dead(blobs.x_val).argmax(1)).numel()) <= 4
     assert row["macs"] == 16 * 32 + 32 * 64 + 64 * 5
     pred = model(blobs.x_val).argmax(1)
     assert row["val_accuracy"] == pytest.approx(float((pred == blobs.y_val).float().mean()))
@@ -95,8 +80,10 @@ def test_upstream_runs_checks_mode_recipe_and_data(tmp_path, monkeypatch, blobs)
     d.mkdir(parents=True)
     (d / "summary.json").write_text(json.dumps({"quick": True, "numbers": {"epochs": 1}}))
     (d / "runs.meta.json").write_text(json.dumps({"table": "runs", "dataset": "jsc-sim", "n": 10}))
-    (d / "runs.csv").write_text("a,c,seed,val_accuracy\n1,1,0,0.5\n")
+    (d / "runs.csv").write_text("model,phase,a,c,seed,val_accuracy\nfaithful,screen,1,1,0,0.5\n"
+                                "fixed,screen,1,1,0,0.6\nfaithful,confirm,1,1,1000,0.7\n")
     assert width_results.upstream_runs(Splits(), True, 1)["val_accuracy"].tolist() == [0.5]
+    assert width_results.upstream_runs(Splits(), True, 1, logit_relu=False)["val_accuracy"].tolist() == [0.6]
     with pytest.raises(LabError, match="same mode"):
         width_results.upstream_runs(Splits(), False, 1)
     with pytest.raises(LabError, match="same mode"):
@@ -122,8 +109,23 @@ def test_search_against_grid_by_hand():
     assert width_results.rank_in_grid(first_seed, choice["tpe"]["accuracy"]) == 2
     table = width_results.choices_table(choice, tpe_trials=3, seed=0)
     assert table["method"].tolist() == ["TPE, 3 trials", "brute force, 25 trials", "lab4_3 grid, seed 0",
-                                         "lab4_3 grid, mean over seeds"]
-    assert table["val accuracy"].tolist() == pytest.approx([0.6, 0.7, 0.7, 0.7])
+                                         "lab4_3 screen, mean of trained runs"]
+    assert table["val accuracy (%)"].tolist() == pytest.approx([60.0, 70.0, 70.0, 70.0])
+    found = width_results.search_claims(choice, compare, trained_by_searches=0, width_p=0.4)
+    assert [c.holds for c in found] == [True, True, False, False]  # TPE (1,1) vs brute force (2,1); mean (1,1)
+    assert "p = 0.400" in found[3].evidence
+    again = width_results.search_claims({**choice, "tpe": choice["brute-force"], "grid (mean)": choice["brute-force"]},
+                                        compare.assign(difference=[0.0, 1e-3]), trained_by_searches=1, width_p=0.01)
+    assert [c.holds for c in again] == [False, True, True, True]
+
+
+def test_search_against_grid_ignores_failed_runs_in_the_mean():
+    grid = pd.DataFrame({"a": [1, 1, 2, 2], "c": [1, 1, 1, 1], "seed": [0, 1, 0, 1], "params": [10, 10, 20, 20],
+                         "val_accuracy": [0.6, 0.8, 0.7, 0.4], "failed": [False, False, False, True]})
+    bf = pd.DataFrame({"number": [0, 1], "state": ["COMPLETE"] * 2, "a": [2, 1], "c": [1, 1], "accuracy": [0.7, 0.6],
+                       "params": [20, 10]})
+    _, _, exhaustive = width_results.search_vs_grid(grid, bf, seed=0)
+    assert exhaustive.set_index("a")["val_mean_all_seeds"].tolist() == pytest.approx([0.7, 0.7])
 
 
 def test_cli_searches_links_the_cache_and_reports_a_failure(tmp_path):
@@ -138,3 +140,12 @@ def test_cli_searches_links_the_cache_and_reports_a_failure(tmp_path):
     assert width_results.count_cached(tmp_path / "out" / "tpe" / "candidates") == 1
     assert printed[0][:2] == ("$ python -m lab_utils search --config", "missing.toml")
     assert "error:" in printed[1][1]
+
+
+def test_double_width_claims_both_ways():
+    good = width_results.double_width_claims(1797, (32, 32), 2, {"accuracy": 0.2, "n": 1000},
+                                             {"accuracy": 0.7, "n": 1000})
+    assert [c.holds for c in good] == [True, True]  # 16*32+32 + 32*32+32 + 32*5+5 + 32 = 1,797
+    bad = width_results.double_width_claims(1796, (32, 16), 2, {"accuracy": 0.5, "n": 1000},
+                                            {"accuracy": 0.49, "n": 1000})
+    assert [c.holds for c in bad] == [False, False]

@@ -10,8 +10,8 @@ from lab_utils.labs import presets
 from lab_utils.labs.lab0 import QUICK_JETS, QUICK_RECIPE
 from lab_utils.training.train import Recipe
 
-LAB4_5 = {"choices": [16, 32, 48, 64], "fc": 256, "supernet_epochs": 5, "n_trials": 40, "n_retrain": 3,
-          "retrain_epochs": 2, "final_epochs": 12, "threads": 2}
+LAB4_5 = {"choices": [16, 32, 48, 64], "fc": 256, "supernet_epochs": 3, "n_trials": 40, "n_random_baselines": 5,
+          "searched_seeds": 2, "final_epochs": 4, "threads": 2}
 
 
 def test_full_mode_is_the_parameters():
@@ -26,15 +26,17 @@ def test_full_mode_is_the_parameters():
 
 def test_quick_mode_values():
     p = presets.resolve("lab4_5", True, **LAB4_5)
-    assert ([p.choices, p.fc, p.supernet_epochs, p.n_trials, p.n_retrain, p.retrain_epochs, p.final_epochs, p.threads]
-            == [[4, 8], 16, 3, 8, 2, 1, 1, 1])
+    assert ([p.choices, p.fc, p.supernet_epochs, p.n_trials, p.n_random_baselines, p.searched_seeds, p.final_epochs,
+             p.threads] == [[4, 8], 16, 3, 8, 3, 2, 1, 1])
     assert presets.resolve("lab3_1", True, latency_s=0.3).latency_s == 0.05
-    q = presets.resolve("lab3_4", True, seeds=20, large_budget=150, large_eval_samples=20000)
-    assert (q.seeds, q.large_budget) == (5, 40)
+    q = presets.resolve("lab3_4", True, seeds=100, large_seeds=50, large_budget=150, large_eval_samples=20000,
+                        workers=2)
+    assert (q.seeds, q.large_seeds, q.large_budget, q.workers) == (12, 8, 40, 1)
     assert q.large_space["eval_samples"] is None and q.large_space["weight_widths"] == (2, 8)
     for task in ("lab4_1", "lab4_2", "lab4_3", "lab4_4"):
         assert presets.resolve(task, True, epochs=10, n_seeds=3).epochs == 1
-    assert presets.resolve("lab4_3", True, epochs=10, n_seeds=3).n_seeds == 1
+    q = presets.resolve("lab4_3", True, epochs=10, n_seeds=3, n_confirm=4, workers=2)
+    assert (q.n_seeds, q.n_confirm, q.workers) == (2, 2, 1)
     assert presets.resolve("lab3_3", True).n_samples == QUICK_JETS
     assert presets.resolve("lab4_4", True, epochs=3).n_samples == QUICK_JETS
 

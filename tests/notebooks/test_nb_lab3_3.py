@@ -1,4 +1,4 @@
-"""lab3_3 quick run: brute force through the CLI's code covers every unique configuration once."""
+"""lab3_3 quick run: brute force through the CLI's code covers every unique configuration once; claims."""
 
 import pandas as pd
 
@@ -13,6 +13,14 @@ def test_lab3_3_outputs(quick_report):
     assert n["configurations evaluated twice"] == 0
     assert 0.0 < n["best quantized accuracy"] <= 1.0 and 0.0 < n["float accuracy"] <= 1.0
     assert n["best quantized accuracy"] >= n["float accuracy"] - 0.01  # 16-bit is in the space
-    trials = pd.read_csv(quick_report / "results" / "lab3_3" / "search" / "trials.csv")
+    res = quick_report / "results" / "lab3_3"
+    trials = pd.read_csv(res / "search" / "trials.csv")
     assert (trials["state"] == "COMPLETE").sum() == 144
+    frame = pd.read_csv(res / "trials_with_clipping.csv")
+    # a data_in format with a negative number of integer bits holds less than 0.5: it clips most inputs
+    assert frame.loc[frame["data_in_integer_bits"] < 0, "data_in_clip_share"].gt(0.3).all()
     assert "lab3_3_brute_force.png" in s["figures"]
+    assert s["claims"][0]["holds"] is True  # each unique configuration exactly once
+    assert [c["topic"] for c in s["report_checks"]] == ["256 combinations cover the space",
+                                                        "best brute-force trial keeps accuracy"]
+    assert s["report_checks"][0]["verdict"] == "partly"

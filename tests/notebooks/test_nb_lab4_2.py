@@ -1,4 +1,5 @@
-"""lab4_2 (quick run): five uniform multipliers trained (batched), parameters by hand, a verdict."""
+"""lab4_2 (quick run): five uniform multipliers, both models, screened and confirmed; failures counted
+from predictions; claims computed; parameters by hand."""
 
 import pandas as pd
 
@@ -8,13 +9,21 @@ from tests.helpers import summary_of
 def test_lab4_2_quick(quick_report):
     s = summary_of(quick_report, "lab4_2")
     n = s["numbers"]
-    agg = pd.read_csv(quick_report / "results" / "lab4_2" / "by_multiplier.csv")
-    # params of 16 -> 16m -> 16m -> 5 with BN(16): 16*16m + 16m + (16m)^2 + 16m + 16m*5 + 5 + 32
-    assert agg["params"].tolist() == [256 * m * m + 368 * m + 37 for m in (1, 2, 3, 4, 5)]
-    assert n["params multiplier 1"] == 661 and n["params multiplier 2"] == 1797
-    assert agg["multiplier"].tolist() == [1, 2, 3, 4, 5] and (agg["n_seeds"] == 1).all()
-    assert agg["val_mean"].between(0.2, 1).all() and agg["test_mean"].between(0.2, 1).all()
-    assert n["best val accuracy (mean)"] == agg["val_mean"].max()
-    assert n["best multiplier"] == int(agg.loc[agg["val_mean"].idxmax(), "multiplier"])
-    assert n["verdict"].startswith("undetermined")  # one seed in quick mode: no spread, no claim
+    table = pd.read_csv(quick_report / "results" / "lab4_2" / "by_multiplier.csv")
+    runs = pd.read_csv(quick_report / "results" / "lab4_2" / "runs.csv")
+    assert sorted(table["model"].unique()) == ["faithful", "fixed"] and len(table) == 10
+    for _, g in table.groupby("model"):
+        g = g.sort_values("a")
+        # params of 16 -> 16m -> 16m -> 5 with BN(16): 16*16m + 16m + (16m)^2 + 16m + 16m*5 + 5 + 32
+        assert g["params"].tolist() == [256 * m * m + 368 * m + 37 for m in (1, 2, 3, 4, 5)]
+    screen = runs[runs["phase"] == "screen"]
+    assert len(screen) == 5 * 2 * 2 == n["screen runs"] and (table["runs"] == 2).all()
+    assert (screen["failed"] == (screen["classes_predicted"] < 5)).all()
+    assert table["failed"].sum() == screen["failed"].sum() == n["faithful: failed runs"] + n["fixed: failed runs"]
+    confirm = runs[runs["phase"] == "confirm"]
+    assert len(confirm) == n["confirmation runs"] and (confirm["seed"] >= 1000).all()  # fresh seeds
+    statements = [c["statement"] for c in s["claims"]]
+    assert len(statements) == 2 * 3 + 1 + 2 and all(c["holds"] in (True, False, None) for c in s["claims"])
+    assert any("max-statistic" in c["evidence"] or "no test" in c["evidence"] for c in s["claims"])
+    assert len(s["report_checks"]) == 1 and s["report_checks"][0]["topic"].startswith("width results")
     assert s["figures"] == ["lab4_2_accuracy.png"]

@@ -1,4 +1,5 @@
-"""lab4_4 (quick run): the CLI search reuses lab4_3's trained candidates and agrees with its grid."""
+"""lab4_4 (quick run): the CLI search reuses lab4_3's trained candidates and agrees with its grid;
+its claims are computed."""
 
 import pandas as pd
 
@@ -13,6 +14,10 @@ def test_lab4_4_quick(quick_report):
     assert n["brute-force trials"] == 25 and n["tpe trials"] >= 1
     assert n["brute-force choice"] == n["grid best (seed)"]
     assert n["brute-force accuracy"] >= n["tpe accuracy"]
+    reuse, bf_grid, tpe_bf, seed_vs_screen = s["claims"]
+    assert reuse["holds"] is True and bf_grid["holds"] is True
+    assert tpe_bf["holds"] == (n["tpe choice"] == n["brute-force choice"])
+    assert seed_vs_screen["holds"] == (n["brute-force choice"] == n["grid best (mean over seeds)"])
     bf = pd.read_csv(quick_report / "results" / "lab4_4" / "brute-force" / "trials.csv")
     assert len(bf) == 25 and (bf["state"] == "COMPLETE").all()
     cols = ["seq_blocks_2/config/channel_multiplier", "seq_blocks_4/config/channel_multiplier"]

@@ -1,4 +1,5 @@
-"""lab4_5 quick run (tiny generated image set): outputs exist and the numbers are sane (issue 7).
+"""lab4_5 quick run (tiny generated image set): outputs exist, the claims and the lab report check
+are computed and stored, and the numbers are consistent with the tables the notebook wrote.
 
 The notebook itself asserts, in quick mode, the image shapes, that every candidate of the space
 builds and runs a forward pass, and that supernet training lowered the loss; a failed assertion
@@ -13,12 +14,16 @@ from tests.helpers import summary_of
 def test_lab4_5_outputs(quick_report):
     s = summary_of(quick_report, "lab4_5")
     n = s["numbers"]
-    assert s["synthetic"] and "SYNTHETIC" in s["dataset"]  # quick mode's generated images say so
-    for fig in ("lab4_5_supernet_training.png", "lab4_5_accuracy_vs_macs.png"):
-        assert fig in s["figures"] and (quick_report / "figures" / fig).stat().st_size > 1000
-    for k in ("best_val_accuracy_supernet", "best_test_accuracy", "best_test_accuracy_int8"):
+    assert s["synthetic"] and s["dataset"].startswith("cifar10 (SYNTHETIC): ")  # quick mode's generated images say so
+    sizes = (n["train_images"], n["val_images"], n["test_images"])
+    assert s["dataset"].endswith(f"{sizes[0]:,} train / {sizes[1]:,} val / {sizes[2]:,} test images")
+    assert sizes == (225, 75, 100)  # 30 + 10 images per class; a quarter of the training part is validation
+    for fig in ("lab4_5_supernet_training.png", "lab4_5_accuracy_vs_macs.png", "lab4_5_supernet_ranking.png"):
+        assert fig in s["figures"] and fig in s["captions"] and (quick_report / "figures" / fig).stat().st_size > 1000
+    for k in ("searched_val_accuracy_supernet", "searched_test_accuracy", "searched_test_accuracy_int8",
+              "untrained_test_accuracy"):
         assert 0.0 <= n[k] <= 1.0, (k, n[k])
-    channels = n["best_channels"]
+    channels = n["searched_channels"]
     assert len(channels) == 6 and channels == sorted(channels)  # non-decreasing, as the space requires
     trials = pd.read_csv(quick_report / "results" / "lab4_5" / "trials.csv")
     assert len(trials) == n["n_trials"]
@@ -26,4 +31,15 @@ def test_lab4_5_outputs(quick_report):
         widths = [int(v) for v in ch.strip("()").split(",")]
         assert widths == sorted(widths)
     assert (trials["macs"] > 0).all() and trials["accuracy"].between(0, 1).all()
+    runs = pd.read_csv(quick_report / "results" / "lab4_5" / "from_scratch.csv")
+    assert runs.role.tolist() == ["searched", "searched", "widest", "narrowest", "random 1", "random 2", "random 3"]
+    assert len(runs) == n["from_scratch_runs"]
+    assert round(runs.test_accuracy[0], 4) == n["searched_test_accuracy"]  # the first searched run is the one measured
+    statements = [c["statement"] for c in s["claims"]]
+    assert len(statements) == 6 and any("beats every random" in t for t in statements)
+    ranking = next(c for c in s["claims"] if "ranks architectures" in c["statement"])
+    assert ranking["holds"] is None and "fewer than 8" in ranking["evidence"]  # 6 architectures in quick mode
+    assert all(c["evidence"] and c["test"] for c in s["claims"])
+    (check_untrained, check_trained) = s["report_checks"]
+    assert "11 %" in check_untrained["report_said"] and check_untrained["verdict"] in ("agrees", "disagrees")
     assert n["report_accuracy"] == 0.11

@@ -112,36 +112,78 @@ def test_grid_replay_covers_everything_once():
 def test_tpe_repeats_are_counted():
     table, _, _ = _counting_table()
     study = eff.sampler_study(table, samplers=("tpe", "brute-force"), seeds=range(3), n_trials=24, n_startup_trials=4)
-    tab = eff.efficiency_table(study).set_index("sampler")
+    tab = eff.reach_table(study, table.optimum()).set_index("sampler")
     naive = np.mean([len(set(row.tolist())) for row in study.configs["tpe"]])
     assert tab.loc["tpe", "unique_configs_mean"] == pytest.approx(naive)
     assert naive < 24  # TPE on 24 points in 24 trials repeats some (it exploits)
-    assert tab.loc["tpe", "repeat_share"] == pytest.approx(1 - naive / 24)
     assert tab.loc["brute-force", "unique_configs_mean"] == 24
-    assert tab.loc["brute-force", "repeat_share"] == 0
 
 
-def test_trials_to_reach_and_efficiency_table_by_hand():
+def test_parallel_study_equals_sequential():
+    table, _, _ = _counting_table()
+    kw = dict(samplers=("brute-force", "tpe", "random", "nsgaii"), seeds=[5, 1, 9, 3, 7], n_trials=20, n_startup_trials=4)
+    one = eff.sampler_study(table, **kw)
+    two = eff.sampler_study(table, workers=2, **kw)
+    for s in kw["samplers"]:
+        assert np.array_equal(one.values[s], two.values[s]) and np.array_equal(one.configs[s], two.configs[s])
+        for row, seed in zip(two.configs[s], kw["seeds"]):  # rows stay in the order of the seeds given
+            assert np.array_equal(row, eff.replay(table, s, seed, 20, 4).configs)
+    with pytest.raises(LabError, match="workers"):
+        eff.sampler_study(table, workers=0, **kw)
+
+
+def test_trials_to_reach_and_censoring_by_hand():
     curves = np.array([[1.0, 3.0, 5.0], [5.0, 5.0, 5.0], [1.0, 2.0, 2.0]])
     assert np.array_equal(eff.trials_to_reach(curves, 5.0), [3.0, 1.0, np.nan], equal_nan=True)
     assert np.array_equal(eff.trials_to_reach(-curves, -2.0, maximize=False), [2.0, 1.0, 2.0])
+    assert eff.censored_trials(curves, 5.0).tolist() == [3.0, 1.0, 4.0]  # never reached: budget + 1
+
+
+def test_first_hit_survival_matches_enumeration():
+    n, m = 6, 2
+    firsts = np.array([min(p.index(0), p.index(1)) + 1 for p in itertools.permutations(range(n))])
+    t = np.arange(0, n + 1)
+    assert np.allclose(eff.first_hit_survival(n, m, t), [(firsts > k).mean() for k in t])
+    assert eff.first_hit_survival(n, m, [0])[0] == 1.0 and eff.first_hit_survival(n, m, [n - m + 1])[0] == 0.0
+    # the mean of the law is (n + 1) / (m + 1)
+    assert eff.first_hit_survival(n, m, t).sum() == pytest.approx(eff.expected_trials_to_hit(n, m))
+    with pytest.raises(LabError, match="m <= n"):
+        eff.first_hit_survival(3, 0, [1])
+
+
+def _random_order_firsts(rng, n, m, runs, budget):
+    t = np.array([np.argmax(rng.permutation(n) < m) + 1 for _ in range(runs)], dtype=float)
+    return np.where(t > budget, budget + 1, t)
+
+
+def test_exact_first_hit_test_accepts_random_orders_and_rejects_others():
+    rng = np.random.default_rng(3)
+    ps = [eff.exact_first_hit_test(_random_order_firsts(rng, 144, 4, 100, 144), 144, 4, 144)["p"] for _ in range(200)]
+    assert 0.01 < np.mean(np.array(ps) < 0.05) < 0.12  # about 5 % false rejections under the null
+    censored = _random_order_firsts(rng, 500, 3, 200, 60)  # a budget below the space: censoring
+    res = eff.exact_first_hit_test(censored, 500, 3, 60)
+    assert res["p"] > 0.001 and res["bins"] >= 3 and res["n"] == 200
+    assert eff.exact_first_hit_test(np.ones(100), 144, 4, 144)["p"] < 1e-6  # always first: not random
+    fast = _random_order_firsts(rng, 144, 12, 100, 144)  # drawn as if 12 were good, tested against 4
+    assert eff.exact_first_hit_test(fast, 144, 4, 144)["p"] < 1e-3
+
+
+def test_reach_table_by_hand():
     table = eff.ReplayTable({"x": (0, 1, 2, 3)}, np.array([1.0, 4.6, 5.0, 2.0]))
-    study = eff.SamplerStudy(table, 4, [0, 1], 10)
-    study.values["s"] = np.array([[1.0, 4.6, 2.0, 5.0], [5.0, 1.0, 4.6, 2.0]])
-    study.configs["s"] = np.array([[0, 1, 3, 2], [2, 0, 1, 3]])
-    row = eff.efficiency_table(study, tolerance=0.5).set_index("sampler")
-    assert row.loc["s", "trials_to_optimum_mean"] == 2.5  # 4 and 1
-    assert row.loc["s", "trials_to_within_tol_mean"] == 1.5  # 2 and 1 (4.6 is within 0.5 of 5)
-    assert row.loc["random order (exact)", "trials_to_optimum_mean"] == 2.5  # (4+1)/(1+1)
-    assert row.loc["random order (exact)", "trials_to_within_tol_mean"] == pytest.approx(5 / 3)
+    study = eff.SamplerStudy(table, 2, [0, 1, 2], 10)
+    study.values["s"] = np.array([[1.0, 4.6], [5.0, 1.0], [2.0, 1.0]])
+    study.configs["s"] = np.array([[0, 1], [2, 0], [3, 0]])
+    row = eff.reach_table(study, 4.5).set_index("sampler")
+    assert row.loc["s", "reached"] == 2 and row.loc["s", "reach_rate"] == pytest.approx(2 / 3)
+    assert row.loc["s", "trials_median"] == 2.0  # trials 2, 1 and 3 (never: budget + 1)
+    from scipy import stats
 
-
-def test_random_order_replay_agrees_with_exact_curve():
-    rng = np.random.default_rng(1)
-    table = eff.ReplayTable({"a": tuple(range(8)), "b": tuple(range(6))}, rng.normal(size=48).round(1))
-    study = eff.sampler_study(table, samplers=("brute-force",), seeds=range(30))
-    check = eff.exact_band_check(study)
-    assert check["share_within_band"] >= 0.9 and check["max_abs_gap"] < 0.5 * (study.table.values.max() - study.table.values.min())
+    ci = stats.binomtest(2, 3).proportion_ci(0.95, method="exact")
+    assert (row.loc["s", "reach_ci_low"], row.loc["s", "reach_ci_high"]) == pytest.approx((ci.low, ci.high))
+    assert row.loc["s", "unique_configs_mean"] == 2.0
+    # exact: 2 good of 4, budget 2: P(reached) = 1 - C(2,2)/C(4,2) = 5/6
+    assert row.loc["random order (exact)", "reach_rate"] == pytest.approx(5 / 6)
+    assert eff.good_count(table, 4.5) == 2
 
 
 def test_mean_band_matches_scipy_interval():
@@ -165,17 +207,3 @@ def test_bad_inputs_are_lab_errors():
         eff.replay(table, "grid-ish", 0)
     with pytest.raises(LabError, match="n_trials"):
         eff.replay(table, "brute-force", 0, n_trials=3)
-
-
-def test_random_order_band_against_exact_moments():
-    values = np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0])
-    mean, sd = eff.expected_best(values, True)
-    lo, hi = eff.random_order_band(values, True, n_seeds=20, k_max=len(values), level=0.99, n_sim=4000)
-    assert np.all(lo <= mean + 1e-12) and np.all(mean <= hi + 1e-12)  # the exact mean is inside
-    assert lo[-1] == hi[-1] == 9.0  # after every item, the best is the maximum in every run
-    assert lo[0] < mean[0] < hi[0]
-    # a band for the mean of 20 runs is far narrower than one run's spread, and not wider than ±4 sd/√20
-    assert np.all(hi - lo <= 2 * 4 * sd / np.sqrt(20) + 1e-12)
-    # partial orders (k_max < n) give the same band as full permutations cut at k_max
-    lo5, hi5 = eff.random_order_band(values, True, n_seeds=20, k_max=5, level=0.99, n_sim=4000)
-    assert np.allclose(lo5, lo[:5], atol=0.25) and np.allclose(hi5, hi[:5], atol=0.25)

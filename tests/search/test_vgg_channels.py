@@ -47,6 +47,8 @@ def test_config_errors(tmp_path):
         parse_config(_raw_cfg(tmp_path, choices=[4, "wide"]))
     with pytest.raises(LabError, match="setup.colour: unknown key"):
         parse_config(_raw_cfg(tmp_path, colour=1))
+    with pytest.raises(LabError, match="setup.val_fraction"):
+        parse_config(_raw_cfg(tmp_path, val_fraction=1.5))
 
 
 def test_search_runs_and_trial_metrics_equal_direct_evaluation(tmp_path):
@@ -74,3 +76,19 @@ def test_search_runs_and_trial_metrics_equal_direct_evaluation(tmp_path):
         assert row["accuracy"] == pytest.approx(direct, abs=1e-6)
     assert space.evaluate(config) == space.evaluate(config)  # deterministic
 
+
+
+def test_val_fraction_scores_on_the_larger_split_the_notebook_loads(tmp_path):
+    from lab_utils.data.cifar10 import load_cifar10
+
+    d = make_tiny_image_set(tmp_path / "img", "npz", n_per_class=10, n_test_per_class=2)
+    cfg = parse_config(_raw_cfg(d, val_fraction=0.3))
+    space, engine_splits = build_context(cfg, tmp_path / "out")
+    mine = load_cifar10(path=d, data_seed=0, val_fraction=0.3, download=False)
+    assert space.splits.sizes() == mine.sizes() == {"train": 70, "val": 30, "test": 20}
+    assert engine_splits.sizes()["val"] == 10  # the engine's own 10 % split is not what is scored
+    c = (4, 4, 4, 8, 8, 8)
+    config = dict(zip(KEYS, c))
+    model = S.candidate_model(space.supernet, c, mine.x_train[:256], 1, 256)
+    direct = (model(mine.x_val).argmax(1) == mine.y_val).float().mean().item()
+    assert space.evaluate(config)["accuracy"] == pytest.approx(direct, abs=1e-6)

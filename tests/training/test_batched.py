@@ -1,9 +1,9 @@
 """Batched candidate training: every slot is exactly its own network (oracle: the plain model and
-``lab_utils.training.train.train`` run alone with the same init and seed)."""
+``lab_utils.training.train.train`` run alone with the same init and seed), bit for bit the same
+whatever else shares its group, and the same in two worker processes as in one."""
 
 import copy
 from dataclasses import replace
-from itertools import combinations
 from types import SimpleNamespace
 
 import pytest
@@ -13,12 +13,15 @@ from lab_utils.errors import LabError
 from lab_utils.models import build_model, count_params
 from lab_utils.training import candidates
 from lab_utils.training.batched import (
+    MAX_SLOTS,
     BatchedThreeLinear,
     evaluate_slots,
+    plan_groups,
     seeded_init,
-    split_groups,
     train_batched,
     train_grid,
+    train_runs,
+    width_class,
 )
 from lab_utils.training.train import Recipe, evaluate, metrics_from_logits, train
 
@@ -78,15 +81,16 @@ def test_batched_training_equals_training_each_alone(blobs, optimizer):
 
 
 def test_padded_entries_stay_zero_under_adam(blobs):
+    """No gradient masking: a padded unit's pre-activation is 0 and ReLU's gradient at 0 is 0."""
     net = BatchedThreeLinear([seeded_init(h, 0) for h in HIDDEN])
     opt = torch.optim.Adam(net.parameters(), lr=0.05, weight_decay=0.1)
+    row_of = torch.zeros(len(HIDDEN), dtype=torch.long)
     for i in range(5):
-        xb = blobs.x_train[i * 200:(i + 1) * 200].expand(len(HIDDEN), -1, -1)
+        xb = blobs.x_train[i * 200:(i + 1) * 200].unsqueeze(0)
         yb = blobs.y_train[i * 200:(i + 1) * 200].expand(len(HIDDEN), -1)
-        loss = torch.nn.functional.cross_entropy(net(xb).transpose(1, 2), yb)
+        loss = torch.nn.functional.cross_entropy(net.train_logits(xb, row_of).transpose(1, 2), yb)
         opt.zero_grad()
         loss.backward()
-        net.mask_grads()
         opt.step()
     for k in range(3):
         w, mw = getattr(net, f"w{k}"), getattr(net, f"mw{k}")
@@ -126,21 +130,46 @@ def test_evaluate_slots_against_metrics_from_logits_bit_for_bit(blobs):
     assert any(g["accuracy"] != metrics_from_logits(logits[s], blobs.y_val)["accuracy"] for s, g in enumerate(got))
 
 
-def test_train_grid_in_two_groups_equals_train_batched_per_group(blobs):
-    """Eight pairs train as two batched groups (split_groups); each equals train_batched on its group."""
-    recipe = Recipe(epochs=2, batch_size=256, lr=3e-3)
-    grid = [(16, 16), (16, 32), (32, 16), (32, 32), (48, 16), (48, 48), (64, 32), (80, 80)]
-    rows = train_grid(grid, [0], _with_describe(blobs), recipe, progress=False)
-    assert [r["hidden"] for r in rows] == grid and not any(r["cached"] for r in rows)
-    assert all(r["path"] is None for r in rows)
-    groups = split_groups(grid, 2)
-    assert len(groups) == 2
-    for group in groups:
-        models, hists = train_batched([seeded_init(grid[i], 0) for i in group], [0] * len(group), blobs, recipe,
-                                      progress=False)
-        for i, model, hist in zip(group, models, hists):
-            assert _max_diff(model, rows[i]["model"]) == 0.0 and not rows[i]["model"].training
-            assert rows[i]["history"]["epochs"] == hist.epochs and rows[i]["val"] == hist.best_val()
+def _same(a, b) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_a_run_does_not_depend_on_its_group(blobs):
+    """The same (hidden, seed, variant) run trained alone, in a larger group of its width class (other
+    shapes, seeds and variants, in another slot position) and in a group cut differently gives the
+    same weights and history bit for bit."""
+    data, recipe = _with_describe(blobs), Recipe(epochs=2, batch_size=256, lr=3e-3)
+    alone = train_runs([((32, 48), 0, True)], data, recipe, progress=False, workers=1)[0]
+    crowd = train_runs([((16, 16), 3, True), ((48, 48), 0, False), ((32, 48), 1, False), ((32, 48), 0, True),
+                        ((48, 32), 0, False)], data, recipe, progress=False, workers=1)[3]
+    assert width_class((32, 48)) == width_class((16, 16)) == (48, 48)
+    assert _same(alone["model"], crowd["model"]) and alone["history"]["epochs"] == crowd["history"]["epochs"]
+    assert alone["val"] == crowd["val"]
+
+
+def test_two_processes_equal_one(blobs):
+    data, recipe = _with_describe(blobs), Recipe(epochs=1, batch_size=256, lr=3e-3)
+    runs = [((16 * a, 16 * c), s, relu) for a, c in [(1, 1), (2, 4), (5, 3), (4, 5)] for s in (0, 1) for relu in (True, False)]
+    one = train_runs(runs, data, recipe, progress=False, workers=1)
+    two = train_runs(runs, data, recipe, progress=False, workers=2)
+    assert len(plan_groups(runs)) >= 2  # really spread over both workers
+    for a, b in zip(one, two):
+        assert (a["hidden"], a["seed"], a["logit_relu"]) == (b["hidden"], b["seed"], b["logit_relu"])
+        assert _same(a["model"], b["model"]) and a["history"]["epochs"] == b["history"]["epochs"]
+
+
+def test_plan_groups_by_width_class():
+    runs = [((16 * a, 16 * c), s, relu) for a in range(1, 6) for c in range(1, 6) for s in range(3) for relu in (True, False)]
+    groups = plan_groups(runs)
+    assert sorted(i for _, g in groups for i in g) == list(range(len(runs)))
+    for padded, g in groups:
+        assert len(g) <= MAX_SLOTS and {width_class(runs[i][0]) for i in g} == {padded}
+    # hand count: widths 16..48 pad to 48, 64..80 pad to 80: classes of 9, 6, 6 and 4 shapes x 6 runs
+    sizes = {}
+    for padded, g in groups:
+        sizes[padded] = sizes.get(padded, 0) + len(g)
+    assert sizes == {(48, 48): 54, (48, 80): 36, (80, 48): 36, (80, 80): 24}
+    assert width_class((96, 16)) == (128, 48)
 
 
 def _with_describe(blobs):
@@ -168,30 +197,3 @@ def test_bad_input_is_a_lab_error(blobs):
         train_batched([seeded_init((16, 16), 0)], [0, 1], blobs, Recipe(epochs=1), progress=False)
     with pytest.raises(LabError, match="jsc-three-linear-layers"):
         BatchedThreeLinear([build_model("jsc-tiny")])
-
-
-def test_split_groups_balances_padded_cost():
-    grid = [(16 * a, 16 * c) for a in range(1, 6) for c in range(1, 6)]
-    groups = split_groups(grid, 2)
-    assert sorted(i for g in groups for i in g) == list(range(25))
-
-    def cost(idx):  # slots x padded cost (16*h1 + h1*h2 + h2*5 at the group's widest h1, h2)
-        h1, h2 = max(grid[i][0] for i in idx), max(grid[i][1] for i in idx)
-        return len(idx) * (16 * h1 + h1 * h2 + h2 * 5)
-
-    # hand count: a in 1..3 (15 slots padded to 48 x 80) and a in 4..5 (10 slots padded to 80 x 80)
-    assert sorted(len(g) for g in groups) == [10, 15]
-    assert max(cost(g) for g in groups) == 10 * (16 * 80 + 80 * 80 + 80 * 5) == 80800
-    assert max(cost(g) for g in groups) < cost(range(25)) == 202000
-    # on a small grid, the chosen cut is within 25 % of the best of ALL two-way splits (exhaustive)
-    small = grid[::4]
-
-    def small_cost(idx):
-        h1, h2 = max(small[i][0] for i in idx), max(small[i][1] for i in idx)
-        return len(idx) * (16 * h1 + h1 * h2 + h2 * 5)
-
-    everything = set(range(len(small)))
-    best = min(max(small_cost(s), small_cost(everything - set(s)))
-               for r in range(1, len(small)) for s in combinations(range(len(small)), r))
-    got = max(small_cost(g) for g in split_groups(small, 2))
-    assert best <= got <= 1.25 * best

@@ -1,0 +1,121 @@
+"""lab3_samplers (lab3_4) against oracles: the search engine's own evaluate, scipy's tests on the same
+numbers, exact random-order laws, and constructed inputs that make every claim come out both ways."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from lab_utils.errors import LabError
+from lab_utils.labs import lab3_samplers
+from lab_utils.search import replay
+from lab_utils.training.train import evaluate
+from tests.helpers import BlobSplits, trained_on_blobs
+
+
+def test_layerwise_table_equals_space_evaluate(blobs):
+    model = trained_on_blobs("jsc-three-linear-layers", blobs)
+    raw = lab3_samplers.three_layer_space_config(weight_widths=(2, 8), weight_fracs=(1, 4), data_in_widths=(4,),
+                                                 nodes=("seq_blocks_2", "seq_blocks_6"))
+    space, _ = lab3_samplers.build_space(raw, model, BlobSplits(blobs), metrics=("accuracy",))
+    slow, frame = lab3_samplers.space_table(space)
+    fast = lab3_samplers.layerwise_table(space)
+    assert slow.n == 16 and list(fast.choices) == list(slow.choices)
+    assert np.array_equal(slow.values, fast.values)
+    assert slow.values.max() - slow.values.min() > 1.0  # 2-bit weights must cost accuracy: a real test
+    # spot-check one configuration against a hand-built pass config evaluated directly
+    j = int(np.argmin(slow.values))
+    cfg = {**{k: v[0] for k, v in space.choices().items()}, **slow.config(j)}
+    from lab_utils.passes.quantize import quantize_model
+    q = quantize_model(model, space.pass_args(cfg))
+    assert 100 * evaluate(q, *blobs.split("val"))["accuracy"] == pytest.approx(slow.values[j])
+    assert lab3_samplers.evaluated_samples(space) == blobs.split("val")[0].shape[0] == 1000
+
+
+def test_target_epsilon_is_never_finer_than_the_evaluation():
+    e = lab3_samplers.target_epsilon(0.5, 73.0, 66_400)
+    assert e["jet"] == pytest.approx(100 / 66_400)
+    assert e["se"] == pytest.approx(100 * math.sqrt(0.73 * 0.27 / 66_400))
+    assert e["eps"] == 0.5 and e["target"] == pytest.approx(72.5)  # the requested tolerance is coarser
+    small = lab3_samplers.target_epsilon(0.01, 50.0, 1000)  # 1,000 samples: SE 1.58 points
+    assert small["eps"] == pytest.approx(100 * math.sqrt(0.25 / 1000)) and small["eps"] > small["jet"]
+    assert lab3_samplers.target_epsilon(0.0, 100.0, 10)["eps"] == pytest.approx(10.0)  # SE 0: one jet
+    with pytest.raises(LabError, match="n_eval"):
+        lab3_samplers.target_epsilon(0.5, 70.0, 0)
+
+
+def test_claim_fewer_trials_both_ways_and_against_scipy():
+    fast, slow = np.arange(1, 41, dtype=float), np.arange(20, 60, dtype=float)
+    c = lab3_samplers.claim_fewer_trials("s", fast, slow, budget=50)
+    assert c.holds is True and "n = 40 + 40" in c.evidence and "reached 40/40 vs 31/40" in c.evidence
+    # the never-reached runs (>= 51 -> 51) enter as budget + 1; the p is scipy's on those values
+    p = stats.mannwhitneyu(fast, slow, alternative="less", method="asymptotic").pvalue
+    assert c.numbers["p"] == pytest.approx(p)
+    assert lab3_samplers.claim_fewer_trials("s", slow, fast, budget=50).holds is False
+    same = lab3_samplers.claim_fewer_trials("s", fast, fast.copy(), budget=50)
+    assert same.holds is False and same.numbers["p"] > 0.4
+
+
+def test_claim_reaches_more_often_both_ways():
+    a = np.r_[np.full(45, 10.0), np.full(5, 151.0)]
+    b = np.r_[np.full(20, 10.0), np.full(30, 151.0)]
+    c = lab3_samplers.claim_reaches_more_often("s", a, b, budget=150)
+    assert c.holds is True and c.numbers["reached_a"] == 45 and c.numbers["reached_b"] == 20
+    assert c.numbers["p"] == pytest.approx(stats.fisher_exact([[45, 5], [20, 30]], alternative="greater")[1])
+    assert lab3_samplers.claim_reaches_more_often("s", b, a, budget=150).holds is False
+
+
+def test_claim_random_order_law_on_real_replays_and_on_a_biased_order():
+    rng = np.random.default_rng(2)
+    table = replay.ReplayTable({"a": tuple(range(8)), "b": tuple(range(6))}, rng.normal(size=48).round(1))
+    study = replay.sampler_study(table, ("brute-force",), seeds=range(120))
+    target = np.sort(table.values)[-4]
+    m = replay.good_count(table, target)
+    t = lab3_samplers.trials_by_sampler(study, target)["brute-force"]
+    c = lab3_samplers.claim_random_order_law("s", t, table.n, m, table.n)
+    assert c.holds is True and c.numbers["bins"] >= 3
+    biased = np.minimum(t, 2.0)  # an order that always finds a good one by the second trial
+    assert lab3_samplers.claim_random_order_law("s", biased, table.n, m, table.n).holds is False
+    assert lab3_samplers.claim_random_order_law("s", t[:3], table.n, m, table.n).holds is None  # one bin: no test
+
+
+def _study_with(first_a, first_b, n_seeds=60):
+    table = replay.ReplayTable({"x": tuple(range(10))}, np.arange(10, dtype=float))
+    st = replay.SamplerStudy(table, 5, list(range(n_seeds)), 10)
+    st.values["tpe"] = np.column_stack([first_a] + [np.zeros(n_seeds)] * 4)
+    st.values["brute-force"] = np.column_stack([first_b] + [np.zeros(n_seeds)] * 4)
+    return st
+
+
+def test_check_first_trials_both_ways():
+    rng = np.random.default_rng(0)
+    better = _study_with(rng.uniform(5, 9, 60), rng.uniform(0, 4, 60))
+    chk = lab3_samplers.check_first_trials(better)
+    assert chk.verdict == "agrees" and "k=1" in chk.run_shows and "k=5" in chk.run_shows
+    same = _study_with(rng.uniform(0, 9, 60), rng.uniform(0, 9, 60))
+    assert lab3_samplers.check_first_trials(same).verdict == "disagrees"
+    worse = _study_with(rng.uniform(0, 4, 60), rng.uniform(5, 9, 60))
+    assert lab3_samplers.check_first_trials(worse).verdict == "disagrees"  # significant, but the other way
+
+
+def test_sampler_tables_ecdf_and_curves():
+    values = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    table = replay.ReplayTable({"x": [0, 1, 2], "y": [0, 1]}, values, "maximize", "acc")
+    study = replay.sampler_study(table, ("brute-force", "random"), seeds=range(3), n_startup_trials=2)
+    reach = replay.reach_table(study, 5.0)
+    eps = {"t": {"eps": 1.0}}
+    nums = lab3_samplers.sampler_numbers({"t": reach}, eps)
+    assert nums["t: configurations within the target"] == 2 and nums["t: brute-force reach rate"] == 1.0
+    assert nums["t: random order (exact) median trials"] == 2  # P(T <= 2) = 1 - C(4,2)/C(6,2) = 0.6
+    shown = lab3_samplers.reach_columns(reach)
+    assert shown.set_index("sampler").loc["brute-force", "reached %"] == 100.0
+    assert shown["runs"].tolist()[1:] == [3, 3] and str(shown["runs"].dtype) == "Int64"
+    data = lab3_samplers.ecdf_data({"t": (study, 5.0)})["t"]
+    assert data["good"] == 2 and data["budget"] == 6
+    assert np.array_equal(data["trials"]["brute-force"], replay.censored_trials(study.best("brute-force"), 5.0))
+    assert data["exact_cdf"][0] == 0.0 and data["exact_cdf"][-1] == pytest.approx(1.0)
+    curves = lab3_samplers.best_so_far_curves({"t": study})["t"]
+    assert curves["trials"].tolist() == [1, 2, 3, 4, 5, 6] and curves["optimum"] == 6.0 and curves["n_seeds"] == 3
+    mean, lo, hi = curves["samplers"]["brute-force"]
+    assert mean[-1] == 6.0 and (lo <= mean).all() and (mean <= hi).all()
