@@ -3,8 +3,8 @@
 Baseline (what the lab report did): each candidate trained on its own, one after another, with
 ``DataLoader(TensorDataset(x, y), batch_size=512, shuffle=True)``, Adam and cross-entropy. A few
 candidates are timed for one epoch and the mean is extrapolated to 25 candidates x 10 epochs.
-Ours: ``lab_utils.training.batched.train_grid`` (what lab4_3 calls): the 25 candidates as slots of two
-padded batched models, narrow and wide (validation pass after every epoch included), timed for ``--epochs`` epochs (default 1) and
+Ours: ``lab_utils.training.batched.train_grid``: the 25 candidates as slots of padded batched
+models grouped by width class, trained by two worker processes (validation pass after every epoch included), timed for ``--epochs`` epochs (default 1) and
 extrapolated to 10 (printed as such; ``--epochs 10`` measures the whole run). Same run, same data.
 
     .venv/bin/python bench/bench_candidates.py [--epochs N] [--threads T]
