@@ -43,7 +43,7 @@ from lab_utils.passes.graph import trace
 from lab_utils.passes.widths import redefine_conv2d_transform_pass, vgg_channels_pass_args
 from lab_utils.progress import progress_bar
 from lab_utils.training.checkpoints import load_checkpoint_file
-from lab_utils.training.train import check_lr, check_whole, evaluate, train
+from lab_utils.training.train import check_lr, check_whole, train
 
 REPORT_CHOICES = (64, 128, 256, 512)  # the lab report's channel list
 CPU_CHOICES = (16, 32, 48, 64)  # scaled down: the widest candidate costs ~63 M MACs per image
@@ -275,26 +275,9 @@ def train_supernet(supernet: VGGSupernet, splits, recipe: SupernetRecipe = Super
     return rows
 
 
-EVAL_CHUNK = 500  # images per forward pass when evaluating: bounds activation memory (see evaluate_candidates)
-
-
-def evaluate_candidates(supernet: VGGSupernet, candidates, splits, split: str = "val", *,
-                        n_calib_batches: int = 8, calib_batch_size: int = 256) -> list[dict]:
-    """Accuracy (micro and macro), loss and MACs of each candidate, by slicing + BN recalibration.
-
-    Evaluated :data:`EVAL_CHUNK` images at a time: a whole 10,000-image split in one pass through
-    the widest candidate holds several 2.6 GB activations at once (the 6.6 GB peak seen before).
-    """
-    x, y = splits.split(split)
-    x = x.contiguous(memory_format=torch.channels_last)
-    x_calib = splits.x_train[: n_calib_batches * calib_batch_size].contiguous(memory_format=torch.channels_last)
-    rows = []
-    for c in candidates:
-        model = candidate_model(supernet, c, x_calib, n_calib_batches, calib_batch_size)
-        m = evaluate(model, x, y, chunk=EVAL_CHUNK)
-        rows.append({"channels": tuple(c), **{k: m[k] for k in ("accuracy", "macro_accuracy", "loss")},
-                     "macs": vgg_macs(c, supernet.fc, supernet.num_classes)})
-    return rows
+# images per forward pass when evaluating: a whole 10,000-image split in one pass through the widest
+# candidate holds several 2.6 GB activations at once (the 6.6 GB peak seen before chunking)
+EVAL_CHUNK = 500
 
 
 def channels_last(splits):

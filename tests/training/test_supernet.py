@@ -90,16 +90,13 @@ def tiny(tmp_path_factory):
     return load_cifar10(path=d, val_fraction=0.2, download=False)
 
 
-def test_training_lowers_the_loss_and_candidates_evaluate(tiny):
+def test_training_lowers_the_loss_and_is_seeded(tiny):
     sn = S.VGGSupernet((4, 8), fc=16)
     recipe = S.SupernetRecipe(epochs=4, batch_size=32, lr=0.05, n_random=1, seed=0)
     rows = S.train_supernet(sn, tiny, recipe, augment=augment, progress=False)
     assert len(rows) == 4
     assert rows[-1]["loss_largest"] < rows[0]["loss_largest"]
     assert rows[-1]["loss_smallest"] < rows[0]["loss_smallest"]
-    res = S.evaluate_candidates(sn, [sn.smallest, sn.largest], tiny, "val", n_calib_batches=2, calib_batch_size=32)
-    assert [r["macs"] for r in res] == [S.vgg_macs(sn.smallest, 16), S.vgg_macs(sn.largest, 16)]
-    assert all(0.0 <= r["accuracy"] <= 1.0 for r in res)
     # same seed, same weights
     sn2 = S.VGGSupernet((4, 8), fc=16)
     S.train_supernet(sn2, tiny, recipe, augment=augment, progress=False)
