@@ -192,16 +192,6 @@ def best_trials(trials: pd.DataFrame, best: dict, varying: list[str]) -> pd.Data
     return rows.rename(columns={c: c.split("/")[-1].split(".")[-1] for c in varying}).reset_index(drop=True)
 
 
-def best_vs_float(trials: pd.DataFrame, float_accuracy: float) -> tuple[pd.Series, pd.DataFrame]:
-    """The most accurate trial (ties: fewer bits) and a table of it against the float baseline."""
-    top = trials.sort_values(["accuracy", "average_bitwidth"], ascending=[False, True]).iloc[0]
-    compare = pd.DataFrame([
-        {"model": "float32 baseline", "val accuracy": float_accuracy, "average bitwidth": 32},
-        {"model": "best quantized (max accuracy)", "val accuracy": float(top["accuracy"]),
-         "average bitwidth": float(top["average_bitwidth"])}])
-    return top, compare
-
-
 def quantized_rows(table: pd.DataFrame) -> pd.DataFrame:
     """The quantized rows of :func:`metric_grid`'s table with ``drop_pts``: float minus their accuracy, in points."""
     flt = table[table["float"]].iloc[0]

@@ -66,5 +66,3 @@ def test_search_coverage_from_the_outputs(tmp_path):
     assert cov["configurations evaluated twice"] == 1 and cov["wall time (s)"] == 1.2
     assert lab3.best_trials(trials, best, varying).to_dict("list") == {"number": [2], "w": [2], "accuracy": [0.6],
                                                                        "average_bitwidth": [2]}
-    top, compare = lab3.best_vs_float(trials, 0.65)
-    assert int(top["number"]) == 2 and compare["val accuracy"].tolist() == [0.65, 0.6]
