@@ -68,3 +68,65 @@ def test_require_file_names_what_and_path(tmp_path):
         require_file(tmp_path, "checkpoint")  # a folder
     with pytest.raises(LabError, match="does not exist"):
         require_file("bad\0name", "config")
+
+
+def test_os_errors_are_one_line_naming_the_file_2_for_input_1_for_the_machine(capsys, tmp_path):
+    import errno
+
+    def read_only(args):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "out" / "best.ckpt"))
+
+    rc, out, err = _run(read_only, capsys)
+    assert rc == 2 and err == f"error: {tmp_path / 'out' / 'best.ckpt'}: Permission denied (EACCES)\n"
+
+    def full(args):
+        raise OSError(errno.ENOSPC, "No space left on device", "study.journal")
+
+    rc, out, err = _run(full, capsys)
+    assert rc == 1 and err == "error: study.journal: No space left on device (ENOSPC)\n"
+
+
+def test_storage_errors_are_one_line_exit_1_with_the_password_masked(capsys):
+    import sqlalchemy.exc
+
+    def lost(args):
+        raise sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception(
+            "connection to postgresql://lab:s3cret@127.0.0.1:5432/db failed\nDETAIL: server closed"))
+
+    rc, out, err = _run(lost, capsys)
+    assert rc == 1 and len(err.splitlines()) == 1
+    assert "s3cret" not in err and "storage failed (OperationalError" in err and "resume" in err
+
+
+def test_broken_pipe_is_141_and_silent(capsys):
+    def piped(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    import os
+    saved = os.dup(1)
+    try:
+        rc = run_command(piped, None)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    out, err = capsys.readouterr()
+    assert rc == 141 and err == ""
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_are_handled_like_ctrl_c(capsys, sig):
+    import os
+    import signal
+
+    old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+
+    def killed(args):
+        os.kill(os.getpid(), getattr(signal, sig))
+        raise AssertionError("the signal did not interrupt")
+
+    try:
+        rc, out, err = _run(killed, capsys)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    assert rc == 130 and "run the same command again to resume" in err

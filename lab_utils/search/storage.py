@@ -44,7 +44,7 @@ import optuna
 from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 from optuna.trial import TrialState, create_trial
 
-from lab_utils.errors import LabError
+from lab_utils.errors import LabError, mask_secrets
 
 HEARTBEAT_S = 5.0
 GRACE_S = 30.0
@@ -52,12 +52,8 @@ HOST = socket.gethostname()
 
 
 def mask_url(url: str) -> str:
-    """``postgresql://u:secret@h/db`` -> ``postgresql://u:***@h/db`` (also ``?password=secret``).
-
-    The password runs to the LAST ``@``: an unencoded ``@`` or ``/`` inside it must not leak its tail.
-    """
-    url = re.sub(r"(://[^:/@]*):.*@", r"\1:***@", str(url))
-    return re.sub(r"(?i)([?&](?:password|passwd|pwd)=)[^&]*", r"\1***", url)
+    """A storage URL with its password replaced by ``***`` (:func:`lab_utils.errors.mask_secrets`)."""
+    return mask_secrets(url)
 
 
 def default_storage_url(out_dir: Path, workers: int) -> str:
