@@ -204,6 +204,10 @@ CATALOGUE = [
      ["storage mysql://u:***@h/db", "cannot open"]),
     ("storage-workers", "--workers 2 on an SQLite study", lambda w: _search(w, None, "--workers", "2"),
      ["--workers 2", "study.db", "not safe"]),
+    # --- issue 13: search (queue, caps, config file)
+    # --- issue 13: storage (journal, databases)
+    # --- issue 13: training and its command line
+    # --- issue 13: data files and the report
 ]
 
 
