@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -37,6 +38,14 @@ from lab_utils.search.space import METRICS, get_space
 from lab_utils.training.train import Recipe
 
 MAX_SAMPLES = 10_000_000  # beyond the real JSC set's 830k jets: a typo, not a data set
+MAX_TRIALS = 1_000_000  # trials of one study: days of work for the smallest model; more is a typo
+MAX_CONFIG_BYTES = 1_000_000  # a search TOML is a few kB; a larger file is not one (and is not read)
+MAX_DEPTH = 12  # tables/arrays nested deeper than MASE's schema (6 levels) by a margin
+
+
+def max_workers() -> int:
+    """At most 4 worker processes per core this process may use (more only thrash the machine)."""
+    return 4 * len(os.sched_getaffinity(0))
 _SAFE_NAME = re.compile(r"(?!\.{1,2}$)[A-Za-z0-9_.-]{1,100}")
 _MASE_SPLITS = {"val_dataloader": "val", "test_dataloader": "test", "val": "val", "test": "test"}
 
@@ -272,9 +281,10 @@ def _parse_strategy(st: dict, eval_split: str) -> tuple[StrategyConfig, str]:
 def _parse_setup(setup: dict) -> dict:
     """``[search.strategy.setup]``: trial counts, timeout, sampler and direction (returned as given)."""
     _check_table(setup, _SETUP, "search.strategy.setup")
-    for k in ("n_trials", "n_jobs", "n_startup_trials"):
-        if k in setup and setup[k] < (0 if k == "n_startup_trials" else 1):
-            raise LabError(f"search.strategy.setup.{k}: must be >= {0 if k == 'n_startup_trials' else 1}, got {setup[k]}")
+    for k, low, high in (("n_trials", 1, MAX_TRIALS), ("n_jobs", 1, max_workers()), ("n_startup_trials", 0, MAX_TRIALS)):
+        if k in setup and not low <= setup[k] <= high:
+            why = " (4 per core of this machine; --workers sets it)" if k == "n_jobs" else ""
+            raise LabError(f"search.strategy.setup.{k}: must be {low}..{high:,}{why}, got {setup[k]:,}")
     if setup.get("timeout") is not None and not (setup["timeout"] > 0 and math.isfinite(setup["timeout"])):
         raise LabError(f"search.strategy.setup.timeout: must be > 0 seconds or 'NA', got {setup['timeout']}")
     sampler = setup.get("sampler", "tpe")
@@ -357,13 +367,32 @@ def _check_top_values(raw: dict) -> None:
                        "and '_' (no '/' or '..'), at most 100 characters")
 
 
+def _depth(obj, level: int = 0) -> int:
+    """How deeply tables and arrays nest (iteratively bounded: stops counting past MAX_DEPTH)."""
+    if level > MAX_DEPTH or not isinstance(obj, (dict, list)):
+        return level
+    values = obj.values() if isinstance(obj, dict) else obj
+    return max((_depth(v, level + 1) for v in values), default=level + 1)
+
+
 def load_config(path, overrides: dict | None = None) -> SearchConfig:
     """Read and validate a search TOML file; CLI ``overrides`` are dotted keys (None = not given)."""
     path = require_file(path, "config")
+    with open(path, "rb") as fh:  # never more than the limit in memory, whatever the file's size
+        data = fh.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise LabError(f"config {path}: larger than {MAX_CONFIG_BYTES:,} bytes; a search TOML is a few kB "
+                       "(is this the right file?)")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: a byte-order mark (Windows editors write one) is not part of the TOML
+        raw = tomllib.loads(data.decode("utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise LabError(f"config {path}: malformed TOML ({str(exc).splitlines()[0]})") from None
+    except RecursionError:
+        raise LabError(f"config {path}: tables or arrays nested too deeply (at most {MAX_DEPTH} levels)") from None
+    if _depth(raw) > MAX_DEPTH:
+        raise LabError(f"config {path}: tables or arrays nested more than {MAX_DEPTH} levels deep; "
+                       "MASE's schema needs 6")
     try:
         return parse_config(raw, overrides)
     except LabError as exc:

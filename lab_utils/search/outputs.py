@@ -82,6 +82,7 @@ def study_summary(study, space, splits=None) -> dict:
         "failed": sum(t.state == TrialState.FAIL for t in trials),
         "waiting": sum(t.state == TrialState.WAITING for t in trials),
         "running": sum(t.state == TrialState.RUNNING for t in trials),
+        "duplicates_dropped": sum(t.state == TrialState.PRUNED for t in trials),  # a slot queued twice, run once
         "unique_configurations_evaluated": len(set(keys)),
         "evaluations_from_cache": sum(bool(t.user_attrs["result"]["cached"]) for t in complete),
         "index_combinations": space.index_combinations(),

@@ -62,6 +62,25 @@ def make_sampler(name: str, seed: int, choices: dict | None = None, *, n_startup
         return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
 
 
+ORDER_LIMIT = 2**20  # spaces up to this size are shuffled whole (the replay's order); larger ones sampled
+
+
+def brute_force_positions(n: int, seed: int, budget: int):
+    """The first ``budget`` configuration numbers brute force visits, lazily, in memory O(budget).
+
+    Up to :data:`ORDER_LIMIT` configurations this is ``brute_force_order(n, seed)[:budget]`` (so the
+    engine's queue is the replay's order). Beyond, shuffling ``range(n)`` would hold ``n`` numbers
+    (2**30 of them: out of memory before the first trial), so ``random.Random(seed).sample(range(n),
+    budget)`` draws the budget without replacement, holding only what it returns; the order is still
+    seeded and uniform.
+    """
+    budget = min(budget, n)
+    if n <= ORDER_LIMIT:
+        yield from brute_force_order(n, seed)[:budget]
+    else:
+        yield from random.Random(seed).sample(range(n), budget)
+
+
 def brute_force_order(n: int, seed: int) -> list[int]:
     """Configuration numbers ``0 .. n-1`` (product order) in brute force's seeded visiting order.
 

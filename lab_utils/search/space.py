@@ -176,10 +176,22 @@ class SearchSpace:
         return {k: v.index(config[k]) for k, v in self.variable().items()}
 
     def configurations(self) -> list[dict]:
-        """Every unique configuration, in a fixed (product) order."""
+        """Every unique configuration, in a fixed (product) order (small spaces: the replay's tables)."""
         choices = self.choices()
         keys = list(choices)
         return [dict(zip(keys, combo)) for combo in itertools.product(*(choices[k] for k in keys))]
+
+    def configuration(self, j: int) -> dict:
+        """The ``j``-th configuration of :meth:`configurations` without building the others.
+
+        Mixed-radix decoding, the last parameter varying fastest as in ``itertools.product``: brute
+        force over a space of 2**30 configurations holds only the ones it queues.
+        """
+        out = {}
+        for key, values in reversed(list(self.choices().items())):
+            j, r = divmod(j, len(values))
+            out[key] = values[r]
+        return {k: out[k] for k in self.choices()}
 
     def n_configurations(self) -> int:
         return math.prod(len(c) for c in self.choices().values())

@@ -4,15 +4,21 @@ How a search runs (``run_search`` in :mod:`.run`):
 
 1. **Prepare** (once per command, before any worker): create the study (or load it, checking it
    was made by the same space, metrics and data), recover trials left RUNNING by killed workers
-   (:mod:`.storage`), then fill Optuna's waiting queue. Exhaustive samplers (``brute-force``,
-   ``grid``) enqueue every unique configuration not yet queued or done, in the seeded order of
-   :func:`~lab_utils.search.samplers.brute_force_order` (the replay's order too): Optuna's
+   (:mod:`.storage`), then queue the first batch of the plan (:class:`QueueFiller`; the rest is
+   queued batch by batch as the queue drains, so the first trial starts at once whatever
+   ``n_trials`` is). Exhaustive samplers (``brute-force``, ``grid``) plan the first ``n_trials``
+   unique configurations in the seeded order of
+   :func:`~lab_utils.search.samplers.brute_force_positions` (the replay's order too), decoded one
+   at a time: a space of 2**30 configurations costs only what is queued. Optuna's
    ``BruteForceSampler`` alone is not exactly-once across processes (three processes on one
-   journal file completed 147 trials for a 144-point space), the queue is. Other samplers enqueue
+   journal file completed 147 trials for a 144-point space), the queue is. Other samplers queue
    empty "budget" trials up to ``n_trials`` in total; the sampler fills in their parameters when a
    worker takes one, so the total is exact across workers and a rerun of a finished study does
-   nothing.
-2. **Work** (one process, or ``--workers N`` processes on one study): take a waiting trial, suggest
+   nothing. Every queued trial names its slot (``lab:slot``); a slot queued twice by racing
+   fillers is run once (:func:`claim`), and configurations the study already ran under another
+   sampler are not queued again.
+2. **Work** (one process, or ``--workers N`` processes on one study): take a waiting trial (topping
+   up the queue from the plan when it is empty), suggest
    every parameter (:meth:`SearchSpace.suggest`), evaluate, tell. Evaluation is cached by
    configuration: a repeated configuration (TPE repeats) reuses the metrics of a completed trial,
    also across processes and resumes. A trial that fails (exception, Ctrl-C) is marked FAIL and
@@ -41,10 +47,10 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import TrialState, create_trial
 
-from lab_utils.errors import LabError
+from lab_utils.errors import LabError, is_storage_error
 from lab_utils.search import storage as st
 from lab_utils.search.faults import fault_point
-from lab_utils.search.samplers import brute_force_order
+from lab_utils.search.samplers import brute_force_positions
 from lab_utils.search.space import HARDWARE_METRICS, SOFTWARE_METRICS
 
 EXHAUSTIVE = ("brute-force", "grid")
@@ -142,30 +148,148 @@ def create_or_load(cfg, space, storage, study_name: str, sampler=None):
     return study, False
 
 
-def fill_queue(cfg, space, study, n_trials: int) -> dict:
-    """Enqueue what is missing (see the module docstring); returns counts for the summary."""
+QUEUE_BATCH = 512  # trials enqueued at a time: the first trial starts after one batch, not the whole plan
+LIVE = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
+
+
+def params_key(params: dict) -> str:
+    """The queue slot of a configuration (its index parameters, keys sorted)."""
+    return "c:" + json.dumps(params, sort_keys=True)
+
+
+def slots_of(trial) -> set[str]:
+    """The queue slots a trial occupies: its ``lab:slot`` (``b:<i>`` for the i-th budget trial of a
+    non-exhaustive sampler, ``c:<params>`` for an exhaustive one) and, once it has parameters, its
+    configuration (so switching from TPE to brute force does not queue what TPE already ran)."""
+    out = set()
+    if trial.system_attrs.get("lab:slot"):
+        out.add(trial.system_attrs["lab:slot"])
+    fixed = trial.system_attrs.get("fixed_params")
+    if fixed:
+        out.add(params_key(fixed))
+    elif trial.params:
+        out.add(params_key(trial.params))
+    return out
+
+
+def queue_slot(trial) -> str | None:
+    """The one slot a queued trial was enqueued for (older versions' trials: their fixed parameters)."""
+    fixed = trial.system_attrs.get("fixed_params")
+    return trial.system_attrs.get("lab:slot") or (params_key(fixed) if fixed else None)
+
+
+class QueueFiller:
+    """Fill Optuna's waiting queue in batches of at most ``batch`` trials, never more than planned.
+
+    The plan: exhaustive samplers (brute force, grid) queue the first ``min(n_trials, n)``
+    configurations of the seeded order (:func:`~lab_utils.search.samplers.brute_force_positions`,
+    decoded one at a time with :meth:`SearchSpace.configuration`: nothing else is materialised);
+    other samplers queue empty budget trials ``b:0 .. b:n_trials-1`` minus those the study already
+    holds. A slot counts as taken when a COMPLETE, RUNNING or WAITING trial holds it, or a trial that
+    gave up in this run (``run_id``: its failures are not retried until the next command).
+
+    Two fillers racing (two workers topping up at once, two machines on one database) can queue a
+    slot twice; :func:`claim` drops the later copy (PRUNED, ``lab:duplicate_of``) so each slot is
+    run once. ``fill`` scans forward from a cursor, so topping up a plan of a million trials costs
+    one pass over it in total.
+    """
+
+    def __init__(self, cfg, space, study, n_trials: int, run_id: str = "", batch: int = QUEUE_BATCH):
+        self.cfg, self.space, self.study, self.run_id, self.batch = cfg, space, study, run_id, batch
+        self.exhaustive = cfg.strategy.sampler in EXHAUSTIVE
+        n_conf = space.n_configurations()
+        self.planned = min(n_trials, n_conf) if self.exhaustive else n_trials
+        self._positions = brute_force_positions(n_conf, cfg.seed, n_trials) if self.exhaustive else None
+
+    def _taken(self, trials) -> set[str]:
+        taken = set()
+        for t in trials:
+            if t.state in LIVE or (t.state == TrialState.FAIL and self.run_id
+                                   and t.system_attrs.get("lab:gave_up") == self.run_id):
+                taken |= slots_of(t)
+        return taken
+
+    def fill(self, trials=None) -> int:
+        """Enqueue up to ``batch`` missing trials of the plan; returns how many were enqueued."""
+        storage = self.study._storage
+        if trials is None:
+            trials = storage.get_all_trials(self.study._study_id, deepcopy=False)
+        taken = self._taken(trials)
+        if self._positions is None:
+            # n_trials is the study's total: live trials without a budget slot (an exhaustive
+            # sampler's, or an older version's) take budget slots 0, 1, ... first
+            other = sum(1 for t in trials if t.state in LIVE
+                        and not str(t.system_attrs.get("lab:slot", "")).startswith("b:"))
+            self._positions = iter(range(min(other, self.planned), self.planned))
+        n = 0
+        for j in self._positions:
+            if self.exhaustive:
+                params = self.space.encode(self.space.configuration(j))
+                slot = params_key(params)
+            else:
+                params, slot = {}, f"b:{j}"
+            if slot in taken:
+                continue
+            storage.create_new_trial(self.study._study_id, template_trial=create_trial(
+                state=TrialState.WAITING, system_attrs={"fixed_params": params, "lab:slot": slot}))
+            fault_point("enqueued")
+            n += 1
+            if n >= self.batch:
+                break
+        return n
+
+
+def fill_queue(cfg, space, study, n_trials: int, batch: int | None = None) -> dict:
+    """Enqueue the whole plan (``batch=None``) or its next batch; returns counts for the summary."""
+    trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
+    already = sum(t.state in LIVE for t in trials)
+    filler = QueueFiller(cfg, space, study, n_trials, batch=batch or n_trials + 1)
+    return {"enqueued": filler.fill(trials), "already": already}
+
+
+def claim(study, trials) -> int | None:
+    """Take one WAITING trial exactly once (:func:`~lab_utils.search.storage.claim_waiting`), dropping
+    duplicate queue entries: a claimed trial whose slot a COMPLETE or RUNNING trial, or an earlier
+    WAITING one, still holds is marked PRUNED with ``lab:duplicate_of`` and the next one is taken.
+
+    ``trials`` is the caller's recent snapshot; a trial queued after it (another filler's) makes
+    this read the study again, and a holder is re-read before anything is dropped.
+    """
     storage = study._storage
-    trials = storage.get_all_trials(study._study_id, deepcopy=False)
-    live = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)]
-    if cfg.strategy.sampler in EXHAUSTIVE:
-        product = space.configurations()
-        configs = [product[j] for j in brute_force_order(len(product), cfg.seed)]  # the replay's order too
-        budget = min(n_trials, len(configs))
-        have = {json.dumps(t.system_attrs.get("fixed_params", t.params), sort_keys=True) for t in live}
-        todo = [p for p in (space.encode(c) for c in configs[:budget])
-                if json.dumps(p, sort_keys=True) not in have]
-    else:
-        todo = [{}] * max(0, n_trials - len(live))
-    for p in todo:
-        storage.create_new_trial(study._study_id, template_trial=create_trial(
-            state=TrialState.WAITING, system_attrs={"fixed_params": p}))
-        fault_point("enqueued")
-    return {"enqueued": len(todo), "already": len(live)}
+    while True:
+        trial_id = st.claim_waiting(study)
+        if trial_id is None:
+            return None
+        mine = storage.get_trial(trial_id)
+        slot = queue_slot(mine)
+        if slot is None:
+            return trial_id
+        if all(t._trial_id != trial_id for t in trials):
+            trials = storage.get_all_trials(study._study_id, deepcopy=False)
+        dup = None
+        for o in trials:
+            if o._trial_id == trial_id or queue_slot(o) != slot or o.state not in LIVE:
+                continue
+            if o.state == TrialState.WAITING and o.number > mine.number:
+                continue
+            if storage.get_trial(o._trial_id).state in LIVE:
+                dup = o
+                break
+        if dup is None:
+            return trial_id
+        storage.set_trial_system_attr(trial_id, "lab:duplicate_of", dup.number)
+        storage.set_trial_system_attr(trial_id, "lab:fail_reason", f"duplicate queue entry of trial {dup.number}")
+        storage.set_trial_state_values(trial_id, state=TrialState.PRUNED)
 
 
 # ---------------------------------------------------------------------------- the worker loop
-def work(cfg, space, study, *, timeout: float | None = None, progress=None, wait_for_others: bool = True) -> dict:
-    """Take waiting trials until the queue is empty (and no other worker's trial may come back)."""
+def work(cfg, space, study, *, timeout: float | None = None, progress=None, wait_for_others: bool = True,
+         filler: QueueFiller | None = None, run_id: str = "") -> dict:
+    """Take waiting trials until the plan is done (and no other worker's trial may come back).
+
+    When the queue is empty, ``filler`` (if given) tops it up with the next batch of the plan; a
+    trial that fails three times gives up for this run (``lab:gave_up`` = ``run_id``).
+    """
     objective = Objective(cfg, space)
     t_end = None if timeout is None else time.monotonic() + timeout
     done = 0
@@ -173,8 +297,10 @@ def work(cfg, space, study, *, timeout: float | None = None, progress=None, wait
         trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
         objective.refresh(trials)
         st.recover_stale(study, trials=trials)
-        trial_id = st.claim_waiting(study)
+        trial_id = claim(study, trials)
         if trial_id is None:
+            if filler is not None and filler.fill() > 0:
+                continue
             running = [t for t in trials if t.state == TrialState.RUNNING]
             if running and wait_for_others:  # a killed worker's trial comes back to the queue
                 time.sleep(0.5)
@@ -188,7 +314,7 @@ def work(cfg, space, study, *, timeout: float | None = None, progress=None, wait
             study.tell(trial, values)
             fault_point("told")
         except KeyboardInterrupt:
-            st.fail_and_requeue(study, trial_id, "interrupted (Ctrl-C)")
+            st.fail_and_requeue(study, trial_id, "interrupted (Ctrl-C, SIGTERM or SIGHUP)")
             raise
         except Exception as exc:
             frozen = study._storage.get_trial(trial_id)
@@ -201,13 +327,18 @@ def work(cfg, space, study, *, timeout: float | None = None, progress=None, wait
                 if progress is not None:
                     progress.update(1)
                 continue
+            if is_storage_error(exc):
+                raise  # the storage itself failed: nothing can be recorded; the command says so
             retries = int(frozen.system_attrs.get("lab:retries", 0))
             reason = f"{type(exc).__name__}: {str(exc)[:200]}"
             if retries < 2:  # retried on the next take or rerun; a deterministic bug stops after 2
                 st.fail_and_requeue(study, trial_id, reason)
             else:
                 study._storage.set_trial_system_attr(trial_id, "lab:fail_reason", reason)
-                study.tell(trial, state=TrialState.FAIL)
+                study._storage.set_trial_system_attr(trial_id, "lab:gave_up", run_id or "-")
+                # through the storage, not study.tell: the sampler's after_trial hook may raise
+                # (BruteForceSampler calls study.stop() outside optimize once its grid is used up)
+                study._storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
             if isinstance(exc, LabError):
                 raise
             continue

@@ -71,3 +71,13 @@ def test_mase_training_split_refused():
                                      'data_loader = "train_dataloader"\n[search.strategy.setup]')
     with pytest.raises(LabError, match="data_loader"):
         parse_config(tomllib.loads(text))
+
+
+def test_a_byte_order_mark_is_not_part_of_the_toml(tmp_path):
+    from lab_utils.search.config import load_config
+    from tests.helpers import small_toml
+
+    plain, bom = tmp_path / "plain.toml", tmp_path / "bom.toml"
+    plain.write_text(small_toml(), encoding="utf-8")
+    bom.write_bytes(b"\xef\xbb\xbf" + small_toml().encode("utf-8"))
+    assert load_config(bom).raw == load_config(plain).raw
