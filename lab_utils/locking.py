@@ -50,6 +50,10 @@ def hold_folder(folder, what: str, *, flag: str = "--out"):
     process dies.
     """
     folder = Path(folder)
+    if not str(folder).strip():
+        raise LabError(f"{flag} is empty; name a folder for the {what} run")
+    if folder.exists() and not folder.is_dir():
+        raise LabError(f"{flag} {folder} exists and is not a folder; choose a folder for the {what} run")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_NAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

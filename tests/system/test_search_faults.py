@@ -177,3 +177,19 @@ def test_a_huge_trial_budget_is_queued_in_batches(setup):
     trials = _study(out).get_trials(deepcopy=False)
     done = sum(t.state.name == "COMPLETE" for t in trials)
     assert 1 <= done and len(trials) <= done + 2 * 512  # never the million queued up front
+
+
+def test_output_piped_into_a_reader_that_stops_early_is_not_a_traceback(setup):
+    tmp, cfg, ckpt = setup
+    out = tmp / "piped"
+    # `| head -1`: the reader takes the first line and closes the pipe; the search then prints its summary
+    proc = subprocess.Popen(_cmd(cfg, ckpt, out), env=_env(tmp), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.wait(timeout=300)
+    assert first.startswith("search graph/quantize/mixed_precision_ptq")
+    assert proc.returncode == 141 and "Traceback" not in err and "BrokenPipe" not in err, err
+    configs = _complete_configs(out)
+    assert len(configs) == 18 == len(set(configs))  # the work was done and kept; only the printing stopped
