@@ -7,9 +7,10 @@ The package, bottom to top:
 - :mod:`.splits`: :class:`~lab_utils.data.splits.Splits` (the tensors and what they are),
   ``DEFAULT_DATA_DIR`` (``data/`` in the checkout, or ``$LAB_DATA_DIR``) and the preprocessed-split
   cache ``data/<name>-<version>-<hash>.npz`` (written atomically; a corrupt file is reported and
-  rebuilt);
+  rebuilt; a folder that cannot be written costs one warning line, the data stays in memory);
 - :mod:`.jsc`: the JSC columns and classes, MASE's preprocessing (with a real validation split),
-  the readers of the real data (HDF5, ARFF, CSV, parquet) and the one-time OpenML download;
+  the readers of the real data (HDF5, ARFF, CSV, parquet; an empty, too small or wrongly shaped file is
+  one error line saying what is needed) and the one-time OpenML download;
 - :mod:`.jsc_sim`: the embedded, deterministic JSC simulator;
 - :mod:`.cifar10`: CIFAR-10 from any of three formats, the download, and batch augmentation;
 - :mod:`.tiny_images`: small *generated* CIFAR-shaped image sets for tests and quick runs.

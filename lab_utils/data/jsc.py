@@ -7,19 +7,22 @@ JSC preprocessing follows MASE with one deliberate difference:
 3. **new**: a seeded validation split (``val_fraction`` of train_val, default 10 %) carved out of
    train_val, because MASE's "validation" split *was* its training data;
 4. ``StandardScaler`` fitted on the training part only, applied to all three splits.
+
+Too few distinct rows for three splits (fewer than :func:`min_rows`: 4 with the default 10 %
+validation split) is a one-line :class:`LabError` saying how many are needed, not scikit-learn's
+``ValueError`` from inside ``train_test_split``.
 """
 
 from __future__ import annotations
 
+import math
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from lab_utils import atomic
-from lab_utils.data.splits import Splits, to_splits
+from lab_utils.data.splits import Splits, save_npz, to_splits, warn
 from lab_utils.errors import LabError
 
 JSC_FEATURES = (
@@ -31,10 +34,32 @@ JSC_CLASSES = ("g", "q", "w", "z", "t")
 JSC_LABEL_COLUMNS = ("j_g", "j_q", "j_w", "j_z", "j_t")
 JSC_OPENML_ID = 42468
 JSC_FULL_SIZE = 830_000
+JSC_H5_TABLE = "t_allpar_new"
+MIN_TRAIN_ROWS = 2  # BatchNorm needs at least two rows in a training batch
 
 
-def preprocess_jsc(x: np.ndarray, y: np.ndarray, val_fraction: float = 0.1, val_seed: int = 42) -> dict:
-    """MASE's JSC preprocessing plus a real validation split (see the module docstring)."""
+def split_sizes(n: int, val_fraction: float) -> tuple[int, int, int]:
+    """(train, val, test) sizes of ``n`` rows, by scikit-learn's rule: ``test = ceil(0.2 n)``, then
+    ``val = ceil(val_fraction * rest)``, the remainder is train."""
+    n_test = math.ceil(0.2 * n)
+    n_val = math.ceil(val_fraction * (n - n_test))
+    return n - n_test - n_val, n_val, n_test
+
+
+def min_rows(val_fraction: float = 0.1) -> int:
+    """The fewest distinct rows that give every split a row and train at least :data:`MIN_TRAIN_ROWS`."""
+    n = 1
+    while True:
+        train, val, test = split_sizes(n, val_fraction)
+        if train >= MIN_TRAIN_ROWS and val >= 1 and test >= 1:
+            return n
+        n += 1
+
+
+def preprocess_jsc(x: np.ndarray, y: np.ndarray, val_fraction: float = 0.1, val_seed: int = 42,
+                   where: str = "JSC data") -> dict:
+    """MASE's JSC preprocessing plus a real validation split (see the module docstring); ``where``
+    names the data in the error messages (a file, with its subsampling)."""
     from sklearn.model_selection import train_test_split  # local: ~1.2 s to import, every CLI start would pay it
     from sklearn.preprocessing import StandardScaler  # local: only building the splits (a cache miss) needs it
 
@@ -44,6 +69,8 @@ def preprocess_jsc(x: np.ndarray, y: np.ndarray, val_fraction: float = 0.1, val_
         raise LabError(f"JSC features must have shape (N, 16), got {tuple(x.shape)}")
     if y.shape != (x.shape[0],):
         raise LabError(f"JSC labels must have shape ({x.shape[0]},), got {tuple(y.shape)}")
+    if x.shape[0] == 0:
+        raise LabError(f"{where}: no rows; JSC needs at least {min_rows(val_fraction)} distinct jets")
     if not np.isfinite(x).all():
         raise LabError(f"JSC features contain {int((~np.isfinite(x)).sum())} NaN or infinite values")
     if y.min() < 0 or y.max() >= len(JSC_CLASSES):
@@ -55,6 +82,10 @@ def preprocess_jsc(x: np.ndarray, y: np.ndarray, val_fraction: float = 0.1, val_
     keep = ~frame.duplicated().to_numpy()
     n_raw = int(x.shape[0])
     x, y = x[keep], y[keep]
+    if len(y) < min_rows(val_fraction):
+        raise LabError(f"{where}: {len(y)} distinct row(s) ({n_raw - len(y)} duplicate(s) dropped) are too few to split "
+                       f"into train, val and test; JSC needs at least {min_rows(val_fraction)} (train "
+                       f"{MIN_TRAIN_ROWS}, val 1, test 1 with a {val_fraction:.0%} validation split)")
     x_tv, x_test, y_tv, y_test = train_test_split(x, y, test_size=0.2, random_state=42)
     x_train, x_val, y_train, y_val = train_test_split(x_tv, y_tv, test_size=val_fraction, random_state=val_seed)
     scaler = StandardScaler().fit(x_train)
@@ -81,16 +112,12 @@ def read_jsc_file(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     if not path.exists():
         raise LabError(f"JSC file {path} does not exist; pass an existing file or use --dataset jsc-sim")
     suffix = path.suffix.lower()
+    if path.is_file() and path.stat().st_size == 0:
+        raise LabError(f"{path}: empty file (0 bytes); expected JSC data (HDF5, ARFF, CSV or parquet) with at least "
+                       f"{min_rows()} distinct jets")
     try:
         if suffix in (".h5", ".hdf5", ".z"):
-            import h5py  # local: optional, needed only for the HDF5 file
-
-            with h5py.File(path, "r") as fh:
-                if "t_allpar_new" not in fh:
-                    raise LabError(f"{path}: HDF5 file has no table 't_allpar_new' (found: {', '.join(fh.keys()) or 'nothing'})")
-                table = fh["t_allpar_new"][()]
-
-            frame = pd.DataFrame({n: table[n] for n in table.dtype.names})
+            frame = _read_h5_table(path)
         elif suffix == ".arff":
             from scipy.io import arff  # local: needed only for an ARFF file
 
@@ -110,6 +137,25 @@ def read_jsc_file(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     except Exception as exc:  # noqa: BLE001 - any parser failure is a malformed user file
         raise LabError(f"{path}: cannot read JSC data ({type(exc).__name__}: {str(exc)[:120]})") from None
     return _frame_to_arrays(frame, path)
+
+
+def _read_h5_table(path: Path) -> pd.DataFrame:
+    """The hls4ml/MASE HDF5 table ``t_allpar_new`` (a 1-D compound dataset: one named field per column)."""
+    import h5py  # local: optional, needed only for the HDF5 file
+
+    expected = f"expected a 1-D table (compound dataset) with the 16 JSC feature columns and {', '.join(JSC_LABEL_COLUMNS)}"
+    with h5py.File(path, "r") as fh:
+        if JSC_H5_TABLE not in fh:
+            raise LabError(f"{path}: HDF5 file has no table '{JSC_H5_TABLE}' (found: {', '.join(fh.keys()) or 'nothing'})")
+        node = fh[JSC_H5_TABLE]
+        if not isinstance(node, h5py.Dataset):
+            raise LabError(f"{path}: HDF5 '{JSC_H5_TABLE}' is a {type(node).__name__.lower()}, not a table; {expected}")
+        if node.dtype.names is None or node.ndim != 1:
+            kind = "strings" if node.dtype.kind in "SUO" else str(node.dtype)
+            raise LabError(f"{path}: HDF5 '{JSC_H5_TABLE}' is a {node.ndim}-D array of {kind} with shape "
+                           f"{tuple(node.shape)}, not a table with named columns; {expected}")
+        table = node[()]
+    return pd.DataFrame({n: table[n] for n in table.dtype.names})
 
 
 def _frame_to_arrays(frame, path) -> tuple[np.ndarray, np.ndarray]:
@@ -155,21 +201,23 @@ def load_jsc_real(path, n_samples, seed, val_fraction, data_dir: Path, download:
             try:
                 with np.load(raw_cache, allow_pickle=False) as z:
                     cached = (z["x"], z["y"])
+            except FileNotFoundError:  # removed since exists(): download it
+                pass
             except Exception as exc:  # noqa: BLE001 - a torn cache is reported and re-downloaded
-                warnings.warn(f"JSC cache {raw_cache} is corrupt ({type(exc).__name__}); downloading again", stacklevel=2)
+                warn(f"JSC cache {raw_cache} is corrupt ({type(exc).__name__}); downloading again")
         if cached is None:
             if not download:
                 raise LabError(f"real JSC data not found at {raw_cache}; pass --data-path FILE, or use --dataset jsc-sim")
             cached = _download_jsc(data_dir)
-            with atomic.atomic_path(raw_cache, suffix=".npz") as tmp:
-                with open(tmp, "wb") as fh:
-                    np.savez(fh, x=cached[0], y=cached[1])
+            save_npz(raw_cache, x=cached[0], y=cached[1])  # optional: a read-only data/ warns and goes on
         x, y = cached
         source = f"OpenML {JSC_OPENML_ID}"
+    where = source
     if n_samples is not None and n_samples < len(y):
         idx = np.random.default_rng(seed).permutation(len(y))[: int(n_samples)]
         x, y = x[np.sort(idx)], y[np.sort(idx)]
-    arrays = preprocess_jsc(x, y, val_fraction=val_fraction)
+        where = f"{source} subsampled to {int(n_samples)} rows (n_samples / --n-samples)"
+    arrays = preprocess_jsc(x, y, val_fraction=val_fraction, where=where)
     info = {"n_raw": int(arrays["n_raw"]), "n_duplicates": int(arrays["n_duplicates"]), "source": source}
     return to_splits("jsc", JSC_VERSION, False, arrays, JSC_FEATURES, JSC_CLASSES, info)
 

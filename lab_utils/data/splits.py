@@ -4,14 +4,20 @@
 synthetic or real). Preprocessed splits are cached as ``data/<name>-<version>-<hash>.npz`` (written
 atomically; a new generator version or other arguments give another file; a corrupt file is reported
 and rebuilt).
+
+The cache is optional: a folder that cannot be written (read-only, full disk, not a folder) costs a
+one-line warning naming it, and the run goes on with the data in memory (:func:`save_npz`). Warnings
+are one ``warning: ...`` line on stderr (:func:`warn`), not :func:`warnings.warn`, whose format adds a
+second line (the source line of the caller) to every message a command-line user sees.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
-import warnings
+import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,26 +84,47 @@ def cache_file(data_dir: Path, name: str, version: str, args: dict) -> Path:
 _ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 
 
+def warn(message: str) -> None:
+    """Print one line ``warning: <message>`` on stderr (a problem the run survives)."""
+    print(f"warning: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+
+
 def read_cache(path: Path) -> dict | None:
-    """Read a cache file; a torn or foreign file is reported (as a warning) and ignored."""
-    if not path.exists():
-        return None
+    """Read a cache file; None if there is none; a torn or foreign file is reported (one warning line) and ignored."""
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in (*_ARRAYS, "meta")}
         meta = json.loads(str(arrays.pop("meta")))
         return {**arrays, **meta}
+    except (FileNotFoundError, NotADirectoryError):
+        return None
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError) as exc:
-        warnings.warn(f"data cache {path} is corrupt or foreign ({type(exc).__name__}); regenerating it", stacklevel=3)
+        warn(f"data cache {path} is corrupt or foreign ({type(exc).__name__}); regenerating it")
         return None
 
 
-def write_cache(path: Path, arrays: dict) -> None:
-    """Write the six split arrays and the JSON metadata (every other key) to ``path`` atomically."""
+def save_npz(path: Path, **arrays) -> bool:
+    """Write an optional cache file atomically; False (and one warning line naming the folder) if it cannot be.
+
+    A read-only folder, a full disk or a path through a file is no reason to stop a run whose data is
+    already in memory: the caller goes on without the cache. ``atomic_path`` removes its temporary file.
+    """
+    try:
+        with atomic.atomic_path(path, suffix=".npz") as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+        return True
+    except OSError as exc:
+        cause = f"{exc.strerror or exc}{f' ({errno.errorcode[exc.errno]})' if exc.errno in errno.errorcode else ''}"
+        warn(f"data cache folder {Path(path).parent} cannot be written ({cause}); going on with the data in memory, "
+             "uncached (set LAB_DATA_DIR to a writable folder to cache it)")
+        return False
+
+
+def write_cache(path: Path, arrays: dict) -> bool:
+    """Write the six split arrays and the JSON metadata (every other key) to ``path`` (see :func:`save_npz`)."""
     meta = {k: v for k, v in arrays.items() if k not in _ARRAYS}
-    with atomic.atomic_path(path, suffix=".npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, meta=np.array(json.dumps(meta)), **{k: arrays[k] for k in _ARRAYS})
+    return save_npz(path, meta=np.array(json.dumps(meta)), **{k: arrays[k] for k in _ARRAYS})
 
 
 def to_splits(name, version, synthetic, arrays, feature_names, class_names, info) -> Splits:

@@ -2,15 +2,21 @@
 
 How a report run goes:
 
-1. the notebooks (``notebooks/*.ipynb`` in name order, or the ``--only`` stems) and their effective
+1. the notebooks (``notebooks/*.ipynb`` in name order, or the ``--only`` stems or task names) and their effective
    parameters: each notebook's defaults (papermill's ``inspect_notebook``) with ``quick`` and the
    ``--param NAME=VALUE`` / ``--param TASK.NAME=VALUE`` overrides applied where the notebook declares
    that parameter;
-2. **fail fast**: every real data set those parameters will read is checked before the first
-   notebook runs (:mod:`lab_utils.report.preflight`); missing data stops the run within seconds;
+2. **fail fast**: the output folders (``reports/``, ``figures/``, ``results/<task>/``) are checked
+   writable, and every real data set those parameters will read is checked, before the first
+   notebook runs (:mod:`lab_utils.report.preflight`); either problem stops the run within seconds;
 3. each notebook is executed with papermill (kernel ``python3``, working directory the repository
    root, serially, ``TQDM_DISABLE=1``), saved executed under ``reports/`` with its HTML (nbconvert).
-   A failing notebook is recorded with its error and the others still run;
+   The kernel's own log is limited to critical messages (:data:`KERNEL_ARGS`).
+   A failing notebook is recorded with its error and the others still run. Ctrl-C (or SIGTERM/SIGHUP,
+   see :func:`lab_utils.errors.interrupt_on_signals`) stops the run: nbclient interrupts and shuts
+   down the kernel, the executed notebook of the previous run is kept (the partial one is dropped),
+   the notebooks finished before are recorded as in step 4, and :class:`ReportInterrupted` says which
+   notebook was stopped;
 4. ``reports/runs.json`` (status, run time, error and parameters per notebook; earlier entries of
    notebooks not run this time are kept), ``reports/provenance.json`` and ``reports/index.html``
    (:mod:`lab_utils.report.index`) are written, also when notebooks failed; then a failure is
@@ -32,19 +38,37 @@ from lab_utils import atomic
 from lab_utils.errors import LabError
 from lab_utils.report import preflight, provenance
 from lab_utils.report.index import write_index
-from lab_utils.report.paths import NOTEBOOKS, ROOT, reports_dir
+from lab_utils.report.paths import NOTEBOOKS, ROOT, figures_dir, reports_dir, results_dir
+
+
+class ReportInterrupted(KeyboardInterrupt):
+    """Ctrl-C, SIGTERM or SIGHUP while ``notebook`` ran (its kernel has been shut down)."""
+    def __init__(self, notebook: str):
+        super().__init__(notebook)
+        self.notebook = notebook
+
+
+# ipykernel logs to the terminal beside the harness's one-line messages: a transport warning at every
+# start, and a traceback when the shutdown after Ctrl-C races the interrupted cell's reply. Only its
+# critical messages are kept; the notebook's own outputs and errors come through the kernel protocol,
+# and a kernel that dies is reported by nbclient (DeadKernelError) as a failed notebook.
+KERNEL_ARGS = ("--IPKernelApp.log_level=CRITICAL",)
 
 
 def notebook_paths(names: list[str] | None = None, folder: Path | None = None) -> list[Path]:
-    """The notebooks in name order (the order they must run in), or only the named stems."""
+    """The notebooks in name order (the order they must run in); ``names`` (stems or task names such
+    as ``lab3_1``) selects some; ``None`` is all, an empty list is a :class:`LabError`."""
     paths = sorted(Path(folder or NOTEBOOKS).glob("*.ipynb"))
-    if names:
-        wanted = set(names)
-        unknown = wanted - {p.stem for p in paths}
-        if unknown:
-            raise LabError(f"unknown notebook(s) {sorted(unknown)}; choose from: {', '.join(p.stem for p in paths)}")
-        paths = [p for p in paths if p.stem in wanted]
-    return paths
+    if names is None:
+        return paths
+    choices = ", ".join(p.stem for p in paths)
+    if not names:
+        raise LabError(f"--only needs at least one notebook name; choose from: {choices}")
+    wanted = set(names)
+    unknown = wanted - {p.stem for p in paths} - {task_of(p) for p in paths}
+    if unknown:
+        raise LabError(f"unknown notebook(s) {sorted(unknown)}; choose from: {choices}")
+    return [p for p in paths if p.stem in wanted or task_of(p) in wanted]
 
 
 def task_of(path: Path) -> str:
@@ -115,14 +139,19 @@ def run_notebook(path: Path, out_dir: Path, quick: bool, parameters: dict | None
     t0 = time.perf_counter()
     # papermill rewrites its output after every cell: run into a temporary name and rename it at the
     # end (also after a failure, for inspection), so a kill never leaves a torn executed notebook.
+    # After Ctrl-C the partial notebook is dropped: the previous run's executed notebook stays whole.
     tmp = out_dir / f".tmp-{path.name}"
     params = {"quick": bool(quick), **(parameters or {})}
     try:
         pm.execute_notebook(str(path), str(tmp), parameters=params, kernel_name="python3",
-                            cwd=str(cwd or ROOT), progress_bar=False, log_output=False)
+                            cwd=str(cwd or ROOT), progress_bar=False, log_output=False,
+                            extra_arguments=list(KERNEL_ARGS))  # a copy: nbclient appends to it
     except pm.PapermillExecutionError as exc:
         raise LabError(f"notebook {path.name} failed in cell {exc.exec_count} (cell index {exc.cell_index}): "
                        f"{exc.ename}: {str(exc.evalue)[:300]}") from None
+    except KeyboardInterrupt:
+        tmp.unlink(missing_ok=True)
+        raise ReportInterrupted(path.stem) from None
     finally:
         if tmp.exists():
             os.replace(tmp, out_dir / path.name)
@@ -177,13 +206,22 @@ def run_report(quick: bool = False, names: list[str] | None = None, progress: bo
     os.environ["TQDM_DISABLE"] = "1"
     os.environ.setdefault("PYTHONHASHSEED", "0")
     paths = notebook_paths(names, folder)
+    preflight.check_writable([reports_dir(), figures_dir(), *(results_dir(task_of(p)) for p in paths)])
     eff = effective_parameters(paths, quick, parse_overrides(params))
     needs = [n for p in paths for n in preflight.needs_of(task_of(p), p.stem, eff[p][0], quick)]
     preflight.check(needs, download=download)
     say(f"data checked ({len(needs)} real data set need(s)); running {len(paths)} notebook(s)")
     prov = provenance.collect(quick)
-    runs = [{**_run_one(p, quick, eff[p], say), "commit": prov["commit"], "dirty": prov["dirty"]} for p in paths]
-    index = write_report(runs, prov, all_stems=[p.stem for p in notebook_paths(folder=folder)])
+    all_stems = [p.stem for p in notebook_paths(folder=folder)]
+    runs = []
+    try:
+        for p in paths:
+            runs.append({**_run_one(p, quick, eff[p], say), "commit": prov["commit"], "dirty": prov["dirty"]})
+    except KeyboardInterrupt:
+        if runs:  # the notebooks that finished before Ctrl-C go into runs.json and the index
+            write_report(runs, prov, all_stems)
+        raise
+    index = write_report(runs, prov, all_stems)
     say(f"wrote {index}")
     failed = [r for r in runs if r["status"] != "ok"]
     if failed:
@@ -203,7 +241,7 @@ def write_report(runs: list[dict], prov: dict, all_stems: list[str]) -> Path:
     if store.exists():
         try:
             earlier = {r["stem"]: r for r in json.loads(store.read_text()).get("runs", [])}
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):  # torn or foreign: start afresh
             earlier = {}
     merged = {**earlier, **{r["stem"]: r for r in runs}}
     order = {s: i for i, s in enumerate(all_stems)}

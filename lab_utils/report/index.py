@@ -5,8 +5,10 @@ One self-contained HTML file (figures embedded as base64 PNG): a header with the
 titled by lab and question, with its computed conclusions (each claim's verdict badge, statement and
 evidence), the lab report's statements set against this run, the key numbers, the figures with their
 captions, the data set, the run time and peak memory, the parameters, and a link to the executed
-notebook. A notebook that failed gets a section with its error. Plain string building with
-``html.escape`` (no template engine: the page has one fixed layout).
+notebook. A notebook that failed gets a section with its error; one whose ``summary.json`` cannot be
+read (torn by a kill, or a foreign file) gets a section saying so ("summary unreadable ...: rerun it"),
+and the other notebooks are shown as usual. Plain string building with ``html.escape`` (no template
+engine: the page has one fixed layout).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import re
 from pathlib import Path
 
 from lab_utils import atomic
+from lab_utils.errors import LabError
 from lab_utils.report import provenance as prov_mod
 from lab_utils.report.paths import figures_dir, read_summary, reports_dir, results_dir
 
@@ -60,6 +63,20 @@ def fmt_number(v) -> str:
     return str(v)
 
 
+UNREADABLE = "summary unreadable (torn or foreign file): rerun it"
+
+
+def summary_of(run: dict) -> tuple[dict, str]:
+    """``(summary, problem)`` of one run: ``({}, "")`` for a failed run; ``({}, why)`` if the summary
+    cannot be read, so one torn file costs its own section only."""
+    if run["status"] != "ok":
+        return {}, ""
+    try:
+        return read_summary(run["task"]), ""
+    except LabError as exc:
+        return {}, str(exc)
+
+
 def dataset_sizes(task: str) -> dict:
     """``{label: {"train": n, "val": n, "test": n}}`` from the ``.meta.json`` files beside a notebook's tables."""
     out = {}
@@ -82,7 +99,7 @@ def _provenance(prov: dict, runs: list) -> list[str]:
             ("Versions", ", ".join(f"{k} {val}" for k, val in v.items()))]
     data = {}
     for r in runs:
-        s = read_summary(r["task"])
+        s, _ = summary_of(r)
         if s.get("dataset"):
             data.setdefault(s["dataset"], {}).update(dataset_sizes(r["task"]).get(s["dataset"], {}))
     if data:
@@ -95,9 +112,10 @@ def _provenance(prov: dict, runs: list) -> list[str]:
     out.append("</table>")
     out.append("<table><tr><th>notebook</th><th>status</th><th>run time</th><th>peak memory</th></tr>")
     for r in runs:
-        s = read_summary(r["task"]) if r["status"] == "ok" else {}
+        s, problem = summary_of(r)
         mem = s.get("peak_memory_mb")
-        status = "ok" if r["status"] == "ok" else "<span class='fail'>FAILED</span>"
+        status = ("<span class='fail'>FAILED</span>" if r["status"] != "ok" else
+                  f"<span class='fail'>{esc(UNREADABLE)}</span>" if problem else "ok")
         out.append(f"<tr><td><a href='#{esc(r['stem'])}'>{esc(r['stem'])}</a></td><td>{status}</td>"
                    f"<td>{_secs(r.get('seconds'))}</td><td>{'n/a' if mem is None else f'{mem:,.0f} MB'}</td></tr>")
     out.append("</table>")
@@ -113,10 +131,11 @@ def _secs(s) -> str:
 def _toc(runs: list) -> list[str]:
     out = ["<nav id='toc'><b>Contents</b><ol><li><a href='#provenance'>Provenance of this run</a></li>"]
     for r in runs:
-        summ = read_summary(r["task"]) if r["status"] == "ok" else {}
+        summ, problem = summary_of(r)
         verdicts = [c.get("verdict", "undetermined") for c in summ.get("claims") or []]
         counts = ", ".join(f"{verdicts.count(v)} {v}" for v in ("holds", "does not hold", "undetermined") if v in verdicts)
         tail = (" — <span class='fail'>FAILED</span>" if r["status"] != "ok" else
+                f" — <span class='fail'>{esc(UNREADABLE)}</span>" if problem else
                 f" — {esc(summ.get('question', ''))}{f' <span class=ev>({counts})</span>' if counts else ''}")
         out.append(f"<li><a href='#{esc(r['stem'])}'>{esc(lab_title(r['task']))}</a>{tail}</li>")
     out.append("</ol></nav>")
@@ -182,7 +201,12 @@ def _section(r: dict) -> list[str]:
         return [f"<section id='{esc(stem)}'><h2>{esc(lab_title(task))}: {esc(stem)} — <span class='fail'>FAILED</span></h2>",
                 f"<p>The notebook stopped after {_secs(r.get('seconds'))}; its results are not shown. "
                 f"Its {link} shows the failing cell.</p><pre>{esc(r.get('error', ''))}</pre></section>"]
-    summ = read_summary(task)
+    summ, problem = summary_of(r)
+    if problem:
+        return [f"<section id='{esc(stem)}'><h2>{esc(lab_title(task))}: {esc(stem)} — <span class='fail'>"
+                f"{esc(UNREADABLE)}</span></h2><p>The notebook ran, but its results cannot be shown: rerun it "
+                f"(<code>python -m lab_utils report --only {esc(stem)}</code>). Its {link}.</p>"
+                f"<pre>{esc(problem)}</pre></section>"]
     label = summ.get("dataset", "?")
     syn = summ.get("synthetic")
     sizes = dataset_sizes(task).get(label)

@@ -17,6 +17,8 @@ import json
 import os
 from pathlib import Path
 
+from lab_utils.errors import LabError
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 
@@ -51,6 +53,20 @@ def candidate_cache() -> Path:
 
 def read_summary(task: str) -> dict:
     """The ``summary.json`` a notebook wrote (see :func:`lab_utils.report.notebook.write_summary`);
-    ``{}`` when that notebook has not run."""
+    ``{}`` when that notebook has not run; a :class:`LabError` naming the file when it cannot be read
+    (torn, foreign, not JSON, not a JSON object)."""
     path = results_dir(task) / "summary.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    return read_summary_file(path) if path.exists() else {}
+
+
+def read_summary_file(path: Path, what: str = "summary", fix: str = "rerun its notebook") -> dict:
+    """One ``summary.json`` (or another JSON object file: ``what``) as a dict, or a one-line
+    :class:`LabError` naming the file and the ``fix``."""
+    try:
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # ValueError: JSONDecodeError and UnicodeDecodeError
+        raise LabError(f"{path}: {what} unreadable (torn or foreign file: {type(exc).__name__}); {fix}") from None
+    if not isinstance(obj, dict):
+        raise LabError(f"{path}: {what} unreadable (torn or foreign file: a JSON {type(obj).__name__}, "
+                       f"not an object); {fix}")
+    return obj

@@ -1,5 +1,11 @@
-"""Fail fast: before the first notebook runs, check that every real data set the selected notebooks
-will read is there, and stop within seconds with one message naming every place looked and the fix.
+"""Fail fast: before the first notebook runs, check that the output folders can be written
+(:func:`check_writable`) and that every real data set the selected notebooks will read is there
+(:func:`check`), and stop within seconds with one message naming the folder, or every place looked,
+and the fix.
+
+A folder is writable if a file can be created in it (or, if it does not exist yet, in the nearest
+folder above it that does): the honest test, since permission bits say nothing about a read-only
+mount, and root ignores them. The probe file is removed at once.
 
 Which notebook reads which real data set is decided from its (effective) parameters:
 
@@ -18,6 +24,9 @@ the loaders would do later); without it, or when the download fails, the run sto
 
 from __future__ import annotations
 
+import errno
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +44,32 @@ class Need:
     notebook: str
     dataset: str
     path: str | None = None
+
+
+def _unwritable(folder: Path) -> str | None:
+    """None if a file can be created in ``folder`` (or in its nearest existing ancestor); else why not."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is not a folder"
+    try:
+        fd, name = tempfile.mkstemp(prefix=".tmp-write-check-", dir=probe)
+    except OSError as exc:
+        cause = f"{exc.strerror or exc}{f' ({errno.errorcode[exc.errno]})' if exc.errno in errno.errorcode else ''}"
+        return cause if probe == folder else f"{probe}: {cause}"
+    os.close(fd)
+    os.unlink(name)
+    return None
+
+
+def check_writable(folders: list[Path]) -> None:
+    """A :class:`LabError` naming the first output folder that cannot be written, before anything runs."""
+    for folder in dict.fromkeys(Path(f) for f in folders):
+        why = _unwritable(folder)
+        if why:
+            raise LabError(f"cannot write to {folder} ({why}); nothing was run. Fix: make it writable, "
+                           "or set LAB_OUTPUT_DIR to a writable folder")
 
 
 def needs_of(task: str, notebook: str, params: dict, quick: bool) -> list[Need]:

@@ -12,7 +12,6 @@ provenance names (a partial rerun would otherwise mix commits).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -21,7 +20,7 @@ from lab_utils import atomic
 from lab_utils.errors import LabError
 from lab_utils.report import provenance
 from lab_utils.report.index import fmt_number, lab_title
-from lab_utils.report.paths import ROOT, output_root, reports_dir
+from lab_utils.report.paths import ROOT, output_root, read_summary_file, reports_dir
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 MAX_NUMBERS = 12  # key numbers listed per notebook; the rest stay in summary.json
@@ -36,10 +35,7 @@ def load_summaries(root: Path | None = None) -> list[dict]:
     root = Path(root or output_root())
     out = []
     for path in (root / "results").glob("*/summary.json"):
-        try:
-            out.append(json.loads(path.read_text()))
-        except (OSError, ValueError) as exc:
-            raise LabError(f"{path}: unreadable summary ({type(exc).__name__}); rerun that notebook") from None
+        out.append(read_summary_file(path))  # a torn or foreign file: one line naming it, rerun that notebook
     return sorted(out, key=lambda s: _task_key(s.get("task", "")))
 
 
@@ -116,7 +112,7 @@ def update_readme(readme: Path | None = None, allow_quick: bool = False) -> Path
     prov_path = reports_dir() / "provenance.json"
     if not prov_path.exists():
         raise LabError(f"{prov_path} is missing: run `make report` first (it records the commit and machine)")
-    prov = json.loads(prov_path.read_text())
+    prov = read_summary_file(prov_path, "provenance", "run `make report` again")
     quick = [s.get("task", "?") for s in summaries if s.get("quick")]
     if (quick or prov.get("mode") == "quick") and not allow_quick:
         raise LabError(f"quick-mode results ({', '.join(quick) or 'the last report run'}): these are not the lab's "
@@ -124,7 +120,10 @@ def update_readme(readme: Path | None = None, allow_quick: bool = False) -> Path
     runs_path = reports_dir() / "runs.json"
     runs = {}
     if runs_path.exists():
-        runs = {r["task"]: r for r in json.loads(runs_path.read_text()).get("runs", [])}
+        stored = read_summary_file(runs_path, "run record", "run `make report` again").get("runs")
+        if not isinstance(stored, list) or not all(isinstance(r, dict) and "task" in r for r in stored):
+            raise LabError(f"{runs_path}: run record unreadable (foreign content); run `make report` again")
+        runs = {r["task"]: r for r in stored}
         failed = [t for t, r in runs.items() if r.get("status") != "ok"]
         if failed:
             raise LabError(f"the last report run has failed notebooks ({', '.join(failed)}): fix and rerun them first")

@@ -1,5 +1,6 @@
 """Tests of lab_utils.data: MASE preprocessing, the cache, the real-data readers and their errors."""
 
+import re
 import warnings
 from pathlib import Path
 
@@ -94,18 +95,21 @@ def test_sim_cache_written_then_read(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
-def test_corrupt_sim_cache_is_reported_and_regenerated(tmp_path, damage):
+def test_corrupt_sim_cache_is_reported_and_regenerated(tmp_path, damage, capsys):
     a = load_dataset("jsc-sim", n_samples=1000, data_dir=tmp_path)
     (path,) = Path(tmp_path).glob("*.npz")
     blob = path.read_bytes()
     path.write_bytes({"truncate": blob[: len(blob) // 2], "garbage": b"not a zip file" * 50, "empty": b""}[damage])
-    with pytest.warns(UserWarning, match="corrupt"):
-        b = load_dataset("jsc-sim", n_samples=1000, data_dir=tmp_path)
+    capsys.readouterr()
+    b = load_dataset("jsc-sim", n_samples=1000, data_dir=tmp_path)
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("warning: data cache ") and str(path) in err[0] and "corrupt" in err[0]
     assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_test, b.y_test)
     assert path.read_bytes() == blob  # rebuilt, byte for byte
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # now healthy: no warning
         load_dataset("jsc-sim", n_samples=1000, data_dir=tmp_path)
+    assert capsys.readouterr().err == ""
 
 
 def test_new_version_or_arguments_give_a_new_cache_file(tmp_path, monkeypatch):
@@ -254,7 +258,7 @@ def test_offline_without_a_file_is_a_clear_error_and_leaves_nothing(tmp_path, mo
         load_dataset("jsc", data_dir=tmp_path, download=False)
 
 
-def test_download_is_cached_and_a_torn_cache_downloads_again(tmp_path, monkeypatch):
+def test_download_is_cached_and_a_torn_cache_downloads_again(tmp_path, monkeypatch, capsys):
     x, y = _raw(400, seed=9)
     calls = []
 
@@ -269,8 +273,9 @@ def test_download_is_cached_and_a_torn_cache_downloads_again(tmp_path, monkeypat
     assert len(calls) == 1 and sum(b.sizes().values()) == 200  # from the cache, subsampled
     assert torch.equal(load_dataset("jsc", data_dir=tmp_path).x_test, a.x_test)
     (tmp_path / "jsc-openml42468-raw.npz").write_bytes(b"PK\x03\x04torn")
-    with pytest.warns(UserWarning, match="corrupt"):
-        c = load_dataset("jsc", data_dir=tmp_path)
+    capsys.readouterr()
+    c = load_dataset("jsc", data_dir=tmp_path)
+    assert re.fullmatch(r"warning: JSC cache \S+raw\.npz is corrupt \(\w+\); downloading again\n", capsys.readouterr().err)
     assert len(calls) == 2 and torch.equal(c.x_test, a.x_test)
 
     def failing(data_dir):
