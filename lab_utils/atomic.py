@@ -11,6 +11,7 @@ and these few lines replace a dependency.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import tempfile
@@ -76,9 +77,19 @@ def _json_default(o):
 
 
 def torch_save(path, obj) -> None:
-    """``torch.save(obj)`` to ``path`` atomically (checkpoints)."""
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    """``torch.save(obj)`` to ``path`` atomically (checkpoints).
+
+    Serialised in memory first, then written as bytes: torch's own file writer turns a failed write
+    (a full disk) into a ``RuntimeError`` ("unexpected pos ...") that drops the operating system's
+    error, while a plain write raises ``OSError(ENOSPC)``, re-raised here naming ``path``.
+    Checkpoints here are at most tens of MB, so the in-memory copy costs little.
+    """
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    try:
+        write_bytes(path, buf.getbuffer())
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
 
 
 def savefig(fig, path, dpi: int = 110) -> None:

@@ -1,11 +1,21 @@
 """The train / eval commands end to end (real ``python -m lab_utils`` processes), and their one-line errors."""
 
+import contextlib
+import errno
+import hashlib
+import io
 import json
+import math
+import re
+from pathlib import Path
 
 import pytest
 import torch
 
+import lab_utils.data as data
+from lab_utils import atomic
 from lab_utils.cli import main
+from lab_utils.locking import hold_folder
 from lab_utils.models import build_model
 from lab_utils.training.checkpoints import load_checkpoint_file
 from tests.helpers import assert_one_line_error, run_cli
@@ -62,3 +72,100 @@ def test_errors_are_one_line(tmp_path):
     assert_one_line_error(run_cli("train", "--model", "jsc-tiny", "--dataset", "jsc", "--data-path",
                                   tmp_path / "nope.h5", "--out", tmp_path / "x"), "does not exist", "jsc-sim")
     assert_one_line_error(run_cli("train", "--model", "vgg7", "--out", tmp_path / "v"), "cifar10")
+
+
+# ---------------------------------------------------------------------------- issue 13: train's folder, sizes, faults
+def _call(argv) -> tuple[int, str, str]:
+    """``python -m lab_utils ARGV`` in-process: (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main([str(a) for a in argv])
+    return rc, out.getvalue(), err.getvalue()
+
+
+def _digests(folder: Path) -> dict:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "DEFAULT_DATA_DIR", tmp_path / "data")
+
+
+TRAIN = ["train", "--model", "jsc-tiny", "--n-samples", "600", "--epochs", "3", "--batch-size", "128", "--quiet"]
+
+
+def test_a_lone_last_row_trains_at_the_default_batch_size(tmp_path, data_dir):
+    """``--n-samples 1424``: 1,025 training rows, 512 per batch; BatchNorm raised on the last row before."""
+    rc, out, err = _call(["train", "--model", "jsc-tiny", "--n-samples", "1424", "--epochs", "2", "--out",
+                          tmp_path / "run", "--quiet"])
+    assert rc == 0, err
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["dataset"]["sizes"]["train"] % 512 == 1 and math.isfinite(metrics["test"]["loss"])
+
+
+def test_a_second_train_on_a_held_folder_is_refused_and_writes_nothing(tmp_path, data_dir):
+    """A run in its first epoch (empty folder) and one with a last.ckpt (with or without --resume), each
+    held by another train run: the holder is named, not "already holds a training run"."""
+    run, fresh = tmp_path / "run", tmp_path / "fresh"
+    assert _call([*TRAIN, "--out", run])[0] == 0
+    before = _digests(run)
+    for folder, extra in ((fresh, []), (run, []), (run, ["--resume"])):
+        with hold_folder(folder, "train"):
+            held = _digests(folder)
+            rc, out, err = _call([*TRAIN, "--out", folder, *extra])
+            assert rc == 2 and err.count("\n") == 1, err
+            assert err.startswith(f"error: --out {folder} is in use by `python -m lab_utils") and "pid" in err
+            assert _digests(folder) == held
+    assert _digests(run) == before and _digests(fresh) == {".lab.lock": hashlib.sha256(b"").hexdigest()}
+
+
+def test_out_empty_never_writes_into_the_current_folder(tmp_path, data_dir, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    listing = sorted(p.name for p in tmp_path.iterdir())
+    for out in ("", " \t"):
+        rc, _, err = _call([*TRAIN, "--out", out])
+        assert rc == 2 and err == f"error: --out must name a folder, got {out!r}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == listing
+
+
+def test_a_full_disk_while_saving_is_one_line_exit_1_and_keeps_the_last_epoch(tmp_path, data_dir, monkeypatch):
+    """The disk fills during the second epoch's saves (simulated: each write after the first two raises
+    ENOSPC half-way, inside the atomic temporary file): exit 1, one line naming the file and --resume,
+    last.ckpt still the first epoch's, no temporary file left; freed, --resume finishes the run."""
+    run = tmp_path / "run"
+    real, calls = atomic.torch_save, {"n": 0}
+
+    def filling(path, obj):
+        calls["n"] += 1
+        if calls["n"] <= 2:  # epoch 1: best.ckpt and last.ckpt
+            return real(path, obj)
+        with atomic.atomic_path(path) as tmp:
+            tmp.write_bytes(b"half a checkpoint")
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic, "torch_save", filling)
+    rc, out, err = _call([*TRAIN, "--out", run])
+    assert rc == 1 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert re.match(rf"error: {run}/(best|last)\.ckpt: No space left on device; the files already in {run} are "
+                    r"kept: free space, then rerun the same command with --resume \(ENOSPC\)$", err), err
+    assert len(load_checkpoint_file(run / "last.ckpt")["history"]["epochs"]) == 1
+    assert sorted(p.name for p in run.iterdir()) == [".lab.lock", "best.ckpt", "last.ckpt"]
+    monkeypatch.setattr(atomic, "torch_save", real)
+    rc, out, err = _call([*TRAIN, "--out", run, "--resume"])
+    assert rc == 0, err
+    assert len(json.loads((run / "metrics.json").read_text())["history"]) == 3
+
+
+def test_a_full_disk_while_writing_metrics_names_metrics_json(tmp_path, data_dir, monkeypatch):
+    run = tmp_path / "run"
+
+    def full(path, obj):
+        with atomic.atomic_path(path) as tmp:
+            tmp.write_bytes(b"{")
+            raise OSError(errno.ENOSPC, "No space left on device")  # as a write() says it: no file name
+
+    monkeypatch.setattr(atomic, "write_json", full)
+    rc, out, err = _call([*TRAIN, "--out", run])
+    assert rc == 1 and err.startswith(f"error: {run}/metrics.json: No space left on device; ") and "--resume" in err
+    assert sorted(p.name for p in run.iterdir()) == [".lab.lock", "best.ckpt", "last.ckpt"]

@@ -66,7 +66,8 @@ ALLOWED = {("atomic.py", ""), ("splits.py", "open(tmp, \"wb\")"), ("splits.py", 
            ("tiny_images.py", "open(tmp, \"wb\")"), ("tiny_images.py", "np.savez(fh"),
            ("cifar10.py", "open(tmp, \"wb\")"), ("cifar10.py", "np.savez(fh"),
            ("tiny_images.py", 'tarfile.open(folder / ARCHIVE, "w:gz")'),  # test-only synthetic image set
-           ("outputs.py", "frame.to_csv(buf"), ("notebook.py", "df.to_csv(index=False)")}
+           ("outputs.py", "frame.to_csv(buf"), ("notebook.py", "df.to_csv(index=False)"),
+           ("errors.py", 'open(os.devnull, "w")')}  # stdout after a broken pipe: writes go nowhere
 
 
 def plain_writes(paths, root: Path = ROOT) -> list[str]:

@@ -15,8 +15,8 @@ Why every slot computes exactly its own smaller network:
   statistics depend only on the minibatch, so slots that share a seed share them);
 - the loss is the *sum* over slots of each slot's mean cross-entropy, so each slot's gradient is the
   gradient of its own loss;
-- each slot has its own seed: minibatches from ``torch.randperm(n, generator)`` seeded as
-  :func:`lab_utils.training.train.train` does; the learning rate follows the cosine schedule of
+- each slot has its own seed: minibatches from ``torch.randperm(n, generator)`` seeded and sliced
+  (:func:`~lab_utils.training.train.minibatches`) as :func:`lab_utils.training.train.train` does; the learning rate follows the cosine schedule of
   :func:`~lab_utils.training.train.make_optimizer`; after every epoch each slot is evaluated on the
   validation split and its best-validation-loss weights are kept.
 
@@ -54,7 +54,7 @@ from lab_utils.errors import LabError
 from lab_utils.models import build_model
 from lab_utils.progress import progress_bar
 from lab_utils.training import candidates
-from lab_utils.training.train import History, Recipe, make_optimizer, num_threads
+from lab_utils.training.train import History, Recipe, check_minibatches, make_optimizer, minibatches, num_threads
 
 MODEL = "jsc-three-linear-layers"
 N_IN, N_OUT = 16, 5
@@ -261,6 +261,7 @@ def _train_batched(models, seeds, data, recipe, *, progress, desc, padded):
     if len(models) != len(seeds):
         raise LabError(f"train_batched: {len(models)} models but {len(seeds)} seeds; give one seed per model")
     net = BatchedThreeLinear(models, padded)
+    check_minibatches(models[0], data.x_train.shape[0], recipe.batch_size)  # BatchNorm needs 2 rows a batch
     S = net.n_slots
     opt = SlotOptimizer(list(net.parameters()), recipe)
     sched_opt, sched = make_optimizer(nn.Linear(1, 1), recipe)  # the same cosine learning rates as train()
@@ -278,8 +279,8 @@ def _train_batched(models, seeds, data, recipe, *, progress, desc, padded):
         lr = sched_opt.param_groups[0]["lr"]
         perms = torch.stack([torch.randperm(n, generator=g) for g in gens])  # (U, n)
         total = torch.zeros(S, dtype=torch.float64)
-        for i in range(0, n, B):
-            idx = perms[:, i:i + B]
+        for start, stop in minibatches(n, B):  # a lone last row joins the batch before it
+            idx = perms[:, start:stop]
             xb = x.index_select(0, idx.reshape(-1)).view(len(uniq), -1, N_IN)
             yb = y.index_select(0, idx.reshape(-1)).view(len(uniq), -1)[row_of]
             per_slot = F.cross_entropy(net.train_logits(xb, row_of).transpose(1, 2), yb, reduction="none").mean(1)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import math
 import time
 from dataclasses import asdict, dataclass
 
@@ -36,14 +35,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lab_utils import atomic
 from lab_utils.errors import LabError
 from lab_utils.models import VGG7_CHANNELS, VGG7_CONV_INDICES, VGG7_FIRST_LINEAR, vgg7
 from lab_utils.passes.graph import trace
 from lab_utils.passes.widths import redefine_conv2d_transform_pass, vgg_channels_pass_args
 from lab_utils.progress import progress_bar
-from lab_utils.training.checkpoints import load_checkpoint_file
-from lab_utils.training.train import check_lr, check_whole, train
+from lab_utils.training.checkpoints import load_checkpoint_file, write_torch_file
+from lab_utils.training.train import check_lr, check_whole, minibatches, train
 
 REPORT_CHOICES = (64, 128, 256, 512)  # the lab report's channel list
 CPU_CHOICES = (16, 32, 48, 64)  # scaled down: the widest candidate costs ~63 M MACs per image
@@ -236,7 +234,8 @@ def train_supernet(supernet: VGGSupernet, splits, recipe: SupernetRecipe = Super
     supernet.to(memory_format=torch.channels_last)
     x, y = splits.x_train.contiguous(memory_format=torch.channels_last), splits.y_train
     n = x.shape[0]
-    steps = math.ceil(n / recipe.batch_size)
+    batches = minibatches(n, recipe.batch_size)  # a lone last image joins the batch before it
+    steps = len(batches)
     opt = torch.optim.SGD(supernet.parameters(), lr=recipe.lr, momentum=0.9, nesterov=True,
                           weight_decay=recipe.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, epochs=recipe.epochs, steps_per_epoch=steps)
@@ -246,8 +245,8 @@ def train_supernet(supernet: VGGSupernet, splits, recipe: SupernetRecipe = Super
     for epoch in progress_bar(range(recipe.epochs), desc="supernet", progress=progress, leave=False):
         perm = torch.randperm(n, generator=gen)
         sums = {"loss_largest": 0.0, "loss_smallest": 0.0}
-        for i in range(0, n, recipe.batch_size):
-            idx = perm[i:i + recipe.batch_size]
+        for start, stop in batches:
+            idx = perm[start:stop]
             xb, yb = x[idx], y[idx]
             if augment is not None:
                 xb = augment(xb, gen)
@@ -336,7 +335,7 @@ SUPERNET_FORMAT = "lab_utils.supernet/1"  # the name of the module that wrote it
 def save_supernet(path, supernet: VGGSupernet, *, recipe: SupernetRecipe | None = None, history=None,
                   dataset: dict | None = None) -> None:
     """Write the supernet (choices, fc, weights, recipe, per-epoch history) atomically."""
-    atomic.torch_save(path, {"format": SUPERNET_FORMAT, "choices": list(supernet.choices), "fc": supernet.fc,
+    write_torch_file(path, {"format": SUPERNET_FORMAT, "choices": list(supernet.choices), "fc": supernet.fc,
                              "num_classes": supernet.num_classes, "recipe": recipe.as_dict() if recipe else None,
                              "history": history or [], "dataset": dataset or {},
                              "state_dict": supernet.state_dict()})

@@ -30,7 +30,13 @@ from torch import nn
 
 from lab_utils.errors import LabError
 from lab_utils.progress import progress_bar
-from lab_utils.training.checkpoints import load_checkpoint_file, load_state, save_checkpoint, save_training_state
+from lab_utils.training.checkpoints import (
+    check_resume_state,
+    load_checkpoint_file,
+    load_state,
+    save_checkpoint,
+    save_training_state,
+)
 
 SMALL_MODEL_PARAMS = 100_000  # below this, train() runs on one thread (see num_threads)
 
@@ -61,8 +67,8 @@ class Recipe:
         check_whole("epochs", self.epochs, 1)
         check_whole("batch_size", self.batch_size, 1)
         check_lr("lr", self.lr)
-        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
-            raise LabError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
+        if not (isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay < math.inf):
+            raise LabError(f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
         if self.optimizer not in ("adam", "adamw", "sgd"):
             raise LabError(f"optimizer must be one of adam, adamw, sgd; got {self.optimizer!r}")
 
@@ -98,6 +104,41 @@ class History:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def minibatches(n: int, batch_size: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` of every minibatch of an epoch over ``n`` shuffled rows.
+
+    ``batch_size`` rows each and a shorter last one, as ``range(0, n, batch_size)`` slices them,
+    except that a last minibatch of ONE row is merged into the one before (``batch_size + 1`` rows;
+    batch size 1 is left alone: all its minibatches are single rows, see :func:`check_minibatches`).
+    Why: BatchNorm cannot train on one row (``nn.BatchNorm1d`` raises "Expected more than 1 value per
+    channel when training"; the batched trainer's unbiased variance would divide by zero), and
+    ``n % batch_size == 1`` is an ordinary size (1,025 training rows at batch size 512). Merging
+    rather than dropping keeps every row in every epoch, and every other ``n`` gets exactly the
+    minibatches it had before this rule, so earlier results are unchanged bit for bit. Every
+    training loop of the package (:func:`train`, the batched trainer, the supernet) slices with it.
+    """
+    bounds = [(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+    if batch_size > 1 and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:  # n % batch_size == 1
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
+
+
+def check_minibatches(model: nn.Module, n: int, batch_size: int) -> None:
+    """A :class:`LabError` when ``model`` has a ``BatchNorm1d`` and a minibatch would hold one row.
+
+    :func:`minibatches` merges a lone last row; what is left is a training split of one row (or none)
+    and a batch size of 1, on which BatchNorm cannot compute a batch variance.
+    """
+    if not any(isinstance(m, nn.BatchNorm1d) for m in model.modules()):
+        return
+    if n < 2:
+        raise LabError(f"the training split has {n} row{'s' if n != 1 else ''}: BatchNorm cannot train on "
+                       "fewer than 2; use a larger data set (--n-samples, n_samples)")
+    if batch_size < 2:
+        raise LabError("batch size 1: BatchNorm cannot train on minibatches of one row; use a batch size >= 2 "
+                       "(--batch-size, batch_size)")
 
 
 @contextlib.contextmanager
@@ -207,6 +248,9 @@ def train(
     and gives the same final weights as an uninterrupted run with the same seed.
     ``augment(xb, generator)`` optionally transforms each training batch (CIFAR-10 crops/flips).
     Models under :data:`SMALL_MODEL_PARAMS` parameters train on one thread (:func:`num_threads`).
+    Minibatches come from :func:`minibatches` (a lone last row joins the batch before it); what would
+    still leave BatchNorm one row is refused first (:func:`check_minibatches`), and so is a
+    ``last.ckpt`` of another recipe, model or data set (``meta``) when resuming.
     """
     small = sum(p.numel() for p in model.parameters()) < SMALL_MODEL_PARAMS
     with num_threads(1 if small else None):
@@ -216,6 +260,7 @@ def train(
 
 def _train(model, data, recipe, *, progress, out_dir, resume, meta, augment, desc) -> History:
     """The loop: seed, optimizer, optional resume, then one epoch + validation + checkpoints at a time."""
+    check_minibatches(model, data.x_train.shape[0], recipe.batch_size)
     torch.manual_seed(recipe.seed)
     gen = torch.Generator().manual_seed(recipe.seed)
     opt, sched = make_optimizer(model, recipe)
@@ -223,7 +268,7 @@ def _train(model, data, recipe, *, progress, out_dir, resume, meta, augment, des
     best_state = copy.deepcopy(model.state_dict())
     out_dir = Path(out_dir) if out_dir is not None else None
     if resume and out_dir is not None and (out_dir / "last.ckpt").exists():
-        history, best_state = _resume(out_dir / "last.ckpt", model, recipe, opt, sched, gen)
+        history, best_state = _resume(out_dir / "last.ckpt", model, recipe, meta, opt, sched, gen)
     start_epoch = len(history.epochs)
     t0 = time.perf_counter() - history.seconds
     bar = progress_bar(range(start_epoch, recipe.epochs), desc=desc, progress=progress, leave=False,
@@ -246,18 +291,26 @@ def _train(model, data, recipe, *, progress, out_dir, resume, meta, augment, des
     return history
 
 
-def _resume(path: Path, model, recipe, opt, sched, gen) -> tuple[History, dict]:
-    """Restore model, optimizer, scheduler and both RNGs from ``last.ckpt``; returns (history, best state)."""
+def _resume(path: Path, model, recipe, meta, opt, sched, gen) -> tuple[History, dict]:
+    """Restore model, optimizer, scheduler and both RNGs from ``last.ckpt``; returns (history, best state).
+
+    :func:`~lab_utils.training.checkpoints.check_resume_state` first refuses a file that is not a
+    resume checkpoint or was written with another recipe, model or data set; a file that passes it
+    but still does not fit (a hand-edited one) is refused in one line too.
+    """
     state = load_checkpoint_file(path)
-    if state.get("recipe") != recipe.as_dict():
-        raise LabError(f"{path}: was trained with recipe {state.get('recipe')}, not {recipe.as_dict()}; "
-                       "use the same flags to resume, or another --out")
+    check_resume_state(state, path, recipe=recipe.as_dict(), meta=meta)
     load_state(model, state["state_dict"], path)
-    opt.load_state_dict(state["optimizer"])
-    sched.load_state_dict(state["scheduler"])
-    gen.set_state(state["generator"])
-    torch.set_rng_state(state["torch_rng"])
-    return History(**state["history"]), state["best_state_dict"]
+    try:
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        history = History(**state["history"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise LabError(f"{path} cannot be resumed ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); "
+                       "move it away or choose another --out") from None
+    return history, state["best_state_dict"]
 
 
 def _train_epoch(model, x, y, batch_size: int, opt, gen, augment) -> float:
@@ -267,8 +320,8 @@ def _train_epoch(model, x, y, batch_size: int, opt, gen, augment) -> float:
     perm = torch.randperm(n, generator=gen)
     xs, ys = x[perm], y[perm]  # one shuffled copy per epoch: the batches below are views, not gathers
     total, count = torch.zeros((), dtype=torch.float64), 0
-    for i in range(0, n, batch_size):
-        xb, yb = xs[i:i + batch_size], ys[i:i + batch_size]
+    for start, stop in minibatches(n, batch_size):  # a lone last row joins the batch before it
+        xb, yb = xs[start:stop], ys[start:stop]
         if augment is not None:
             xb = augment(xb, gen)
         loss = F.cross_entropy(model(xb), yb)

@@ -197,3 +197,22 @@ def test_bad_input_is_a_lab_error(blobs):
         train_batched([seeded_init((16, 16), 0)], [0, 1], blobs, Recipe(epochs=1), progress=False)
     with pytest.raises(LabError, match="jsc-three-linear-layers"):
         BatchedThreeLinear([build_model("jsc-tiny")])
+
+
+def test_a_lone_last_row_trains_like_train_does(blobs):
+    """1,025 training rows at batch size 512 (issue 13): the last row joins the batch before it, as in
+    ``train()``. Before, that one-row minibatch's unbiased variance divided by zero: NaN running statistics
+    and NaN validation losses in every slot, silently."""
+    data = SimpleNamespace(x_train=blobs.x_train[:1025], y_train=blobs.y_train[:1025], x_val=blobs.x_val,
+                           y_val=blobs.y_val)
+    recipe = Recipe(epochs=2, batch_size=512, lr=3e-3)
+    init = seeded_init((16, 16), 3)
+    (model,), (hist,) = train_batched([copy.deepcopy(init)], [3], data, recipe, progress=False)
+    assert all(torch.isfinite(v.float()).all() for v in model.state_dict().values())
+    alone = copy.deepcopy(init)
+    ref = train(alone, data, replace(recipe, seed=3), progress=False)
+    assert _max_diff(model, alone) < 1e-3 and hist.best_epoch == ref.best_epoch == 2
+    for mine, theirs in zip(hist.epochs, ref.epochs):
+        assert mine["train_loss"] == pytest.approx(theirs["train_loss"], abs=1e-4)
+    with pytest.raises(LabError, match="batch size 1: BatchNorm"):
+        train_batched([seeded_init((16, 16), 0)], [0], data, replace(recipe, batch_size=1), progress=False)

@@ -2,6 +2,9 @@
 the resume state that ``train`` writes to ``last.ckpt``."""
 
 import argparse
+import errno
+import resource
+import signal
 
 import pytest
 import torch
@@ -69,3 +72,61 @@ def test_bare_state_dict_loads_and_load_model_needs_a_name(tmp_path):
     assert all(torch.equal(v, other.state_dict()[k]) for k, v in model.state_dict().items())
     with pytest.raises(LabError, match="does not name its model"):
         ckpts.load_model(tmp_path / "bare.ckpt")
+
+
+# ---------------------------------------------------------------------------- issue 13: resume files, failed writes
+def _training_state(blobs, tmp_path):
+    meta = {"model": "jsc-tiny", "model_args": {"logit_relu": True}, "dataset": {"dataset": "blobs", "sizes": [4000]}}
+    recipe = tr.Recipe(epochs=1, batch_size=256)
+    tr.train(build_model("jsc-tiny"), blobs, recipe, progress=False, out_dir=tmp_path, meta=meta)
+    return ckpts.load_checkpoint_file(tmp_path / "last.ckpt"), recipe.as_dict(), meta
+
+
+def test_a_file_that_is_not_a_resume_checkpoint_is_one_line_not_a_key_error(blobs, tmp_path):
+    state, recipe, meta = _training_state(blobs, tmp_path)
+    ckpts.check_resume_state(state, "last.ckpt", recipe=recipe, meta=meta)  # the real one passes
+    best = ckpts.load_checkpoint_file(tmp_path / "best.ckpt")  # same recipe and meta, no optimizer
+    bare = {"seq_blocks.0.weight": torch.zeros(16)}
+    lightning = {"state_dict": {"model.w": torch.zeros(2)}, "optimizer_states": [], "epoch": 3}
+    for obj, words in [(best, "it lacks optimizer, scheduler, generator"), (bare, "it lacks state_dict"),
+                       (lightning, "it lacks optimizer"), ({**state, "format": "other/1"}, "its format is 'other/1'")]:
+        with pytest.raises(LabError) as info:
+            ckpts.check_resume_state(obj, "run/last.ckpt", recipe=recipe, meta=meta)
+        assert str(info.value).startswith("run/last.ckpt is not a resume checkpoint of `train`") and words in str(info.value)
+    broken = {**state, "history": {"epochs": [], "no_such_field": 1}}  # passes the key check, fails to load
+    torch.save(broken, tmp_path / "last.ckpt")
+    with pytest.raises(LabError, match=r"last.ckpt cannot be resumed \(TypeError: .*choose another --out"):
+        tr.train(build_model("jsc-tiny"), blobs, tr.Recipe(epochs=1, batch_size=256), progress=False,
+                 out_dir=tmp_path, meta=meta, resume=True)
+
+
+def test_every_difference_is_named_was_and_now(blobs, tmp_path):
+    state, recipe, meta = _training_state(blobs, tmp_path)
+    now = {"model": "jsc-toy", "model_args": {"logit_relu": False}, "dataset": {"dataset": "blobs", "sizes": [10]}}
+    with pytest.raises(LabError) as info:
+        ckpts.check_resume_state(state, "last.ckpt", recipe={**recipe, "lr": 0.5}, meta=now)
+    msg = str(info.value)
+    for words in ("recipe lr was 0.001, now 0.5", "model was 'jsc-tiny', now 'jsc-toy'",
+                  "model argument logit_relu was True, now False", "data set sizes was [4000], now [10]",
+                  "use the same flags to resume", "--n-samples", "--no-logit-relu", "--model", "--lr"):
+        assert words in msg, (words, msg)
+    ckpts.check_resume_state(state, "last.ckpt", recipe=recipe, meta={"model": "jsc-tiny"})  # absent: not compared
+
+
+def test_a_failed_checkpoint_write_names_the_file_and_keeps_the_old_one(tmp_path):
+    """A real write failure (``RLIMIT_FSIZE``: the kernel refuses to grow a file, as a full disk does):
+    torch's writer says only "unexpected pos"; the error raised names the checkpoint and the OS cause."""
+    path = tmp_path / "last.ckpt"
+    ckpts.write_torch_file(path, {"w": torch.zeros(10)})
+    before = path.read_bytes()
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a killed process
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
+    try:
+        with pytest.raises(OSError) as info:
+            ckpts.write_torch_file(path, {"w": torch.zeros(100_000)})
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, old_handler)
+    assert info.value.filename == str(path) and info.value.errno == errno.EFBIG, info.value
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["last.ckpt"]

@@ -153,3 +153,21 @@ def test_chunked_eval_gives_the_same_logits_in_eval_mode():
     wrapped = S.ChunkedEval(net).eval()
     torch.testing.assert_close(wrapped(x), net(x), rtol=1e-5, atol=1e-5)
     assert list(wrapped.state_dict()) == [f"net.{k}" for k in net.state_dict()]  # same tensors, prefixed
+
+
+def test_a_lone_last_image_joins_the_batch_before_it(tiny, monkeypatch):
+    """Every training loop slices with ``train.minibatches`` (issue 13): with n % batch_size == 1 the
+    supernet never trains on a one-image minibatch (before: a last step on 1 image, one more scheduler step)."""
+    n = tiny.x_train.shape[0]
+    sizes = []
+    real_forward = S.VGGSupernet.forward
+
+    def forward(self, x, channels=None):
+        sizes.append(x.shape[0])
+        return real_forward(self, x, channels)
+
+    monkeypatch.setattr(S.VGGSupernet, "forward", forward)
+    bs = n - 1  # n % bs == 1
+    S.train_supernet(S.VGGSupernet((4, 8), fc=16), tiny, S.SupernetRecipe(epochs=1, batch_size=bs, n_random=0),
+                     progress=False)
+    assert set(sizes) == {n}  # one minibatch of every image (largest and smallest candidate)
