@@ -35,6 +35,7 @@ from lab_utils.data import DATASETS
 from lab_utils.errors import LabError, require_file
 from lab_utils.search.samplers import DIRECTIONS, SAMPLERS
 from lab_utils.search.space import METRICS, get_space
+from lab_utils.training.qat import QATRecipe
 from lab_utils.training.train import Recipe
 
 MAX_SAMPLES = 10_000_000  # beyond the real JSC set's 830k jets: a typo, not a data set
@@ -121,6 +122,7 @@ class StrategyConfig:
     metrics: tuple[MetricSpec, ...] = ()
     eval_samples: int | None = None
     compare_to: int = 32
+    basic_train: dict | None = None  # [sw_runner.basic_train] (MASE's keys): each trial is fine-tuned (QAT)
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -175,6 +177,13 @@ class SearchConfig:
                           optimizer=t.get("optimizer", "adam"), seed=t.get("seed", self.seed))
         except LabError as exc:
             raise LabError(f"search.search_space.train: {exc}") from None
+
+    def qat_recipe(self):
+        """The QAT recipe of ``[search.strategy.sw_runner.basic_train]`` (None: evaluate only, PTQ)."""
+        if self.strategy.basic_train is None:
+            return None
+        return QATRecipe.from_mase(self.strategy.basic_train, where="search.strategy.sw_runner.basic_train",
+                                   batch_size=self.batch_size, seed=self.seed)
 
     def to_toml(self) -> str:
         """The resolved configuration as TOML (``None`` written back as ``"NA"``)."""
@@ -264,7 +273,7 @@ def _parse_strategy(st: dict, eval_split: str) -> tuple[StrategyConfig, str]:
             if m.direction is None:
                 raise LabError(f"search.strategy.metrics.{m.name}.direction: multi-objective search "
                                "(sum_scaled_metrics = false) needs a direction for every metric")
-    eval_split, eval_samples = _parse_sw_runner(st.get("sw_runner", {}), eval_split)
+    eval_split, eval_samples, basic_train = _parse_sw_runner(st.get("sw_runner", {}), eval_split)
     compare_to = _parse_hw_runner(st.get("hw_runner", {}))
     if eval_split not in ("val", "test"):
         raise LabError(f"eval_split: must be val or test, got {eval_split!r} (a search never selects on training data)")
@@ -272,9 +281,13 @@ def _parse_strategy(st: dict, eval_split: str) -> tuple[StrategyConfig, str]:
         name="optuna", eval_mode=st.get("eval_mode", True), n_trials=setup.get("n_trials", 20),
         n_jobs=setup.get("n_jobs", 1), timeout=setup.get("timeout"), sampler=setup.get("sampler", "tpe"),
         sum_scaled_metrics=sum_scaled, direction=direction, n_startup_trials=setup.get("n_startup_trials", 10),
-        metrics=tuple(metrics), eval_samples=eval_samples, compare_to=compare_to)
-    if not strategy.eval_mode:
-        raise LabError("search.strategy.eval_mode: only true is supported (BatchNorm in eval mode, no gradients)")
+        metrics=tuple(metrics), eval_samples=eval_samples, compare_to=compare_to, basic_train=basic_train)
+    if strategy.eval_mode and basic_train is not None:
+        raise LabError("search.strategy.eval_mode: the basic_train runner fine-tunes every trial; set "
+                       "eval_mode = false with it (as MASE requires), or drop [search.strategy.sw_runner.basic_train]")
+    if not strategy.eval_mode and basic_train is None:
+        raise LabError("search.strategy.eval_mode: false trains every trial and needs "
+                       "[search.strategy.sw_runner.basic_train] (num_samples, max_epochs, optimizer, learning_rate, ...)")
     return strategy, eval_split
 
 
@@ -315,9 +328,14 @@ def _parse_metrics(mt: dict) -> list[MetricSpec]:
     return metrics
 
 
-def _parse_sw_runner(sw: dict, eval_split: str) -> tuple[str, int | None]:
-    """``[search.strategy.sw_runner.basic_evaluation]`` (MASE's): the split and its first N samples."""
-    _check_table(sw, {"basic_evaluation": dict}, "search.strategy.sw_runner")
+def _parse_sw_runner(sw: dict, eval_split: str) -> tuple[str, int | None, dict | None]:
+    """``[search.strategy.sw_runner.basic_evaluation]`` (MASE's): the split and its first N samples;
+    ``basic_train`` (MASE's keys, checked by :class:`~lab_utils.training.qat.QATRecipe`): returned as given."""
+    _check_table(sw, {"basic_evaluation": dict, "basic_train": dict}, "search.strategy.sw_runner")
+    basic_train = None
+    if "basic_train" in sw:
+        basic_train = dict(sw["basic_train"])
+        QATRecipe.from_mase(basic_train, where="search.strategy.sw_runner.basic_train")  # keys, types, ranges
     eval_samples = None
     if "basic_evaluation" in sw:
         be = sw["basic_evaluation"]
@@ -332,7 +350,7 @@ def _parse_sw_runner(sw: dict, eval_split: str) -> tuple[str, int | None]:
         eval_samples = be.get("num_samples")
         if eval_samples is not None and eval_samples < 1:
             raise LabError(f"search.strategy.sw_runner.basic_evaluation.num_samples: must be >= 1, got {eval_samples}")
-    return eval_split, eval_samples
+    return eval_split, eval_samples, basic_train
 
 
 def _parse_hw_runner(hw: dict) -> int:

@@ -109,6 +109,7 @@ class SpaceContext:
     eval_samples: int | None = None  # first N samples of the split (None: the whole split)
     compare_to: int = 32  # memory_density = compare_to / average_bitwidth (MASE's hw runner)
     dry_run: bool = False  # `search --check`: build the space, but train and write nothing
+    qat: Any = None  # lab_utils.training.qat.QATRecipe: fine-tune every configuration (eval_mode = false)
 
 
 def unique_choices(values) -> tuple:
@@ -127,6 +128,7 @@ class SearchSpace:
     name: ClassVar[str] = ""
     setup_keys: ClassVar[dict[str, type | tuple]] = {}
     needs_checkpoint: ClassVar[bool] = False
+    last_trained: bool | None = None  # spaces that train in evaluate(): whether the last call trained
 
     def __init__(self, space_cfg, ctx: SpaceContext):
         self.cfg = space_cfg
@@ -278,5 +280,5 @@ def build_context(cfg, out_dir: Path | None = None, *, progress: bool = False, d
                        batch_size=cfg.batch_size,
                        metrics=tuple(metrics) if metrics is not None else cfg.strategy.metric_names,
                        progress=progress, eval_samples=cfg.strategy.eval_samples,
-                       compare_to=cfg.strategy.compare_to, dry_run=dry_run)
+                       compare_to=cfg.strategy.compare_to, dry_run=dry_run, qat=cfg.qat_recipe())
     return space_cls(cfg.space, ctx), splits

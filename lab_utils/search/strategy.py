@@ -67,7 +67,8 @@ def fingerprint(cfg, space) -> dict:
             "metrics": [[m.name, m.scale, m.direction] for m in sorted(cfg.strategy.metrics, key=lambda m: m.name)],
             "sum_scaled_metrics": cfg.strategy.sum_scaled_metrics, "direction": cfg.strategy.direction,
             "model": cfg.model, "dataset": cfg.dataset, "n_samples": cfg.n_samples, "data_seed": cfg.data_seed,
-            "eval_split": cfg.eval_split, "eval_samples": cfg.strategy.eval_samples}
+            "eval_split": cfg.eval_split, "eval_samples": cfg.strategy.eval_samples,
+            **({"qat": cfg.qat_recipe().as_dict()} if cfg.strategy.basic_train is not None else {})}
 
 
 @dataclass
@@ -118,7 +119,9 @@ class Objective:
             "software_metrics": {k: v for k, v in metrics.items() if k in SOFTWARE_METRICS},
             "hardware_metrics": {k: v for k, v in metrics.items() if k in HARDWARE_METRICS},
             "scaled_metrics": scaled, "sampled_config": self.space.sampled_config(config),
-            "cached": cached, "eval_seconds": time.perf_counter() - t0})
+            "cached": cached, "eval_seconds": time.perf_counter() - t0,
+            **({"trained_now": bool(self.space.last_trained) and not cached}
+               if self.space.last_trained is not None else {})})
         fault_point("result_written")
         return values
 
@@ -128,13 +131,16 @@ def create_or_load(cfg, space, storage, study_name: str, sampler=None):
     """Create the study (recording its fingerprint) or load it and check the fingerprint."""
     fp = fingerprint(cfg, space)
     directions = cfg.strategy.directions
-    try:
-        study = optuna.create_study(storage=storage, study_name=study_name, directions=directions,
-                                    sampler=sampler)
-        study.set_user_attr("lab:fingerprint", fp)
-        return study, True
-    except optuna.exceptions.DuplicatedStudyError:
+    try:  # load first: a failed create would still append a record to a journal file
         study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler)
+    except KeyError:
+        try:
+            study = optuna.create_study(storage=storage, study_name=study_name, directions=directions,
+                                        sampler=sampler)
+            study.set_user_attr("lab:fingerprint", fp)
+            return study, True
+        except optuna.exceptions.DuplicatedStudyError:  # another process created it just now
+            study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler)
     old = study.user_attrs.get("lab:fingerprint")
     for _ in range(50):  # a creator on another process may not have written it yet
         if old is not None:

@@ -81,3 +81,35 @@ def test_a_byte_order_mark_is_not_part_of_the_toml(tmp_path):
     plain.write_text(small_toml(), encoding="utf-8")
     bom.write_bytes(b"\xef\xbb\xbf" + small_toml().encode("utf-8"))
     assert load_config(bom).raw == load_config(plain).raw
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda t: t.replace('name = "optuna"', 'name = "optuna"\neval_mode = false'), ["eval_mode", "needs", "basic_train"]),
+    (lambda t: t + "\n[search.strategy.sw_runner.basic_train]\nmax_epochs = 1\n", ["eval_mode", "false"]),
+    (lambda t: t.replace('name = "optuna"', 'name = "optuna"\neval_mode = false')
+     + "\n[search.strategy.sw_runner.basic_train]\nmax_epochs = -1\nnum_samples = -1\n",
+     ["basic_train", "cannot both be -1"]),
+    (lambda t: t.replace('name = "optuna"', 'name = "optuna"\neval_mode = false')
+     + "\n[search.strategy.sw_runner.basic_train]\nlr_scheduler = \"polynomial\"\n",
+     ["basic_train.lr_scheduler", "constant", "linear"]),
+])
+def test_quantization_aware_keys_are_checked_in_one_line(change, words):
+    from lab_utils.errors import LabError
+    from tests.helpers import small_toml
+
+    with pytest.raises(LabError) as exc:
+        parse_config(tomllib.loads(change(small_toml())))
+    msg = str(exc.value)
+    assert "\n" not in msg and all(w in msg for w in words), msg
+
+
+def test_mase_basic_train_table_becomes_the_qat_recipe():
+    from tests.helpers import small_toml
+
+    cfg = parse_config(tomllib.loads(small_toml().replace('name = "optuna"', 'name = "optuna"\neval_mode = false')
+                                     + "\n[search.strategy.sw_runner.basic_train]\nmax_epochs = 2\n"
+                                       "learning_rate = 5e-4\nnum_warmup_steps = 3\n"))
+    r = cfg.qat_recipe()
+    assert (r.max_epochs, r.learning_rate, r.num_warmup_steps, r.batch_size, r.seed) == (2, 5e-4, 3, cfg.batch_size,
+                                                                                          cfg.seed)
+    assert not cfg.strategy.eval_mode and parse_config(tomllib.loads(small_toml())).qat_recipe() is None

@@ -1,16 +1,38 @@
-"""Search space ``graph/quantize/mixed_precision_ptq``: MASE's fixed-point post-training quantization
-search, by node name or by op type (Lab 3)."""
+"""Search space ``graph/quantize/mixed_precision_ptq``: MASE's fixed-point quantization search, by
+node name or by op type (Lab 3): post-training (``eval_mode = true``) or quantization-aware
+(``eval_mode = false`` with ``[search.strategy.sw_runner.basic_train]``).
+
+Quantization-aware trials fine-tune the loaded checkpoint under the trial's configuration
+(:func:`lab_utils.training.qat.qat_runs`, straight-through estimator, MASE's ``basic_train`` recipe),
+then measure the fine-tuned quantized model on the evaluation split. A trained trial is cached on
+disk in ``<out>/qat-cache/<key>.pt`` where ``key`` hashes the configuration, the recipe, the
+checkpoint's bytes and the data set, so a repeated configuration, a resumed study or another worker
+never trains it twice: training holds an exclusive ``flock`` on ``<key>.lock``, so a second worker
+wanting the same configuration waits and then reads the file. The file is written atomically.
+"""
 
 from __future__ import annotations
 
 import copy
+import fcntl
+import hashlib
+import json
 import math
+import os
+import warnings
+from pathlib import Path
 
+from lab_utils import atomic
 from lab_utils.errors import LabError
 from lab_utils.passes import graph as graph_mod
 from lab_utils.passes import quantize
 from lab_utils.passes.quantize import QUANTIZED_MODULES
+from lab_utils.search.faults import fault_point
 from lab_utils.search.space import SearchSpace, SpaceContext, measure, register, unique_choices
+from lab_utils.training.checkpoints import load_checkpoint_file
+from lab_utils.training.qat import qat_model, qat_runs
+
+QAT_CACHE_FORMAT = "lab_utils.qat/1"
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -118,5 +140,61 @@ class MixedPrecisionPTQ(SearchSpace):
         return self.pass_args(config)
 
     def evaluate(self, config: dict) -> dict[str, float]:
+        if self.ctx.qat is not None:
+            result, trained = self.qat_result(config)
+            out = measure(qat_model(self.ctx.model, result), self.ctx)
+            self.last_trained = trained
+            return out
         qgraph, _ = quantize.quantize_transform_pass(self.graph, self.pass_args(config))
         return measure(qgraph.model, self.ctx)
+
+    # -------------------------------------------------------------- quantization-aware trials
+    def qat_key(self, config: dict) -> tuple[str, dict]:
+        """(24-hex key, the description it hashes): configuration, recipe, checkpoint bytes, data."""
+        if not hasattr(self, "_ckpt_digest"):
+            ckpt = self.ctx.checkpoint
+            self._ckpt_digest = hashlib.sha256(Path(ckpt).read_bytes()).hexdigest() if ckpt else None
+        desc = {"format": QAT_CACHE_FORMAT, "model": self.ctx.model_name, "model_args": self.ctx.model_args,
+                "config": self.pass_args(config), "recipe": self.ctx.qat.as_dict(), "checkpoint": self._ckpt_digest,
+                "data": self.ctx.splits.describe()}
+        desc = json.loads(json.dumps(desc, sort_keys=True, default=str))
+        return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:24], desc
+
+    def qat_result(self, config: dict) -> tuple[dict, bool]:
+        """The fine-tuned result of ``config`` (:func:`qat_runs`'s dict) and whether it was trained now."""
+        key, desc = self.qat_key(config)
+        if self.ctx.out_dir is None:
+            return self._train(config), True
+        folder = Path(self.ctx.out_dir) / "qat-cache"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{key}.pt"
+        fd = os.open(folder / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # another worker training this configuration: wait for its file
+            cached = self._load(path, desc)
+            if cached is not None:
+                return cached, False
+            result = self._train(config)
+            atomic.torch_save(path, {"desc": desc, "config": result["config"], "seed": result["seed"],
+                                     "state_dict": result["state_dict"], "val": result["val"]})
+            fault_point("qat_trained")
+            return result, True
+        finally:
+            os.close(fd)
+
+    def _train(self, config: dict) -> dict:
+        return qat_runs(self.ctx.model, [self.pass_args(config)], self.ctx.splits, self.ctx.qat, workers=1,
+                        progress=False)[0]
+
+    @staticmethod
+    def _load(path: Path, desc: dict) -> dict | None:
+        if not path.exists():
+            return None
+        try:
+            obj = load_checkpoint_file(path)
+            if obj.get("desc") != desc:
+                raise LabError("stored description does not match its key")
+            return {k: obj[k] for k in ("config", "seed", "state_dict", "val")}
+        except (LabError, KeyError) as exc:
+            warnings.warn(f"QAT cache {path} unusable ({exc}); training again", stacklevel=2)
+            return None
