@@ -107,9 +107,25 @@ class Objective:
             return [sum(scaled.values())], scaled
         return list(scaled.values()), scaled
 
-    def run_trial(self, trial) -> list[float]:
+    def prefetch(self, config: dict, waiting) -> None:
+        """Let a space that trains (``prefetch(config, upcoming)``) train ``config`` together with the
+        configurations of queued trials (``waiting``: their fixed parameters) not yet evaluated."""
+        if not hasattr(self.space, "prefetch") or config_key(config) in self.cache:
+            return
+        upcoming = []
+        for params in waiting:
+            try:
+                other = self.space.decode(params)
+            except (KeyError, IndexError, TypeError):  # a budget trial (no parameters yet)
+                continue
+            if config_key(other) not in self.cache and other != config:
+                upcoming.append(other)
+        self.space.prefetch(config, upcoming)
+
+    def run_trial(self, trial, waiting=()) -> list[float]:
         t0 = time.perf_counter()
         config = self.space.suggest(trial)
+        self.prefetch(config, waiting)
         metrics, cached = self.metrics(config)
         fault_point("evaluated")
         values, scaled = self.values(metrics)
@@ -315,8 +331,10 @@ def work(cfg, space, study, *, timeout: float | None = None, progress=None, wait
         trial = optuna.Trial(study, trial_id)
         fault_point("claimed")
         try:
+            waiting = [t.system_attrs.get("fixed_params") for t in trials
+                        if t.state == TrialState.WAITING and t._trial_id != trial_id and t.system_attrs.get("fixed_params")]
             with st.Heartbeat(study._storage, trial_id):
-                values = objective.run_trial(trial)
+                values = objective.run_trial(trial, waiting)
             study.tell(trial, values)
             fault_point("told")
         except KeyboardInterrupt:

@@ -53,7 +53,8 @@ def _run(tmp, cfg, ckpt, out, fault=None):
 def test_a_qat_search_killed_mid_trial_resumes_without_training_anything_twice(setup):
     tmp, cfg, ckpt = setup
     out = tmp / "out"
-    # SIGKILL right after the 3rd configuration's fine-tuned weights were stored, before its trial is told
+    # SIGKILL right after the 3rd configuration's fine-tuned weights were stored (the first trial
+    # fine-tunes the queued configurations with its own in one batched call), before any trial is told
     proc = _run(tmp, cfg, ckpt, out, fault="qat_trained:3")
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     trained = {p: p.stat().st_mtime_ns for p in (out / "qat-cache").glob("*.pt")}
@@ -67,7 +68,7 @@ def test_a_qat_search_killed_mid_trial_resumes_without_training_anything_twice(s
     files = {p: p.stat().st_mtime_ns for p in (out / "qat-cache").glob("*.pt")}
     assert len(files) == 6 and all(files[p] == m for p, m in trained.items())  # none trained (written) again
     now = [t.user_attrs["result"]["trained_now"] for t in complete]
-    assert now.count(True) == 5 and now.count(False) == 1  # the killed trial's training came from the cache
+    assert now.count(True) == 3 and now.count(False) == 3  # what the killed run trained came from the cache
     # a rerun of the finished study trains nothing
     assert _run(tmp, cfg, ckpt, out).returncode == 0
     assert {p: p.stat().st_mtime_ns for p in (out / "qat-cache").glob("*.pt")} == files

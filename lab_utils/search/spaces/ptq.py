@@ -8,7 +8,9 @@ then measure the fine-tuned quantized model on the evaluation split. A trained t
 disk in ``<out>/qat-cache/<key>.pt`` where ``key`` hashes the configuration, the recipe, the
 checkpoint's bytes and the data set, so a repeated configuration, a resumed study or another worker
 never trains it twice: training holds an exclusive ``flock`` on ``<key>.lock``, so a second worker
-wanting the same configuration waits and then reads the file. The file is written atomically.
+wanting the same configuration waits and then reads the file. The file is written atomically. When
+a trial's configuration is not cached yet, :meth:`MixedPrecisionPTQ.prefetch` fine-tunes it together
+with the queued trials' configurations (brute force and grid know them) in one batched call.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from lab_utils.training.checkpoints import load_checkpoint_file
 from lab_utils.training.qat import qat_model, qat_runs
 
 QAT_CACHE_FORMAT = "lab_utils.qat/1"
+PREFETCH = 48  # configurations fine-tuned in one batched call (lab_utils.training.qat.MAX_SLOTS)
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -107,6 +110,7 @@ class MixedPrecisionPTQ(SearchSpace):
     def __init__(self, space_cfg, ctx: SpaceContext):
         super().__init__(space_cfg, ctx)
         self.by = space_cfg.setup.get("by", "name")
+        self._trained_here: set[str] = set()  # QAT cache keys fine-tuned by prefetch, not yet evaluated
         self.graph = graph_mod.trace(ctx.model.eval())
         self.nodes = [n for n in self.graph.nodes() if n.op in QUANTIZED_MODULES]
         quantizable = {n.name for n in self.nodes} if self.by == "name" else {n.op for n in self.nodes}
@@ -173,14 +177,56 @@ class MixedPrecisionPTQ(SearchSpace):
             fcntl.flock(fd, fcntl.LOCK_EX)  # another worker training this configuration: wait for its file
             cached = self._load(path, desc)
             if cached is not None:
-                return cached, False
+                trained = key in self._trained_here  # fine-tuned by this process's prefetch just now
+                self._trained_here.discard(key)
+                return cached, trained
             result = self._train(config)
-            atomic.torch_save(path, {"desc": desc, "config": result["config"], "seed": result["seed"],
-                                     "state_dict": result["state_dict"], "val": result["val"]})
+            self._store(path, desc, result)
             fault_point("qat_trained")
             return result, True
         finally:
             os.close(fd)
+
+    def prefetch(self, config: dict, upcoming: list[dict]) -> None:
+        """Quantization-aware trials: fine-tune ``config`` and up to :data:`PREFETCH` - 1 queued
+        configurations in ONE batched :func:`qat_runs` call (slots of one module: about as fast as
+        one), and cache each; a configuration another worker is training (its lock is held) or that
+        is cached already is left out. Post-training trials need nothing."""
+        if self.ctx.qat is None or self.ctx.out_dir is None:
+            return
+        folder = Path(self.ctx.out_dir) / "qat-cache"
+        folder.mkdir(parents=True, exist_ok=True)
+        batch, held = [], []
+        try:
+            for c in [config, *upcoming]:
+                if len(batch) >= PREFETCH:
+                    break
+                key, desc = self.qat_key(c)
+                fd = os.open(folder / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(fd)
+                    continue
+                held.append(fd)
+                if not (folder / f"{key}.pt").exists():
+                    batch.append((c, key, desc))
+            if len(batch) < 2:
+                return  # nothing to batch: evaluate() trains the one configuration itself
+            results = qat_runs(self.ctx.model, [self.pass_args(c) for c, _, _ in batch], self.ctx.splits,
+                               self.ctx.qat, workers=1, progress=False)
+            for (_, key, desc), result in zip(batch, results):
+                self._store(folder / f"{key}.pt", desc, result)
+                self._trained_here.add(key)
+                fault_point("qat_trained")
+        finally:
+            for fd in held:
+                os.close(fd)
+
+    @staticmethod
+    def _store(path: Path, desc: dict, result: dict) -> None:
+        atomic.torch_save(path, {"desc": desc, "config": result["config"], "seed": result["seed"],
+                                 "state_dict": result["state_dict"], "val": result["val"]})
 
     def _train(self, config: dict) -> dict:
         return qat_runs(self.ctx.model, [self.pass_args(config)], self.ctx.splits, self.ctx.qat, workers=1,
