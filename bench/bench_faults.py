@@ -1,14 +1,22 @@
-"""Kill-and-resume at many random moments: no trial lost, none duplicated, no torn file.
+"""Kill-and-resume at many random moments on the default storage (the journal file): no trial
+lost, none duplicated, no torn file.
 
 A small brute-force search (18 quantization configurations of jsc-tiny on 2,000 jsc-sim jets, and
 every third study Lab 4's width search over 4 trained candidates, which writes checkpoints) is run
 with ``python -m lab_utils search`` again and again; each run is killed with SIGKILL at a random
 moment (seeded): half of the kills at a random point and count of the test-only hook
 ``LAB_FAULT_KILL`` (between two storage writes, mid-queue-fill, between two output files), half at
-a random delay after the study appeared (anywhere, including inside a storage write). After every
-kill the study, ``trials.csv``, ``best.json``, ``config.toml`` and every candidate checkpoint must
-load; every trial COMPLETE before must still be COMPLETE with the same configuration; no
-configuration may be COMPLETE twice. A run that finishes must cover every configuration.
+a random delay after the study appeared (anywhere, including inside a journal append). A kill
+inside an append leaves the last record torn only when it lands in the few microseconds of the
+write itself, so after one timed kill in two the last record (if that run wrote one) is also cut at
+a random byte, as a write cut short by SIGKILL or a full disk leaves it; the next run must repair
+it (cut away, kept in ``study.journal.torn-*``: counted as a repair, not a loss). After every kill the study (read by
+Optuna, which skips a torn last line), ``trials.csv``, ``best.json``, ``config.toml`` and every
+candidate checkpoint must load; every trial COMPLETE before must still be COMPLETE with the same
+configuration; no configuration may be COMPLETE twice. A run that finishes must cover every
+configuration. A journal lock file left by a kill inside an append (``study.journal.lock``) names
+its dead holder, so the next run takes it over at once (instead of Optuna's 30 s grace period):
+counted and printed.
 
     .venv/bin/python bench/bench_faults.py [--kills 50] [--seed 0]
 """
@@ -32,6 +40,7 @@ import optuna
 import pandas as pd
 import torch
 from _common import machine
+from optuna.storages.journal import JournalFileBackend
 
 import lab_utils.data as data
 from lab_utils.training.checkpoints import load_checkpoint_file
@@ -85,18 +94,35 @@ def inspect(out: Path) -> tuple[dict | None, int]:
         except Exception as exc:  # noqa: BLE001
             print(f"  TORN {ckpt.name}: {exc}")
             torn += 1
-    if not (out / "study.db").exists():
+    journal = out / "study.journal"
+    if not journal.exists():
         return {}, torn
-    try:
-        study = optuna.load_study(study_name="search", storage=f"sqlite:///{out / 'study.db'}")
+    try:  # read only (nothing appended): Optuna's reader skips a torn last line, the next run cuts it
+        storage = optuna.storages.JournalStorage(JournalFileBackend(str(journal)))
+        study = optuna.load_study(study_name="search", storage=storage)
         done = {t.number: json.dumps(t.user_attrs["result"]["config"], sort_keys=True)
                 for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"}
     except KeyError:
-        return {}, torn  # the study row exists but its fingerprint is not written yet
+        return {}, torn  # the study exists but its fingerprint is not written yet
     except Exception as exc:  # noqa: BLE001
-        print(f"  TORN study.db: {exc}")
+        if "Record does not exist" in str(exc) or "not found" in str(exc):
+            return {}, torn  # killed before the study was created
+        print(f"  TORN study.journal: {type(exc).__name__}: {exc}")
         return None, torn + 1
     return done, torn
+
+
+def tear_last_record(journal: Path, rng: random.Random, written_from: int) -> bool:
+    """Cut the journal's last record at a random byte, as a write cut short leaves it; only a record
+    this run wrote (starting at or after ``written_from``): a kill cannot tear an earlier run's."""
+    data = journal.read_bytes() if journal.exists() else b""
+    if not data.endswith(b"\n"):
+        return False
+    start = data.rstrip(b"\n").rfind(b"\n") + 1
+    if start < written_from:
+        return False
+    journal.write_bytes(data[:rng.randint(start + 1, len(data) - 1)])
+    return True
 
 
 def main() -> int:
@@ -121,6 +147,7 @@ def main() -> int:
     net.write_text(network_toml(tmp))
     print(f"machine: {machine()}")
     kills = lost = duplicates = torn = runs = studies = hook_kills = timed_kills = 0
+    torn_tails = tears = repairs = stale_locks = takeovers = grace_waits = 0
     t0 = time.perf_counter()
     while kills < args.kills:
         studies += 1
@@ -138,16 +165,28 @@ def main() -> int:
             if use_hook:
                 point, most = rng.choice(POINTS)
                 run_env["LAB_FAULT_KILL"] = f"{point}:{rng.randint(1, most)}"
+            before = (out / "study.journal").read_bytes() if (out / "study.journal").exists() else b""
+            was_locked = (out / "study.journal.lock").exists()
+            was_torn = (out / "study.journal").exists() and (out / "study.journal").read_bytes()[-1:] not in (b"", b"\n")
             proc = subprocess.Popen(cmd, env=run_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                     text=True)
             if killing and not use_hook:
-                while proc.poll() is None and not (out / "study.db").exists():
+                while proc.poll() is None and not (out / "study.journal").exists():
                     time.sleep(0.005)
                 time.sleep(rng.uniform(0.0, 1.5))
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGKILL)
             _, err = proc.communicate(timeout=600)
             killed = proc.returncode == -signal.SIGKILL
+            repairs += err.count("torn record")
+            takeovers += err.count("killed while writing the journal; taken over")
+            grace_waits += err.count("Forcibly releasing the lock file")  # Optuna's 30 s grace period
+            if killed and (out / "study.journal").exists():
+                tail = (out / "study.journal").read_bytes()[-1:]
+                torn_tails += tail not in (b"", b"\n") and not was_torn  # this kill landed inside a write
+                stale_locks += (out / "study.journal.lock").exists() and not was_locked  # left by this kill
+                if not use_hook and rng.random() < 1 / 2:
+                    tears += tear_last_record(out / "study.journal", rng, len(before))
             if proc.returncode not in (0, -signal.SIGKILL):
                 print(f"  run failed (exit {proc.returncode}, fault {run_env.get('LAB_FAULT_KILL')}): {err.strip()[-3000:]}")
                 return 1
@@ -155,7 +194,16 @@ def main() -> int:
             torn += n_torn
             if done is None:
                 break
-            lost += sum(1 for n, c in kept.items() if done.get(n) != c)
+            gone = [n for n, c in kept.items() if done.get(n) != c]
+            if gone:
+                print(f"  study {studies}: trial(s) {gone} COMPLETE before are not now (run {runs}, "
+                      f"fault {run_env.get('LAB_FAULT_KILL') or 'timed'}, exit {proc.returncode}): "
+                      f"{[(n, kept[n], done.get(n)) for n in gone][:2]}")
+                keep = tmp.parent / f"bench-faults-lost-{studies}-{runs}"  # for a post-mortem
+                shutil.copytree(out, keep, dirs_exist_ok=True)
+                (keep / "study.journal.before-run").write_bytes(before)
+                (keep / "stderr.txt").write_text(err)
+            lost += len(gone)
             duplicates += len(done) - len(set(done.values()))
             kept = done
             if killed:
@@ -172,6 +220,9 @@ def main() -> int:
     seconds = time.perf_counter() - t0
     print(f"kills: {kills} ({hook_kills} at hook points, {timed_kills} at random delays) over {runs} runs, "
           f"{studies} studies")
+    print(f"journal: {torn_tails} kill(s) left a torn last record, {tears} more cut at a random byte; "
+          f"{repairs} repair(s) by the next run (of {torn_tails + tears}); {stale_locks} kill(s) left the journal lock "
+          f"({takeovers} taken over at once by a later run, {grace_waits} after Optuna's 30 s grace period)")
     print(f"trials lost: {lost}")
     print(f"duplicates: {duplicates}")
     print(f"torn files: {torn}")

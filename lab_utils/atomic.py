@@ -38,6 +38,13 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None):
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if exc.filename not in (None, tmp, str(tmp)):
+            raise
+        # a write to the temporary file failed (a full disk): name the file the user knows
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

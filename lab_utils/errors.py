@@ -127,8 +127,11 @@ def run_command(func, args) -> int:
     except Exception as exc:
         if not is_storage_error(exc):
             raise
-        first = (str(exc).splitlines() or [""])[0]
-        print(f"error: storage failed ({type(exc).__name__}: {mask_secrets(first)[:200]}); completed trials are "
+        root = exc  # Optuna wraps the driver's error ("An exception is raised during the commit"): show the cause
+        while isinstance(root.__cause__ or root.__context__, Exception) and is_storage_error(root.__cause__ or root.__context__):
+            root = root.__cause__ or root.__context__
+        first = (str(root).splitlines() or [""])[0]
+        print(f"error: storage failed ({type(root).__name__}: {mask_secrets(first)[:200]}); completed trials are "
               "kept: run the same command again to resume", file=sys.stderr)
         return 1
 

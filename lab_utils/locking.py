@@ -75,3 +75,17 @@ def hold_folder(folder, what: str, *, flag: str = "--out"):
                 os.ftruncate(fd, 0)
     finally:
         os.close(fd)  # closing the descriptor drops the flock
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` on this host is alive (a zombie, killed but not yet reaped, is not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed process not yet reaped by its parent (a zombie) still answers kill(pid, 0)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True

@@ -61,3 +61,27 @@ def test_writers_round_trip(tmp_path):
     assert not (tmp_path / "b.json").exists() and _leftovers(tmp_path) == []
     atomic.torch_save(tmp_path / "t.pt", {"w": torch.arange(3)})
     assert torch.equal(torch.load(tmp_path / "t.pt", weights_only=True)["w"], torch.arange(3))
+
+
+def test_a_failed_write_names_the_target_not_the_temporary_file(tmp_path):
+    """A real write failure (``RLIMIT_FSIZE``: the kernel refuses to grow a file, as a full disk does)
+    names the file the user knows; the old file stays and no temporary file is left."""
+    import errno
+    import resource
+    import signal
+
+    from lab_utils import atomic
+
+    path = tmp_path / "trials.csv"
+    atomic.write_text(path, "old\n")
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+    try:
+        with pytest.raises(OSError) as info:
+            atomic.write_text(path, "x" * 100_000)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, old_handler)
+    assert info.value.filename == str(path) and info.value.errno == errno.EFBIG
+    assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["trials.csv"]

@@ -130,3 +130,20 @@ def test_sigterm_and_sighup_are_handled_like_ctrl_c(capsys, sig):
         for s, h in old.items():
             signal.signal(s, h)
     assert rc == 130 and "run the same command again to resume" in err
+
+
+def test_a_wrapped_storage_error_shows_the_drivers_cause(capsys):
+    """Optuna wraps the driver's error in StorageInternalError ("An exception is raised during the
+    commit ..."): the line shows the cause (the server went away), not the wrapper."""
+    import optuna
+    import sqlalchemy.exc
+
+    def lost(args):
+        try:
+            raise sqlalchemy.exc.OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+        except sqlalchemy.exc.OperationalError as exc:
+            raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from exc
+
+    rc, out, err = _run(lost, capsys)
+    assert rc == 1 and len(err.splitlines()) == 1
+    assert "OperationalError" in err and "server closed the connection unexpectedly" in err

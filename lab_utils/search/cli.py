@@ -16,10 +16,12 @@ from lab_utils.search.config import load_config
 from lab_utils.search.run import run_search
 from lab_utils.search.space import build_context
 
-HELP = """Run (or resume) a search. The study lives in --out (SQLite; the journal file with --workers),
-so running the same command again resumes it: completed trials are kept, a trial lost to Ctrl-C or
-a killed process is retried. --workers N runs N processes on one journal file; --storage
-postgresql://USER:PASS@HOST/DB shares a study between machines (run the same command on each).
+HELP = """Run (or resume) a search. The study lives in --out (Optuna's journal file --out/study.journal;
+an older study's study.db is resumed with SQLite), so running the same command again resumes it:
+completed trials are kept, a trial lost to Ctrl-C or a killed process is retried, and a journal
+record torn by a kill or a full disk is cut away (kept in a side file). --workers N runs N
+processes on one journal file; --storage postgresql://USER:PASS@HOST/DB shares a study between
+machines (run the same command on each). Watch a study: optuna-dashboard OUT/study.journal.
 Seeded results repeat only with one worker: several workers interleave their trials differently on
 every run."""
 
@@ -34,7 +36,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--sampler", help="tpe, random, brute-force, grid, nsgaii or qmc")
     p.add_argument("--n-trials", type=int, help="total trials of the study (a resume counts the kept ones)")
     p.add_argument("--seed", type=int, help="seed of the sampler, the brute-force order and training")
-    p.add_argument("--storage", help="Optuna storage URL (sqlite:///F, postgresql://..., journal:F); default in --out")
+    p.add_argument("--storage", help="Optuna storage URL (journal:F, sqlite:///F, postgresql://...); default "
+                                        "journal:OUT/study.journal (OUT/study.db if an older study has one)")
     p.add_argument("--study-name", help="study name in the storage (default: the TOML's project, else 'search')")
     p.add_argument("--workers", type=int, help="worker processes on one study (default: the TOML's n_jobs, else 1); "
                                                 "seeded results repeat only with one worker")

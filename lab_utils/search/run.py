@@ -211,9 +211,11 @@ def finish(cfg, prep: _Prepared, out_dir: Path, status: int | None, print_fn=pri
 
     Returns the command's status: ``status``, or 1 with an ``error:`` line naming the first failure
     when no trial completed (a search whose every trial failed is not a success)."""
-    result = outputs.write_outputs(out_dir, cfg, prep.study, prep.space, prep.splits)
-    if status is None:
+    if status is None:  # an error is on its way up: write what can be written, never hide that error
+        with contextlib.suppress(Exception):
+            outputs.write_outputs(out_dir, cfg, prep.study, prep.space, prep.splits)
         return None
+    result = outputs.write_outputs(out_dir, cfg, prep.study, prep.space, prep.splits)
     s = result["summary"]
     if status == 130:
         print_fn(f"interrupted: the running trial was marked failed and re-queued; {s['complete']} trial(s) kept "

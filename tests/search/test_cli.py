@@ -27,7 +27,7 @@ def test_bad_input_exits_2_one_line_study_untouched(tmp_path, ckpt):
     out = tmp_path / "out"
     r = run_search_cli(["--config", good, "--load", ckpt, "--out", out, "--quiet"])
     assert r.returncode == 0, r.stderr
-    before = digest(out / "study.db")
+    before = digest(out / "study.journal")
     other = tmp_path / "other.ckpt"
     import torch
 
@@ -50,7 +50,7 @@ def test_bad_input_exits_2_one_line_study_untouched(tmp_path, ckpt):
         lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
         assert len(lines) == 1 and lines[0].startswith("error: "), (name, r.stderr)
         assert "Traceback" not in r.stderr
-        assert digest(out / "study.db") == before, name
+        assert digest(out / "study.journal") == before, name
 
 
 def test_sigkill_then_rerun_covers_each_configuration_once(tmp_path, ckpt):
@@ -68,7 +68,8 @@ def test_sigkill_then_rerun_covers_each_configuration_once(tmp_path, ckpt):
     assert proc.returncode == -signal.SIGKILL
     import optuna
 
-    st = optuna.load_study(study_name="search", storage=f"sqlite:///{out / 'study.db'}")
+    st = optuna.load_study(study_name="search", storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(out / "study.journal"))))
     kept = {t.number for t in st.get_trials(deepcopy=False) if t.state.name == "COMPLETE"}
     assert 4 <= len(kept) < 18
     r = run_search_cli(["--config", cfgf, "--load", ckpt, "--out", out, "--quiet"], timeout=600)

@@ -105,6 +105,28 @@ def _bare_ckpt(w):
     return p
 
 
+def _train(w, out, *extra):
+    """``train`` on the world's data (issue 13 rows); ``out`` is the --out text."""
+    return ["train", "--model", "jsc-tiny", "--n-samples", "500", "--epochs", "2", "--batch-size", "128", "--out",
+            out, "--quiet", *extra]
+
+
+def _resume(w, *extra, n_samples="500", model="jsc-tiny", out=None):
+    """``train --resume`` into the world's run (or ``out``) with one thing changed."""
+    return ["train", "--model", model, "--n-samples", n_samples, "--epochs", "2", "--batch-size", "128", "--out",
+            out or w["run"], "--resume", "--quiet", *extra]
+
+
+def _copied_run(w, write_last):
+    """A copy of the world's run whose last.ckpt is replaced by ``write_last(path)``."""
+    run = w["tmp"] / "copied"
+    run.mkdir(exist_ok=True)
+    for name in ("best.ckpt", "metrics.json"):
+        (run / name).write_bytes((w["run"] / name).read_bytes())
+    write_last(run / "last.ckpt")
+    return run
+
+
 def _csv(w, body):
     p = w["tmp"] / "jets.csv"
     p.write_text(body)
@@ -134,9 +156,9 @@ CATALOGUE = [
     ("cli-resume-recipe", "--resume with another recipe",
      lambda w: ["train", "--model", "jsc-tiny", "--n-samples", "500", "--epochs", "3", "--batch-size", "128",
                 "--out", w["run"], "--resume", "--quiet"], ["last.ckpt", "recipe", "same flags"]),
-    ("cli-workers", "--workers 0", lambda w: _search(w, None, "--workers", "0"), ["n_jobs", ">= 1"]),
+    ("cli-workers", "--workers 0", lambda w: _search(w, None, "--workers", "0"), ["n_jobs", "must be 1..", "got 0"]),
     ("cli-sampler", "unknown --sampler", lambda w: _search(w, None, "--sampler", "anneal"), ["sampler", "anneal", "tpe"]),
-    ("cli-n-trials", "--n-trials 0", lambda w: _search(w, None, "--n-trials", "0"), ["n_trials", ">= 1"]),
+    ("cli-n-trials", "--n-trials 0", lambda w: _search(w, None, "--n-trials", "0"), ["n_trials", "must be 1..", "got 0"]),
     ("cli-seed", "negative --seed", lambda w: _search(w, None, "--seed", "-3"), ["seed", "-3"]),
     # --- TOML files
     ("toml-missing", "config file does not exist", lambda w: ["search", "--config", w["tmp"] / "nope.toml", "--out",
@@ -202,12 +224,117 @@ CATALOGUE = [
      ["storage postgresql://lab:***@127.0.0.1:1/search", "cannot open"]),
     ("storage-driver", "database driver not installed", lambda w: _search(w, None, "--storage", "mysql://u:s3cretpw@h/db"),
      ["storage mysql://u:***@h/db", "cannot open"]),
-    ("storage-workers", "--workers 2 on an SQLite study", lambda w: _search(w, None, "--workers", "2"),
-     ["--workers 2", "study.db", "not safe"]),
     # --- issue 13: search (queue, caps, config file)
+    ("cli-workers-cap", "--workers beyond 4 per core", lambda w: _search(w, None, "--workers", "500"),
+     ["n_jobs", "--workers", "got 500", "per core"]),
+    ("cli-n-trials-cap", "--n-trials beyond a million", lambda w: _search(w, None, "--n-trials", "1000000000"),
+     ["n_trials", "1..1,000,000", "1,000,000,000"]),
+    ("cli-seed-huge", "--seed beyond 64 bits", lambda w: _search(w, None, "--seed", str(2**70)),
+     ["seed", "0..4294967295", str(2**70)]),
+    ("search-out-file", "--out is a file", lambda w: _search(w, None)[:4] + [w["good"]] + _search(w, None)[5:],
+     ["--out", "good.toml", "is not a folder"]),
+    ("search-out-long", "--out name too long", lambda w: _search(w, None)[:4] + [w["tmp"] / ("x" * 300)]
+     + _search(w, None)[5:], ["File name too long", "ENAMETOOLONG"]),
+    ("toml-huge-file", "config file larger than 1 MB (not read)", lambda w: _search(w, small_toml() + "#" * 1_100_000),
+     ["case.toml", "larger than 1,000,000 bytes"]),
+    ("toml-deep", "tables nested too deeply", lambda w: _search(w, small_toml() + "deep = " + "[" * 5000 + "]" * 5000),
+     ["case.toml", "nested too deeply"]),
+    ("toml-deep-tables", "tables nested deeper than the schema", lambda w: _search(
+        w, small_toml() + "\n[a.b.c.d.e.f.g.h.i.j.k.l.m.n]\nx = 1\n"), ["case.toml", "nested more than 12 levels"]),
     # --- issue 13: storage (journal, databases)
+    ("journal-foreign", "--storage journal:FILE on a file that is not an Optuna journal (left untouched)",
+     lambda w: [(w["tmp"] / "notes.txt").write_text("my notes\nline two\n"),
+                _search(w, None, "--storage", f"journal:{w['tmp'] / 'notes.txt'}")][1],
+     ["notes.txt", "not an Optuna journal"]),
+    ("journal-corrupt", "a journal corrupt in the middle (not torn at its end)",
+     lambda w: [(w["tmp"] / "corrupt").mkdir(exist_ok=True), (w["tmp"] / "corrupt" / "study.journal").write_bytes(
+         b"".join(b'{"op_code":4,"wor{"op_code":5}\n' if i == 2 else line for i, line in
+                  enumerate((w["study"] / "study.journal").read_bytes().splitlines(keepends=True)))),
+                _search(w, None, "--out", w["tmp"] / "corrupt")][2],
+     ["corrupt/study.journal", "line 3 is not a journal record"]),
+    ("journal-dir", "--storage journal:DIR", lambda w: _search(w, None, "--storage", f"journal:{w['tmp']}"),
+     ["journal", "is a directory"]),
+    ("sqlite-foreign", "--storage sqlite:///FILE on a file that is not a database",
+     lambda w: [(w["tmp"] / "notes.db").write_text("my notes\n" * 200),
+                _search(w, None, "--storage", f"sqlite:///{w['tmp'] / 'notes.db'}")][1],
+     ["notes.db", "corrupt or not a database"]),
+    ("storage-workers-sqlite", "--workers 2 on an older study's study.db (SQLite)",
+     lambda w: [(w["tmp"] / "old").mkdir(exist_ok=True), (w["tmp"] / "old" / "study.db").write_bytes(b""),
+                _search(w, None, "--workers", "2", "--out", w["tmp"] / "old")][2],
+     ["--workers 2", "old/study.db", "not safe"]),
     # --- issue 13: training and its command line
+    ("train-out-empty", "train --out \"\" (would write into the current folder)",
+     lambda w: _train(w, "", "--epochs", "1"), ["--out must name a folder", "''"]),
+    ("train-out-blank", "train --out of blanks", lambda w: _train(w, "  "), ["--out must name a folder"]),
+    ("train-out-file", "train --out naming an existing file", lambda w: _train(w, w["good"]),
+     ["--out", "good.toml", "not a directory"]),
+    ("train-out-under-file", "train --out inside a file", lambda w: _train(w, w["good"] / "run"),
+     ["--out", "good.toml/run", "cannot be used as a folder", "ENOTDIR"]),
+    ("train-out-too-long", "train --out with a name too long", lambda w: _train(w, w["tmp"] / ("r" * 300)),
+     ["--out", "cannot be used as a folder", "ENAMETOOLONG"]),
+    ("train-n-samples-cap", "--n-samples beyond the TOML's cap", lambda w: _train(w, w["tmp"] / "t", "--n-samples",
+                                                                                     "10000001"),
+     ["--n-samples", ">= 1 and <= 10_000_000", "10000001"]),
+    ("eval-n-samples-cap", "eval --n-samples beyond the cap",
+     lambda w: ["eval", "--model", "jsc-tiny", "--load", w["run"] / "best.ckpt", "--n-samples", "99999999999"],
+     ["--n-samples", "<= 10_000_000"]),
+    ("train-epochs-cap", "--epochs beyond 10,000", lambda w: _train(w, w["tmp"] / "t", "--epochs", "10001"),
+     ["--epochs", ">= 1 and <= 10_000", "10001"]),
+    ("train-batch-size-cap", "--batch-size beyond 2**20", lambda w: _train(w, w["tmp"] / "t", "--batch-size",
+                                                                            "1048577"),
+     ["--batch-size", "<= 1_048_576"]),
+    ("train-seed-64-bits", "--seed beyond 64 bits (a torch traceback before)",
+     lambda w: _train(w, w["tmp"] / "t", "--seed", str(2**70)), ["--seed", ">= 0 and <= 4_294_967_295"]),
+    ("train-seed-negative", "negative --seed", lambda w: _train(w, w["tmp"] / "t", "--seed", "-1"),
+     ["--seed", ">= 0", "-1"]),
+    ("train-lr-zero", "--lr 0", lambda w: _train(w, w["tmp"] / "t", "--lr", "0"), ["--lr", "(0, 10]"]),
+    ("train-lr-nan", "--lr nan", lambda w: _train(w, w["tmp"] / "t", "--lr", "nan"), ["--lr", "(0, 10]", "nan"]),
+    ("train-weight-decay-inf", "--weight-decay inf", lambda w: _train(w, w["tmp"] / "t", "--weight-decay", "inf"),
+     ["--weight-decay", "finite"]),
+    ("train-batch-size-one", "--batch-size 1 on a BatchNorm model",
+     lambda w: _train(w, w["tmp"] / "b1", "--batch-size", "1"), ["batch size 1", "BatchNorm", ">= 2"]),
+    ("resume-model-args", "--resume with --no-logit-relu added", lambda w: _resume(w, "--no-logit-relu"),
+     ["last.ckpt", "another run", "logit_relu was True, now False", "--no-logit-relu"]),
+    ("resume-data", "--resume with other --n-samples", lambda w: _resume(w, n_samples="600"),
+     ["last.ckpt", "data set", "n_raw was 500, now 600", "--n-samples"]),
+    ("resume-model", "--resume with another --model", lambda w: _resume(w, model="jsc-toy"),
+     ["last.ckpt", "model was 'jsc-tiny', now 'jsc-toy'", "--model"]),
+    ("resume-best-as-last", "--resume on a best.ckpt copied over last.ckpt",
+     lambda w: _resume(w, out=_copied_run(w, lambda p: p.write_bytes((w["run"] / "best.ckpt").read_bytes()))),
+     ["last.ckpt", "not a resume checkpoint", "lacks optimizer"]),
+    ("resume-bare-state-dict", "--resume on a bare state dict as last.ckpt",
+     lambda w: _resume(w, out=_copied_run(w, lambda p: torch.save(build_model("jsc-tiny").state_dict(), p))),
+     ["last.ckpt", "not a resume checkpoint"]),
+    ("resume-foreign-file", "--resume on a text file as last.ckpt",
+     lambda w: _resume(w, out=_copied_run(w, lambda p: p.write_text("not a checkpoint\n"))),
+     ["last.ckpt", "cannot be read"]),
     # --- issue 13: data files and the report
+    ("data-empty", "JSC file of 0 bytes", lambda w: ["train", "--model", "jsc-tiny", "--dataset", "jsc", "--data-path",
+                                                      _csv(w, ""), "--out", w["tmp"] / "d"],
+     ["jets.csv", "empty file (0 bytes)", "at least 4"]),
+    ("data-header-only", "JSC CSV with a header and no rows",
+     lambda w: ["train", "--model", "jsc-tiny", "--dataset", "jsc", "--data-path", _csv(w, FEATS + ",class\n"),
+                "--out", w["tmp"] / "d"], ["jets.csv", "no rows", "at least 4"]),
+    ("data-three-rows", "JSC CSV with three rows (too few for train/val/test)",
+     lambda w: ["train", "--model", "jsc-tiny", "--dataset", "jsc", "--data-path", _csv(w, FEATS + ",class\n" + "".join(
+         ",".join([f"{i}.5"] * 16) + f",{c}\n" for i, c in enumerate("gqw"))), "--out", w["tmp"] / "d"],
+     ["jets.csv", "3 distinct row(s)", "too few to split", "at least 4"]),
+    ("data-h5-group", "HDF5 't_allpar_new' is a group",
+     lambda w: ["train", "--model", "jsc-tiny", "--dataset", "jsc", "--data-path", __import__(
+         "tests.data.jsc_files", fromlist=["make"]).make(w["tmp"], "h5-group"), "--out", w["tmp"] / "d"],
+     ["h5-group.h5", "'t_allpar_new' is a group, not a table", "compound dataset"]),
+    ("data-h5-strings", "HDF5 't_allpar_new' is an array of strings",
+     lambda w: ["train", "--model", "jsc-tiny", "--dataset", "jsc", "--data-path", __import__(
+         "tests.data.jsc_files", fromlist=["make"]).make(w["tmp"], "h5-strings"), "--out", w["tmp"] / "d"],
+     ["h5-strings.h5", "array of strings", "not a table with named columns"]),
+    ("data-h5-1d", "HDF5 't_allpar_new' is a plain 1-D array",
+     lambda w: ["train", "--model", "jsc-tiny", "--dataset", "jsc", "--data-path", __import__(
+         "tests.data.jsc_files", fromlist=["make"]).make(w["tmp"], "h5-1d"), "--out", w["tmp"] / "d"],
+     ["h5-1d.h5", "1-D array of float64", "not a table with named columns"]),
+    ("report-only-empty", "report --only without a name (ran every notebook)", lambda w: ["report", "--only"],
+     ["--only needs at least one notebook name", "choose from", "lab0_data_and_baselines"]),
+    ("report-only-unknown", "report --only with an unknown name", lambda w: ["report", "--only", "lab9_nothing"],
+     ["lab9_nothing", "choose from", "lab3_1_metrics"]),
 ]
 
 

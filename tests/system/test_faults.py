@@ -115,6 +115,8 @@ def _search_env(tmp, fault=None):
 
 def _complete(storage_url):
     """number -> configuration (JSON) of every COMPLETE trial; loading also proves the study is not torn."""
+    if isinstance(storage_url, Path):  # a journal file, read only
+        storage_url = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(storage_url)))
     study = optuna.load_study(study_name="search", storage=storage_url)
     return {t.number: json.dumps(t.user_attrs["result"]["config"], sort_keys=True)
             for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"}
@@ -149,7 +151,7 @@ def search_setup(tmp_path_factory):
 def test_search_killed_at_several_points_loses_and_duplicates_nothing(search_setup):
     tmp, cfg, ckpt = search_setup
     out = tmp / "killed"
-    url = f"sqlite:///{out / 'study.db'}"
+    url = out / "study.journal"
     kept: dict = {}
     # while filling the queue, during an evaluation, between the result write and the COMPLETE write
     for fault in ("enqueued:5", "claimed:3", "result_written:2"):
