@@ -26,6 +26,11 @@ from lab_utils.training.train import Recipe
 QUICK = {
     "lab3_1": {"latency_s": 0.05},
     "lab3_4": {"seeds": 12, "large_seeds": 8, "large_budget": 40, "workers": 1},
+    "lab3_5": {"n_seeds": 2, "lrs": [1e-3, 1e-2], "epochs": [1, 2], "tiny_widths": [2, 4, 8], "three_widths": [2, 4],
+               "workers": 1},
+    # a tiny CNN on the generated images: every PTQ and QAT configuration and every claim runs
+    "lab3_6": {"channels": [8, 8, 8, 8, 16, 16], "fc": 32, "epochs": 15, "qat_seeds": 2, "layer_seeds": 1,
+               "threads": 1},
     "lab4_1": {"epochs": 1},
     # two seeds: every test and claim runs; one process: spawning workers costs more than the tiny runs
     "lab4_2": {"epochs": 1, "n_seeds": 2, "n_confirm": 2, "workers": 1},

@@ -34,7 +34,7 @@ from lab_utils.data import cifar10, load_dataset
 from lab_utils.data.splits import DEFAULT_DATA_DIR
 from lab_utils.errors import LabError
 
-CIFAR10_FULL = frozenset({"lab4_5"})  # tasks that read CIFAR-10 unless quick (quick: a generated set)
+CIFAR10_FULL = frozenset({"lab4_5", "lab3_6"})  # tasks that read CIFAR-10 unless quick (quick: a generated set)
 JSC_RAW_CACHE = "jsc-openml42468-raw.npz"
 
 

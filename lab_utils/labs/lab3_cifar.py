@@ -1,0 +1,305 @@
+"""Lab 3 on real images (lab3_6): post-training quantization (PTQ) and quantization-aware training
+(QAT) of a small CIFAR-10 CNN, by type and one layer at a time, measured on the test images.
+
+How it works:
+
+- :func:`load_data` reads the real CIFAR-10 (quick mode: a tiny generated image set, labelled
+  synthetic) through :func:`lab_utils.labs.lab4_vgg.load_data`, with :data:`VAL_FRACTION` of the
+  training images held out: the split ``load_dataset("cifar10")`` makes, so the shipped search
+  config (``configs/cifar10_cnn_qat.toml``) validates on images the CNN never trained on.
+- :func:`trained_cnn` trains a narrow VGG7 (SGD, crop + flip augmentation) once per architecture,
+  recipe, augmentation and data set, cached in ``results/lab3_6/models/`` through the candidate
+  cache's key and file format (so the file is a ``--load`` checkpoint for the CLI). The recipe's
+  augmented batches leave BatchNorm statistics of padded crops; they are recomputed on clean
+  training images afterwards (:func:`lab_utils.training.supernet.recalibrate_bn`), as for the
+  VGG baselines of lab4_5, so that fine-tuning (which trains without augmentation) does not gain
+  accuracy merely by refreshing them.
+- :func:`ptq_configs` writes the quantize pass arguments: every Conv2d and Linear at each weight
+  width (by type), and one layer at :data:`LOW` bits with the others at :data:`HIGH` (by name);
+  inputs and biases at 8 bits; every fractional width ``"auto"`` (weights and biases from their
+  own range, inputs from :data:`N_CALIBRATION` training images).
+- :func:`ptq_runs` evaluates each configuration on the test images, :func:`qat_run` fine-tunes
+  configurations with :func:`lab_utils.training.qat.qat_runs` (one configuration after another: a
+  CNN is not batched) on several seeds and evaluates them the same way; both keep the per-image
+  correctness, so every comparison is paired (same images). The claims are in
+  :mod:`lab_utils.labs.lab3_cifar_claims`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lab_utils.analysis import claims as C
+from lab_utils.data.cifar10 import augment
+from lab_utils.errors import LabError
+from lab_utils.labs import lab3_cifar_claims as LC
+from lab_utils.labs import lab4_vgg
+from lab_utils.models import build_model
+from lab_utils.passes import graph as graph_mod
+from lab_utils.passes.quantize import QUANTIZED_MODULES, lab_config, quantize_model
+from lab_utils.report.paths import results_dir
+from lab_utils.training import supernet as S
+from lab_utils.training.candidates import candidate_key, candidate_path, save_candidate
+from lab_utils.training.checkpoints import load_checkpoint_file, load_state
+from lab_utils.training.qat import QATRecipe, qat_model, qat_runs
+from lab_utils.training.train import train
+
+MODEL = "vgg7"
+VAL_FRACTION = 0.1  # load_dataset's default: the search CLI splits the images the same way
+AUGMENT = "crop 4 + horizontal flip"  # lab_utils.data.cifar10.augment, part of the cache key
+N_CALIBRATION = 256  # training images that set the inputs' fractional widths ("auto")
+CALIB_BATCHES = 16  # x 256 clean training images recompute BatchNorm's statistics after training
+DATA_IN, BIAS = 8, 8  # input and bias widths of every quantized layer
+WEIGHT_WIDTHS = (16, 8, 4)  # by type
+LOW, HIGH = 4, 8  # one layer at LOW bits, the others at HIGH
+FLOAT = "float32"
+
+
+def model_args(channels, fc: int) -> dict:
+    """``build_model("vgg7", **model_args(...))``: six conv widths, classifier width, BatchNorm
+    momentum 0.1 (PyTorch's default; MASE's 0.9 keeps the statistics of the last batch or two)."""
+    return {"channels": [int(c) for c in channels], "fc": int(fc), "bn_momentum": 0.1}
+
+
+def load_data(quick: bool, data_path: str = "", seed: int = 0):
+    """Real CIFAR-10 (quick: 30 train / 10 test generated images per class), channels_last."""
+    return lab4_vgg.load_data(quick, data_path, results_dir("lab3_6"), seed, VAL_FRACTION)
+
+
+def data_label(splits) -> str:
+    return lab4_vgg.data_label(splits)
+
+
+def _key(args: dict, splits, recipe) -> tuple[str, dict]:
+    _, desc = candidate_key(MODEL, args, splits, recipe)
+    desc = {**desc, "augment": AUGMENT, "bn_recalibration": f"{CALIB_BATCHES} x 256 clean training images"}
+    return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:12], desc
+
+
+def trained_cnn(splits, args: dict, recipe, cache_dir=None, progress: bool = True):
+    """``(model, info)``: the CNN trained with ``recipe`` + :data:`AUGMENT`, BatchNorm recalibrated,
+    in eval mode; loaded from ``cache_dir`` (default ``results/lab3_6/models``) when trained before.
+
+    ``info``: ``path`` (a checkpoint ``python -m lab_utils search --load`` reads), ``cached``,
+    ``history`` (per epoch; None when loaded from an older file) and ``seconds`` of training.
+    """
+    cache_dir = results_dir("lab3_6") / "models" if cache_dir is None else cache_dir
+    key, desc = _key(args, splits, recipe)
+    path = candidate_path(cache_dir, MODEL, key)
+    model = build_model(MODEL, **args).to(memory_format=torch.channels_last)
+    if path.exists():
+        try:
+            obj = load_checkpoint_file(path)
+            if obj.get("candidate") != json.loads(json.dumps(desc)):
+                raise LabError(f"{path}: stored description does not match its key")
+            load_state(model, obj["state_dict"], path)
+            history = obj.get("metrics", {}).get("history") or {}
+            return model.eval(), {"path": path, "cached": True, "history": history.get("epochs"),
+                                  "seconds": history.get("seconds")}
+        except (LabError, KeyError) as exc:
+            warnings.warn(f"model cache {path} unusable ({exc}); retraining", stacklevel=2)
+    with torch.random.fork_rng(devices=[]):  # initial weights from the recipe's seed, global RNG untouched
+        torch.manual_seed(recipe.seed)
+        model = build_model(MODEL, **args).to(memory_format=torch.channels_last)
+        history = train(model, splits, recipe, augment=augment, progress=progress, desc="train the CNN")
+    S.recalibrate_bn(model, splits.x_train, n_batches=CALIB_BATCHES)
+    save_candidate(path, model, key, desc, splits, recipe, history)
+    return model.eval(), {"path": path, "cached": False, "history": history.epochs, "seconds": history.seconds}
+
+
+# ---------------------------------------------------------------- configurations
+def layers(model) -> list[tuple[str, str, str]]:
+    """``(label, node, op)`` of every quantizable layer in order: conv1..conv6, fc1..fc3."""
+    out, count = [], {}
+    for n in graph_mod.trace(model).nodes():
+        if n.op in QUANTIZED_MODULES:
+            short = {"conv2d": "conv", "linear": "fc"}[n.op]
+            count[short] = count.get(short, 0) + 1
+            out.append((f"{short}{count[short]}", n.name, n.op))
+    return out
+
+
+def node_config(weight: int) -> dict:
+    """One layer's config: ``weight``-bit weights, 8-bit inputs and biases, fractional widths "auto"."""
+    return lab_config(data_in=(DATA_IN, "auto"), weight=(int(weight), "auto"), bias=(BIAS, "auto"))
+
+
+def ptq_configs(model, weight_widths=WEIGHT_WIDTHS, low: int = LOW, high: int = HIGH) -> pd.DataFrame:
+    """One row per configuration: ``config`` (label), ``scope`` (``by type`` / ``one layer``), ``layer``
+    (``all`` or the layer's label), ``node``, ``weight_width`` (of the layer in question) and
+    ``pass_args`` (without the calibration batch: :func:`with_calibration` adds it)."""
+    rows = [{"config": f"all w{w}", "scope": "by type", "layer": "all", "node": "", "weight_width": int(w),
+             "pass_args": {"by": "type", "default": {"config": {"name": None}},
+                           **{op: {"config": node_config(w)} for op in QUANTIZED_MODULES}}}
+            for w in weight_widths]
+    for label, node, _ in layers(model):
+        args = {"by": "name", "default": {"config": node_config(high)}, node: {"config": node_config(low)}}
+        rows.append({"config": f"{label} w{low}", "scope": "one layer", "layer": label, "node": node,
+                     "weight_width": int(low), "pass_args": args})
+    return pd.DataFrame(rows)
+
+
+def with_calibration(pass_args: dict, splits) -> dict:
+    """``pass_args`` plus the calibration batch (the first :data:`N_CALIBRATION` training images)."""
+    return {**pass_args, "calibration": splits.x_train[:N_CALIBRATION].contiguous()}
+
+
+# ---------------------------------------------------------------- runs
+def ptq_runs(model, configs: pd.DataFrame, splits, split: str = "test") -> tuple[pd.DataFrame, dict]:
+    """The float model and every configuration on ``split``: (table, per-image correctness by config).
+
+    Table columns: config, scope, layer, weight_width, accuracy, macro_accuracy, loss, n.
+    """
+    rows, correct = [], {}
+    s = lab4_vgg.scores(model, splits, split)
+    correct[FLOAT] = s.pop("correct")
+    rows.append({"config": FLOAT, "scope": "float", "layer": "", "weight_width": 32, **s})
+    for _, c in configs.iterrows():
+        q = quantize_model(model, with_calibration(c.pass_args, splits))
+        s = lab4_vgg.scores(q, splits, split)
+        correct[c.config] = s.pop("correct")
+        rows.append({"config": c.config, "scope": c.scope, "layer": c.layer, "weight_width": c.weight_width, **s})
+    return pd.DataFrame(rows), correct
+
+
+def qat_recipe(epochs: int, lr: float, batch_size: int, seed: int = 0) -> QATRecipe:
+    """MASE's ``basic_train`` recipe for the fine-tuning: Adam, linear decay, ``epochs`` passes."""
+    return QATRecipe(max_epochs=int(epochs), learning_rate=float(lr), optimizer="adam", lr_scheduler="linear",
+                     batch_size=int(batch_size), seed=int(seed))
+
+
+def qat_plan(configs: pd.DataFrame, n_seeds: int, n_layer_seeds: int, seed: int = 0) -> pd.DataFrame:
+    """The QAT jobs, one row per (configuration, seed): every layer at :data:`LOW` bits and the
+    8-bit control (every layer at :data:`HIGH` bits, fine-tuned the same way) on ``n_seeds`` seeds,
+    each one-layer configuration on ``n_layer_seeds``; seeds ``seed``, ``seed + 1``, ..."""
+    rows = []
+    for _, c in configs.iterrows():
+        if c.scope == "by type" and c.weight_width not in (LOW, HIGH):
+            continue
+        n = n_layer_seeds if c.scope == "one layer" else n_seeds
+        rows += [{**c.to_dict(), "seed": int(seed) + k} for k in range(int(n))]
+    return pd.DataFrame(rows)
+
+
+def qat_run(model, plan: pd.DataFrame, splits, recipe: QATRecipe, split: str = "test",
+            progress: bool = True) -> tuple[pd.DataFrame, dict]:
+    """Fine-tune every job of ``plan`` (:func:`qat_plan`) from ``model``'s weights (the job's seed orders
+    the minibatches), then evaluate on ``split``: (table, per-image correctness by (config, seed)).
+
+    Table columns: config, scope, layer, weight_width, seed, val_accuracy (the fine-tuning's own
+    validation score), accuracy, macro_accuracy, loss, n (on ``split``), train_loss, steps.
+    """
+    results = qat_runs(model, [with_calibration(a, splits) for a in plan.pass_args], splits, recipe,
+                       seeds=[int(s) for s in plan.seed], progress=progress)
+    rows, correct = [], {}
+    for (_, c), r in zip(plan.iterrows(), results):
+        s = lab4_vgg.scores(qat_model(model, r), splits, split)
+        correct[(c.config, int(c.seed))] = s.pop("correct")
+        rows.append({"config": c.config, "scope": c.scope, "layer": c.layer, "weight_width": c.weight_width,
+                     "seed": int(c.seed), "val_accuracy": r["val"]["accuracy"], **s, "train_loss": r["train_loss"],
+                     "steps": r["steps"]})
+    return pd.DataFrame(rows), correct
+
+
+def seed_mean(correct: dict, config: str) -> np.ndarray:
+    """Per-image share of the seeds that classify each image right (``config``'s QAT runs)."""
+    runs = [v for (c, _), v in sorted(correct.items()) if c == config]
+    if not runs:
+        raise LabError(f"no QAT run of {config!r}")
+    return np.mean(np.stack(runs).astype(float), axis=0)
+
+
+def results_table(ptq: pd.DataFrame, qat: pd.DataFrame, ptq_correct: dict, qat_correct: dict) -> pd.DataFrame:
+    """One row per configuration: PTQ accuracy and, where fine-tuned, the QAT mean over seeds, both
+    in % with their paired difference to float in points and its normal 95 % interval."""
+    base = ptq_correct[FLOAT]
+    rows = []
+    for _, r in ptq.iterrows():
+        row = {"config": r.config, "scope": r.scope, "ptq_%": 100 * r.accuracy}
+        d = LC.paired(ptq_correct[r.config], base)
+        row.update({"ptq_vs_float_pts": 100 * d["diff"], "ptq_low": 100 * d["low"], "ptq_high": 100 * d["high"]})
+        if r.config in set(qat.config):
+            acc = qat.loc[qat.config == r.config, "accuracy"]
+            d = LC.paired(seed_mean(qat_correct, r.config), base)
+            row.update({"qat_%": 100 * acc.mean(), "qat_seeds": len(acc), "qat_min_%": 100 * acc.min(),
+                        "qat_max_%": 100 * acc.max(), "qat_vs_float_pts": 100 * d["diff"],
+                        "qat_low": 100 * d["low"], "qat_high": 100 * d["high"]})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def accuracy_intervals(ptq: pd.DataFrame) -> pd.DataFrame:
+    """config, accuracy and its exact (Clopper–Pearson) 95 % interval, from the PTQ table's counts."""
+    rows = []
+    for _, r in ptq.iterrows():
+        k = int(round(r.accuracy * r.n))
+        acc, lo, hi = C.proportion_ci(k, int(r.n))
+        rows.append({"config": r.config, "accuracy": acc, "low": lo, "high": hi})
+    return pd.DataFrame(rows)
+
+
+def seed_runs(correct: dict, config: str) -> list[np.ndarray]:
+    """The per-image correctness of every QAT seed of ``config``, in seed order."""
+    return [v for (c, _), v in sorted(correct.items()) if c == config]
+
+
+def conclusions(ptq_correct: dict, qat_correct: dict, configs: pd.DataFrame) -> dict:
+    """The notebook's claims by name (see :mod:`lab_utils.labs.lab3_cifar_claims`): ``int8``, ``w16``,
+    ``w4_loss``, ``recovers``, ``recovers_net``, ``qat_w4``, ``layers_ptq``, ``layers_qat``."""
+    f = ptq_correct[FLOAT]
+    low, high = f"all w{LOW}", f"all w{HIGH}"
+    one = configs[configs.scope == "one layer"]
+    runs = seed_runs(qat_correct, low)
+    return {
+        "int8": LC.claim_within(f, ptq_correct[high], "8-bit PTQ (weights, inputs and biases of every layer)"),
+        "w16": LC.claim_matches(f, ptq_correct["all w16"], "PTQ with 16-bit weights (8-bit inputs)"),
+        "w4_loss": LC.claim_loses(f, ptq_correct[low], f"PTQ with {LOW}-bit weights in every layer"),
+        "recovers": LC.claim_recovers(f, ptq_correct[low], runs, f"{LOW}-bit weights in every layer"),
+        "recovers_net": LC.claim_recovers(f, ptq_correct[low], runs, f"{LOW}-bit weights in every layer",
+                                          control=(ptq_correct[high], seed_runs(qat_correct, high))),
+        "qat_w4": LC.claim_qat_within(f, runs, f"{LOW}-bit weights in every layer (8-bit inputs)"),
+        "layers_ptq": LC.claim_every_layer(f, {r.layer: ptq_correct[r.config] for _, r in one.iterrows()},
+                                           f"With PTQ, {LOW}-bit weights"),
+        "layers_qat": LC.claim_every_layer(f, {r.layer: seed_mean(qat_correct, r.config) for _, r in one.iterrows()},
+                                           f"After QAT, {LOW}-bit weights"),
+    }
+
+
+def jet_conclusions(found: dict):
+    """(claim, table): Lab 3's conclusions on the simulated jets, each with the claim that tests it here."""
+    return LC.jets_hold([
+        ("8-bit PTQ stays within 1 point of float", "lab3_1 (the lab report's 'PTQ keeps accuracy')", found["int8"]),
+        ("the widest format matches float within ±0.5 points", "lab3_1, lab3_3", found["w16"]),
+        ("narrow weights lose more than 1 point with PTQ", "lab3_1, lab3_3 (weights with a coarse step)",
+         found["w4_loss"]),
+        ("QAT recovers at least half of what PTQ lost at 4-bit weights", "lab3_5 (issue 15's acceptance)",
+         found["recovers"]),
+        ("after QAT, 4-bit weights with 8-bit inputs are within 1 point of float", "lab3_5 (issue 15's acceptance)",
+         found["qat_w4"]),
+    ])
+
+
+def table_view(table: pd.DataFrame) -> pd.DataFrame:
+    """The results table as the notebook shows it: accuracies in %, differences in points, 2 decimals."""
+    cols = [c for c in ("config", "ptq_%", "ptq_vs_float_pts", "qat_%", "qat_seeds", "qat_vs_float_pts")
+            if c in table]
+    return table[cols].round(2)
+
+
+def summary_numbers(ptq: pd.DataFrame, qat: pd.DataFrame, splits, p) -> dict:
+    """What summary.json records: accuracies (4 decimals), the QAT means, sizes and the recipe (nothing
+    that depends on the cache: a loaded and a freshly trained CNN give the same summary)."""
+    acc = dict(zip(ptq.config, ptq.accuracy.round(4)))
+    mean = qat.groupby("config").accuracy.mean().round(4)
+    out = {"float_test_accuracy": acc[FLOAT], **{f"ptq_{k.replace(' ', '_')}_accuracy": v for k, v in acc.items()
+                                                 if k != FLOAT},
+           **{f"qat_{k.replace(' ', '_')}_accuracy": float(v) for k, v in mean.items()},
+           "qat_runs": len(qat), "channels": list(p.channels), "fc": p.fc, "epochs": p.epochs,
+           "qat_epochs": p.qat_epochs, "qat_lr": p.qat_lr, "qat_seeds": p.qat_seeds, "layer_seeds": p.layer_seeds}
+    return {**out, **{f"{k}_images": v for k, v in splits.sizes().items()}}

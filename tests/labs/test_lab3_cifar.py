@@ -1,0 +1,218 @@
+"""lab3_6's helpers (lab_utils.labs.lab3_cifar) and claims (lab_utils.labs.lab3_cifar_claims).
+
+The claims are checked on constructed per-image correctness arrays that make each of them hold, fail
+and (where it can) stay undetermined; the paired statistic against hand-counted numbers and an exact
+binomial sum; the runs on a tiny generated image set against direct evaluations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lab_utils.data.cifar10 import load_cifar10
+from lab_utils.data.tiny_images import make_tiny_image_set
+from lab_utils.labs import lab3_cifar as L
+from lab_utils.labs import lab3_cifar_claims as LC
+from lab_utils.passes import graph as graph_mod
+from lab_utils.passes.quantize import quantize_model
+from lab_utils.training import supernet as S
+from lab_utils.training.checkpoints import load_checkpoint_file
+from lab_utils.training.train import Recipe, evaluate
+
+N = 10_000
+
+
+def ones(n=N):
+    return np.ones(n, dtype=bool)
+
+
+def wrong(k, n=N, offset=0):
+    """All right except ``k`` images starting at ``offset``."""
+    c = ones(n)
+    c[offset:offset + k] = False
+    return c
+
+
+# ---------------------------------------------------------------- the paired statistic
+def test_paired_against_hand_counts():
+    a = np.array([True, True, False, False, True])
+    b = np.array([True, False, True, False, False])
+    d = LC.paired(a, b)
+    assert d["diff"] == pytest.approx(0.2) and (d["n10"], d["n01"], d["n"]) == (2, 1, 5)
+    # Agresti-Min: cells + 1/2 -> n10 2.5, n01 1.5, n 7; difference 1/7, variance (4/7 - 1/49) / 7
+    assert d["se"] == pytest.approx(math.sqrt((4 / 7 - 1 / 49) / 7))
+    assert (d["low"], d["high"]) == pytest.approx((1 / 7 - 1.959964 * d["se"], 1 / 7 + 1.959964 * d["se"]), abs=1e-6)
+    assert d["p_mcnemar"] == pytest.approx(1.0)
+    none = LC.paired(np.ones(100, bool), np.ones(100, bool))  # no discordant image: the interval still has a width
+    assert none["diff"] == 0 and none["high"] > 0.015
+    shares = LC.paired(np.array([1.0, 0.5, 0.0, 1.0]), np.array([1.0, 1.0, 0.0, 0.0]))  # d = [0, -0.5, 0, 1]
+    assert shares["se"] == pytest.approx(np.std([0, -0.5, 0, 1], ddof=1) / 2) and "n10" not in shares
+
+
+def test_paired_mcnemar_is_the_exact_two_sided_binomial_sum():
+    a = np.r_[np.ones(15, bool), np.zeros(3, bool), np.ones(100, bool)]
+    b = np.r_[np.zeros(15, bool), np.ones(3, bool), np.ones(100, bool)]
+    d = LC.paired(a, b)
+    exact = 2 * sum(math.comb(18, k) for k in range(4)) / 2**18
+    assert (d["n10"], d["n01"]) == (15, 3) and d["p_mcnemar"] == pytest.approx(exact)
+    assert "p_mcnemar" not in LC.paired(a.astype(float) * 0.5, b)  # shares of seeds: no McNemar
+
+
+# ---------------------------------------------------------------- threshold claims, both ways
+def test_claim_within_holds_fails_and_undetermined():
+    assert LC.claim_within(ones(), wrong(20), "x").holds is True  # drop 0.2 points
+    assert LC.claim_within(ones(), wrong(300), "x").holds is False  # drop 3 points
+    assert LC.claim_within(ones(), wrong(100), "x").holds is None  # drop 1 point, interval straddles it
+    c = LC.claim_within(ones(), wrong(20), "8-bit PTQ")
+    assert "McNemar" in c.evidence and c.numbers["n10"] == 20 and c.numbers["n01"] == 0
+
+
+def test_claim_matches_both_ways():
+    f = wrong(500)
+    assert LC.claim_matches(f, wrong(500, offset=300), "x").holds is True  # same accuracy, 300 swapped each way
+    assert LC.claim_matches(f, wrong(1500), "x").holds is False  # 10 points worse
+    assert LC.claim_matches(f, wrong(540), "x").holds is None  # 0.4 points worse: interval reaches past -0.5
+
+
+def test_claim_loses_both_ways():
+    assert LC.claim_loses(ones(), wrong(500), "x").holds is True
+    assert LC.claim_loses(ones(), wrong(10), "x").holds is False
+    assert LC.claim_loses(ones(), wrong(100), "x").holds is None
+
+
+def test_claim_recovers_both_ways_and_net_of_the_control():
+    f, p = ones(), wrong(1000)  # PTQ loses 10 points
+    good = [wrong(100), wrong(150)]  # QAT recovers 90 and 85 % of it
+    bad = [wrong(900), wrong(850)]  # 10 and 15 %
+    c = LC.claim_recovers(f, p, good, "4-bit weights")
+    assert c.holds is True and c.numbers["fraction"] == pytest.approx(0.875)
+    assert c.numbers["per_seed_fraction"] == pytest.approx([0.9, 0.85])
+    assert LC.claim_recovers(f, p, bad, "4-bit weights").holds is False
+    assert LC.claim_recovers(f, f, good, "4-bit weights").holds is None  # nothing lost, nothing to recover
+    # QAT gains 8 of the 10 points PTQ lost, but the 8-bit control (PTQ = float) gains 8 points by
+    # fine-tuning alone: net of it, QAT recovers nothing
+    f, p = wrong(2000), wrong(3000)
+    qat = [wrong(2200), wrong(2200)]
+    control = (f, [wrong(1200), wrong(1200)])
+    assert LC.claim_recovers(f, p, qat, "4-bit weights").holds is True
+    net = LC.claim_recovers(f, p, qat, "4-bit weights", control=control)
+    assert net.holds is False and "control" in net.statement and net.numbers["gain"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_claim_qat_within_both_ways():
+    assert LC.claim_qat_within(ones(), [wrong(10), wrong(30)], "x").holds is True
+    assert LC.claim_qat_within(ones(), [wrong(400), wrong(300)], "x").holds is False
+    assert "99.90 %" in LC.claim_qat_within(ones(), [wrong(10)], "x").evidence  # per-seed accuracy in %
+
+
+def test_claim_every_layer_both_ways():
+    f = ones()
+    small = {f"l{i}": wrong(10 + i) for i in range(9)}
+    assert LC.claim_every_layer(f, small, "With PTQ, 4-bit weights").holds is True
+    bad = {**small, "l3": wrong(500)}
+    c = LC.claim_every_layer(f, bad, "With PTQ, 4-bit weights")
+    assert c.holds is False and c.numbers["worst_layer"] == "l3" and c.numbers["above"] == ["l3"]
+    # 1.3 points: above 1 point at 95 % but not with Bonferroni over 9 layers -> undetermined
+    edge = {**small, "l3": wrong(130)}
+    d = LC.paired(f, edge["l3"])
+    assert d["low"] > 0.01
+    assert LC.claim_every_layer(f, edge, "x").holds is None
+
+
+def test_jets_hold_all_one_failure_one_undetermined():
+    yes, no, unknown = (LC.claim_within(ones(), wrong(k), "x") for k in (10, 300, 100))
+    claim, table = LC.jets_hold([("a", "lab3_1", yes), ("b", "lab3_3", yes)])
+    assert claim.holds is True and list(table["here"]) == ["holds", "holds"]
+    assert LC.jets_hold([("a", "", yes), ("b", "", no), ("c", "", unknown)])[0].holds is False
+    claim, _ = LC.jets_hold([("a", "", yes), ("c", "", unknown)])
+    assert claim.holds is None and claim.numbers == {"hold": 1, "do not": 0, "undetermined": 1}
+
+
+# ---------------------------------------------------------------- configurations and runs on tiny images
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, one_thread):
+    tmp = tmp_path_factory.mktemp("lab3cifar")
+    folder = make_tiny_image_set(tmp / "images", "npz", n_per_class=20, n_test_per_class=6, seed=0)
+    splits = S.channels_last(load_cifar10(path=folder, val_fraction=L.VAL_FRACTION, download=False))
+    args = L.model_args([8, 8, 8, 8, 16, 16], 32)
+    recipe = Recipe(epochs=6, batch_size=64, lr=0.05, weight_decay=5e-4, optimizer="sgd", seed=0)
+    model, info = L.trained_cnn(splits, args, recipe, cache_dir=tmp / "models", progress=False)
+    return tmp, splits, args, recipe, model, info
+
+
+def test_trained_cnn_is_cached_and_a_cli_checkpoint(tiny):
+    tmp, splits, args, recipe, model, info = tiny
+    assert not info["cached"] and len(info["history"]) == recipe.epochs
+    again, info2 = L.trained_cnn(splits, args, recipe, cache_dir=tmp / "models", progress=False)
+    assert info2["cached"] and info2["path"] == info["path"]
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    obj = load_checkpoint_file(info["path"])
+    assert obj["model"] == "vgg7" and obj["model_args"] == args  # what `search --load` reads
+    other = L._key(args, splits, Recipe(epochs=5, batch_size=64, lr=0.05, optimizer="sgd"))[0]
+    assert other not in info["path"].name
+
+
+def test_ptq_configs_quantize_what_they_say(tiny):
+    _, splits, _, _, model, _ = tiny
+    configs = L.ptq_configs(model)
+    assert list(configs.config[:3]) == ["all w16", "all w8", "all w4"] and len(configs) == 3 + 9
+    names = [n for _, n, _ in L.layers(model)]
+    assert names == ["seq_blocks_0", "seq_blocks_3", "seq_blocks_7", "seq_blocks_10", "seq_blocks_14", "seq_blocks_17",
+                     "seq_blocks_22", "seq_blocks_24", "seq_blocks_26"]
+    for _, c in configs.iterrows():
+        q = graph_mod.trace(quantize_model(model, L.with_calibration(c.pass_args, splits)))
+        widths = {n.name: n.module.config["weight_width"] for n in q.nodes() if n.name in names}
+        assert set(widths) == set(names)  # every Conv2d and Linear is quantized
+        expect = {n: c.weight_width if c.scope == "by type" or n == c.node else L.HIGH for n in names}
+        assert widths == expect
+        assert all(n.module.config["data_in_width"] == 8 and n.module.config["bias_width"] == 8
+                   for n in q.nodes() if n.name in names)
+
+
+def test_ptq_and_qat_runs_match_direct_evaluations(tiny):
+    _, splits, _, _, model, _ = tiny
+    configs = L.ptq_configs(model)
+    ptq, correct = L.ptq_runs(model, configs, splits)
+    assert list(ptq.config) == [L.FLOAT, *configs.config]
+    x, y = splits.split("test")
+    assert ptq.accuracy[0] == pytest.approx(evaluate(model, x, y)["accuracy"])
+    q4 = quantize_model(model, L.with_calibration(configs.pass_args[2], splits))
+    assert ptq.accuracy[3] == pytest.approx(evaluate(q4, x, y)["accuracy"])
+    assert all(correct[c].mean() == pytest.approx(a) for c, a in zip(ptq.config, ptq.accuracy))
+    plan = L.qat_plan(configs, n_seeds=2, n_layer_seeds=1, seed=3)
+    assert list(plan.config[:4]) == ["all w8", "all w8", "all w4", "all w4"] and list(plan.seed[:2]) == [3, 4]
+    assert len(plan) == 4 + 9 and "all w16" not in set(plan.config)
+    few = plan.iloc[[0, 1, 2, 3, 4]].reset_index(drop=True)
+    recipe = L.qat_recipe(1, 1e-3, batch_size=64)
+    qat, qcorrect = L.qat_run(model, few, splits, recipe, progress=False)
+    assert list(qat.seed) == [3, 4, 3, 4, 3] and (qat.steps == 3).all()  # 180 training images / 64
+    assert qat.accuracy.tolist() == pytest.approx([qcorrect[(c, s)].mean() for c, s in zip(qat.config, qat.seed)])
+    share = L.seed_mean(qcorrect, "all w4")
+    assert share.mean() == pytest.approx(qat.loc[qat.config == "all w4", "accuracy"].mean())
+    table = L.results_table(ptq, qat, correct, qcorrect)
+    row = table.set_index("config").loc["all w4"]
+    assert row["ptq_vs_float_pts"] == pytest.approx(100 * (ptq.accuracy[3] - ptq.accuracy[0]))
+    assert row["qat_seeds"] == 2 and np.isnan(table.set_index("config").loc["all w16", "qat_%"])
+    ci = L.accuracy_intervals(ptq)
+    assert ((ci.low <= ci.accuracy) & (ci.accuracy <= ci.high)).all()
+
+
+def test_conclusions_and_jets_on_constructed_runs():
+    configs = pd.DataFrame([{"config": f"{name} w4", "scope": "one layer", "layer": name}
+                            for name in ("conv1", "fc1")])
+    ptq = {L.FLOAT: ones(), "all w16": ones(), "all w8": wrong(10), "all w4": wrong(900),
+           "conv1 w4": wrong(30), "fc1 w4": wrong(20)}
+    qat = {("all w4", 0): wrong(30), ("all w4", 1): wrong(40), ("all w8", 0): wrong(5), ("all w8", 1): wrong(5),
+           ("conv1 w4", 0): wrong(10), ("fc1 w4", 0): wrong(10)}
+    found = L.conclusions(ptq, qat, configs)
+    assert list(found) == ["int8", "w16", "w4_loss", "recovers", "recovers_net", "qat_w4", "layers_ptq", "layers_qat"]
+    assert [found[k].holds for k in found] == [True, True, True, True, True, True, True, True]
+    claim, table = L.jet_conclusions(found)
+    assert claim.holds is True and len(table) == 5
+    qat[("all w4", 0)] = qat[("all w4", 1)] = wrong(850)  # QAT recovers little
+    claim, table = L.jet_conclusions(L.conclusions(ptq, qat, configs))
+    assert claim.holds is False and list(table.here).count("does not hold") == 2

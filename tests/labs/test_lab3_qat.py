@@ -1,0 +1,191 @@
+"""lab3_qat: the configurations, the learning-rate pick, each claim both ways on constructed tables, and a
+small real study (PTQ against QAT) checked against direct evaluation."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lab_utils.errors import LabError
+from lab_utils.labs import lab3_qat as Q
+from lab_utils.models import build_model
+from lab_utils.passes.quantize import quantize_model
+from lab_utils.training.qat import QATRecipe, qat_model, qat_runs
+from lab_utils.training.train import Recipe, evaluate, train
+
+
+# ----------------------------------------------------------------------------- configurations
+def test_study_configs_lab_grid_then_per_layer_without_duplicates():
+    tiny = Q.study_configs("jsc-tiny", [2, 3, 4, 5, 6, 8])
+    assert [c["grid"] for c in tiny].count("lab") == 16
+    # 4 and 8 bits with frac width//2 and inputs 8/4 are the lab's "in 8/4, w 4/2" and "in 8/4, w 8/4"
+    assert [c["config"] for c in tiny if c["grid"] == "per-layer"] == [f"per-layer w {w}" for w in (2, 3, 5, 6)]
+    three = Q.study_configs("jsc-three-linear-layers", [8, 2, 4])
+    per = [c for c in three if c["grid"] == "per-layer"]
+    assert len(per) == 27 - 2 and "per-layer w 4-4-4" not in {c["config"] for c in per}
+    assert len(Q.study_configs("jsc-three-linear-layers", [2, 4, 8], "auto")) == 16 + 27  # auto: no duplicates
+    c = next(c for c in per if c["config"] == "per-layer w 2-8-4")
+    assert (c["weight_bits"], c["max_weight_width"], c["data_in_width"]) == ("2-8-4", 8, 8)
+    q = quantize_model(build_model("jsc-three-linear-layers", logit_relu=False), c["args"])
+    got = [(m.config["weight_width"], m.config["weight_frac_width"], m.config["data_in_width"],
+            m.config["data_in_frac_width"], m.config["bias_width"]) for m in q.modules() if hasattr(m, "config")]
+    assert got == [(2, 1, 8, 4, 8), (8, 4, 8, 4, 8), (4, 2, 8, 4, 8)]
+
+
+def test_pick_lr_best_mean_validation_ties_to_the_smaller():
+    runs = pd.DataFrame({"config": ["a"] * 4 + ["b"] * 4, "seed": [0, 1] * 4, "lr": [1e-3, 1e-3, 1e-2, 1e-2] * 2,
+                         "val_accuracy": [0.70, 0.72, 0.74, 0.69, 0.60, 0.62, 0.61, 0.61]})
+    assert Q.pick_lr(runs) == {"a": 1e-2, "b": 1e-3}  # a: 0.71 vs 0.715; b: 0.61 vs 0.61 (tie)
+
+
+def test_hardest_is_largest_validation_loss():
+    ptq = pd.DataFrame({"config": ["float32", "x", "y", "z"], "grid": ["float", "lab", "lab", "per-layer"],
+                        "val_accuracy": [0.8, 0.5, 0.79, 0.6]})
+    assert Q.hardest(ptq, 2) == ["x", "z"]
+
+
+# ----------------------------------------------------------------------------- claims on constructed tables
+def _study(qat_by_config: dict, ptq: dict, float_acc=0.80, control=(0.80, 0.801, 0.799), widths=None):
+    """A table and runs as :func:`lab3_qat.config_table` builds them, from per-seed test accuracies."""
+    rows = [{"config": Q.CONTROL, "seed": s, "lr": 1e-3, "val_accuracy": a, "selected": True, "test_accuracy": a}
+            for s, a in enumerate(control)]
+    for cfg, accs in qat_by_config.items():
+        rows += [{"config": cfg, "seed": s, "lr": 1e-3, "val_accuracy": a, "selected": True, "test_accuracy": a}
+                 for s, a in enumerate(accs)]
+    runs = pd.DataFrame(rows)
+    widths = widths or {c: 4 for c in ptq}
+    p = pd.DataFrame([{"config": Q.FLOAT, "grid": "float", "data_in_width": 32, "weight_bits": "32", "max_weight_width": 32,
+                       "val_accuracy": float_acc, "test_accuracy": float_acc, "bitops": 100}] +
+                     [{"config": c, "grid": "lab", "data_in_width": 8, "weight_bits": str(widths[c]),
+                       "max_weight_width": widths[c], "val_accuracy": a, "test_accuracy": a, "bitops": 10}
+                      for c, a in ptq.items()])
+    table = Q.config_table(p, runs)
+    table.insert(0, "model", "m")
+    return table, runs
+
+
+def test_config_table_recovered_fraction_by_hand():
+    table, _ = _study({"a": (0.78, 0.79, 0.77)}, {"a": 0.70})
+    r = table.iloc[0]
+    assert r["ptq_loss_pts"] == pytest.approx(10.0) and r["gain_pts"] == pytest.approx(8.0)
+    assert r["recovered"] == pytest.approx(0.8)
+    half = 4.302653 * 0.01 / np.sqrt(3) / 0.10  # t(0.975, 2) * sd / sqrt(n), as a fraction of the 10-point gap
+    assert (r["recovered_low"], r["recovered_high"]) == pytest.approx((0.8 - half, 0.8 + half), abs=1e-4)
+
+
+def test_recovery_claim_both_ways_and_undetermined():
+    good, runs = _study({"a": (0.785, 0.79, 0.788), "b": (0.77, 0.772, 0.771)}, {"a": 0.70, "b": 0.72})
+    c = Q.recovery_claim("m", good, runs)
+    assert c.holds is True and c.numbers["qualified"] == 2
+    bad, runs = _study({"a": (0.785, 0.79, 0.788), "b": (0.722, 0.724, 0.723)}, {"a": 0.70, "b": 0.72})
+    assert Q.recovery_claim("m", bad, runs).holds is False  # b recovers a twentieth of its loss
+    wide, runs = _study({"a": (0.70, 0.79, 0.76)}, {"a": 0.70})
+    assert Q.recovery_claim("m", wide, runs).holds is None
+    few, runs = _study({"a": (0.80, 0.80, 0.80), "b": (0.75, 0.75, 0.75)}, {"a": 0.795, "b": 0.70}, widths={"a": 4, "b": 8})
+    c = Q.recovery_claim("m", few, runs)  # a loses half a point, b has 8-bit weights: nothing qualifies
+    assert c.holds is None and c.numbers["qualified"] == 0
+
+
+def test_recovery_against_the_control_can_differ_from_float():
+    # the control gains 10 points by fine-tuning alone: QAT's 0.77 recovers 0.7 of float's gap, 0.35 of the control's
+    table, runs = _study({"a": (0.77, 0.771, 0.769)}, {"a": 0.70}, control=(0.90, 0.901, 0.899))
+    assert Q.recovery_claim("m", table, runs).holds is True
+    assert Q.recovery_claim("m", table, runs, against="control").holds is False
+
+
+def test_float_gap_and_control_claims_both_ways():
+    near, runs = _study({"x": (0.797, 0.798, 0.799)}, {"x": 0.75})
+    assert Q.float_gap_claim("m", near, runs, ["x", "absent"]).holds is True
+    far, runs = _study({"x": (0.77, 0.772, 0.771)}, {"x": 0.75})
+    assert Q.float_gap_claim("m", far, runs, ["x"]).holds is False
+    assert Q.float_gap_claim("m", far, runs, ["absent"]).holds is None
+    assert Q.control_claim("m", runs, 0.80).holds is True  # control 0.80 ± 0.001
+    _, moved = _study({"x": (0.77,) * 3}, {"x": 0.75}, control=(0.81, 0.812, 0.811))
+    assert Q.control_claim("m", moved, 0.80).holds is False
+
+
+def _epochs(acc: dict) -> pd.DataFrame:
+    return pd.DataFrame([{"model": "m", "config": c, "epochs": e, "seed": s, "test_accuracy": a}
+                         for (c, e), seeds in acc.items() for s, a in enumerate(seeds)])
+
+
+def test_epochs_claim_finds_the_smallest_enough_count_or_says_more_help():
+    flat = _epochs({("h", 1): (0.70, 0.701, 0.702), ("h", 2): (0.7005, 0.7012, 0.7021), ("h", 4): (0.701, 0.701, 0.703)})
+    c = Q.epochs_claim("m", flat)
+    assert c.holds is True and c.numbers["epochs"] == 1
+    late = _epochs({("h", 1): (0.70, 0.701, 0.702), ("h", 2): (0.71, 0.711, 0.712), ("h", 4): (0.711, 0.711, 0.713)})
+    assert Q.epochs_claim("m", late).numbers["epochs"] == 2
+    rising = _epochs({("h", 1): (0.70, 0.701, 0.702), ("h", 2): (0.71, 0.711, 0.712), ("h", 4): (0.72, 0.721, 0.722)})
+    assert Q.epochs_claim("m", rising).holds is False
+    noisy = _epochs({("h", 1): (0.70, 0.72, 0.69), ("h", 2): (0.71, 0.69, 0.72)})
+    assert Q.epochs_claim("m", noisy).holds is None
+
+
+def test_spearman_and_equivalence_claims_both_ways():
+    ptq = {f"c{i}": 0.80 - 0.01 * i for i in range(6)}
+    helps, runs = _study({f"c{i}": (0.80 - 0.002 * i,) * 2 + (0.8005 - 0.002 * i,) for i in range(6)}, ptq)
+    assert Q.spearman_claim("m", helps).holds is True  # the more PTQ loses, the more QAT gains
+    hurts, runs = _study({f"c{i}": (0.81 - 0.02 * i,) * 2 + (0.8105 - 0.02 * i,) for i in range(6)}, ptq)
+    assert Q.spearman_claim("m", hurts).holds is False
+    eq = Q.equivalence_claim("m", helps)  # c0: PTQ loses nothing, QAT gains ~0.02 points: equivalent
+    assert eq.holds is True and eq.numbers["equivalent"] == ["c0"]
+    stuck, runs = _study({"c0": (0.7, 0.7005, 0.7002), "c1": (0.79, 0.791, 0.792)}, {"c0": 0.70, "c1": 0.75})
+    eq = Q.equivalence_claim("m", stuck)  # c0 loses 10 points and QAT does nothing
+    assert eq.holds is False and eq.numbers["equivalent"] == ["c0"]
+    none, runs = _study({"c1": (0.79, 0.791, 0.792)}, {"c1": 0.75})
+    assert Q.equivalence_claim("m", none).holds is None
+
+
+# ----------------------------------------------------------------------------- a small real study
+@pytest.fixture(scope="module")
+def overlapping():
+    """Overlapping seeded blobs where a float jsc-three-linear-layers reaches about 0.86 and 2-bit weights lose."""
+    g = torch.Generator().manual_seed(0)
+    centers = torch.randn(5, 16, generator=g) * 0.6
+
+    def draw(n):
+        y = torch.arange(n) % 5
+        return centers[y] + torch.randn(n, 16, generator=g), y
+
+    (xt, yt), (xv, yv), (xs, ys) = draw(4000), draw(2000), draw(2000)
+    data = SimpleNamespace(x_train=xt, y_train=yt, x_val=xv, y_val=yv, x_test=xs, y_test=ys)
+    torch.manual_seed(0)
+    model = build_model("jsc-three-linear-layers", logit_relu=False)
+    train(model, data, Recipe(epochs=20, batch_size=128, lr=1e-2), progress=False)
+    return model.eval(), data
+
+
+def test_real_study_ptq_against_qat(overlapping, monkeypatch):
+    model, data = overlapping
+    monkeypatch.setattr(Q.lab3, "lab_grid", lambda: [((8, 4), (4, 2)), ((16, 8), (16, 8))])  # two lab configs
+    s = Q.run_study("jsc-three-linear-layers", model, data, widths=[2, 8], lrs=[1e-3, 1e-2], n_seeds=2, n_screen=1,
+                    epochs=[1, 2], n_hard=1, batch_size=128, progress=False)
+    t = s["table"].set_index("config")
+    assert s["rule"] == "half" and len(t) == 2 + 8 - 1  # per-layer 8-8-8 is the lab's in 8/4, w 8/4 ...
+    # ... which is not in this two-config lab grid, but the duplicate rule only looks at the widths
+    flt = evaluate(model, data.x_test, data.y_test)["accuracy"]
+    cfg = next(c for c in Q.study_configs("jsc-three-linear-layers", [2, 8], s["rule"]) if c["config"] == "per-layer w 2-2-2")
+    ptq = evaluate(quantize_model(model, cfg["args"]), data.x_test, data.y_test)["accuracy"]
+    assert t.loc["per-layer w 2-2-2", "float"] == pytest.approx(flt) and t.loc["per-layer w 2-2-2", "ptq"] == pytest.approx(ptq)
+    assert flt - ptq > 0.05  # PTQ really loses at 2-bit weights here ...
+    assert t.loc["per-layer w 2-2-2", "qat"] - ptq > 0.5 * (flt - ptq)  # ... and QAT wins back more than half
+    # the screen (seed 0, both rates) picks the rate; fresh seeds 1 and 2 run at it; a confirm run's test accuracy
+    # equals a fresh QAT run of the same recipe and seed, evaluated directly
+    runs = s["runs"]
+    mine = runs[runs["config"] == "per-layer w 2-2-2"]
+    screen, sel = mine[mine["phase"] == "screen"], mine[mine["selected"]].sort_values("seed")
+    assert sorted(screen["lr"]) == [1e-3, 1e-2] and (screen["seed"] == 0).all() and sel["seed"].tolist() == [1, 2]
+    lr = float(sel["lr"].iloc[0])
+    assert lr == screen.set_index("lr")["val_accuracy"].idxmax() and sel["lr"].nunique() == 1
+    fresh = qat_runs(model, [cfg["args"]], data, QATRecipe(learning_rate=lr, batch_size=128), seeds=[2], progress=False)[0]
+    assert evaluate(qat_model(model, fresh), data.x_test, data.y_test)["accuracy"] == pytest.approx(sel["test_accuracy"].iloc[1])
+    assert runs.loc[~runs["selected"], "test_accuracy"].isna().all()  # the test split is touched only by confirm runs
+    ep = s["epochs"]
+    assert sorted(ep["epochs"].unique()) == [1, 2] and ep["config"].unique().tolist() == s["hard"]
+    one = ep[ep["epochs"] == 1].set_index("seed")["test_accuracy"]
+    assert one.tolist() == Q.seed_values(runs, s["hard"][0]).tolist()
+    assert len(Q.study_claims(s)) == 7
+    with pytest.raises(LabError, match="n_seeds and n_screen"):
+        Q.study_seeds(0, 1)
