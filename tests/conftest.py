@@ -7,6 +7,7 @@ every test under ``tests/system/``, ``tests/search/test_workers.py`` and the tes
 ``slow``. ``make test`` runs everything; ``make test-unit`` runs ``-m "not slow and not notebooks"``.
 """
 
+import contextlib
 import glob
 import os
 import shutil
@@ -94,8 +95,10 @@ def _free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def postgres():
+@contextlib.contextmanager
+def postgres_server():
+    """A PostgreSQL server of its own on 127.0.0.1 with a database ``search``: yields ``(url, stop, start)``
+    (``stop(mode)`` and ``start()`` let a test take it away mid-search); skips without PostgreSQL."""
     bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not bins:
         pytest.skip("PostgreSQL (initdb) is not installed")
@@ -107,12 +110,26 @@ def postgres():
     data, port = os.path.join(root, "data"), _free_port()
     subprocess.run(as_pg + [f"{bindir}/initdb", "-D", data, "-U", "lab", "--auth=trust"], check=True,
                    capture_output=True)
-    subprocess.run(as_pg + [f"{bindir}/pg_ctl", "-D", data, "-w", "-l", os.path.join(root, "log"), "-o",
-                            f"-h 127.0.0.1 -p {port} -k {root}", "start"], check=True, capture_output=True)
+
+    def start():
+        subprocess.run(as_pg + [f"{bindir}/pg_ctl", "-D", data, "-w", "-l", os.path.join(root, "log"), "-o",
+                                f"-h 127.0.0.1 -p {port} -k {root}", "start"], check=True, capture_output=True)
+
+    def stop(mode="immediate"):
+        subprocess.run(as_pg + [f"{bindir}/pg_ctl", "-D", data, "-m", mode, "stop"], capture_output=True)
+
+    start()
     try:
         subprocess.run(as_pg + [f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "lab", "search"],
                        check=True, capture_output=True)
-        yield f"postgresql://lab:secretpw@127.0.0.1:{port}/search"
+        yield f"postgresql://lab:secretpw@127.0.0.1:{port}/search", stop, start
     finally:
-        subprocess.run(as_pg + [f"{bindir}/pg_ctl", "-D", data, "-m", "fast", "stop"], capture_output=True)
+        stop("fast")
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres():
+    """The URL of a fresh PostgreSQL database (:func:`postgres_server`)."""
+    with postgres_server() as (url, _stop, _start):
+        yield url

@@ -90,6 +90,29 @@ direction = "minimize"
 '''
 
 
+def bf18_toml() -> str:
+    """A 3 x 3 x 2 = 18-configuration brute-force space (long enough to kill in the middle)."""
+    return bruteforce_toml(data_in=(8, 4, 16), data_frac=(4, 6, 2)).replace(
+        "weight_width = [8, 8, 4, 16]", "weight_width = [8, 4]").replace(
+        "weight_frac_width = [4, 6, 2, 8]", "weight_frac_width = [4]")
+
+
+def search_files(tmp: Path, toml_text: str, name: str = "search.toml") -> tuple[Path, Path, Path]:
+    """``(tmp, config, checkpoint)`` for searches run as subprocesses: a tiny checkpoint whose data are
+    cached in ``tmp/data`` (give the subprocesses ``LAB_DATA_DIR=tmp/data``) and the config file."""
+    import lab_utils.data as data  # the module attribute is swapped, so the module itself is needed here
+
+    old = data.DEFAULT_DATA_DIR
+    data.DEFAULT_DATA_DIR = tmp / "data"
+    try:
+        ckpt = tiny_checkpoint(tmp)
+    finally:
+        data.DEFAULT_DATA_DIR = old
+    cfg = tmp / name
+    cfg.write_text(toml_text)
+    return tmp, cfg, ckpt
+
+
 def small_toml(**kw) -> str:
     """A 3 x 2 = 6-configuration space (fast end-to-end runs)."""
     return bruteforce_toml(data_in=(8, 4, 16), data_frac=(4, 4), **kw).replace(

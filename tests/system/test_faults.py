@@ -22,14 +22,20 @@ import pandas as pd
 import pytest
 import torch
 
-import lab_utils.data as data
 from lab_utils.data import load_dataset
 from lab_utils.models import build_model
 from lab_utils.search.storage import open_storage
 from lab_utils.training.candidates import trained_candidate
 from lab_utils.training.checkpoints import load_checkpoint_file, save_checkpoint
 from lab_utils.training.train import Recipe
-from tests.helpers import ROOT, assert_one_line_error, bruteforce_toml, run_cli, small_toml, tiny_checkpoint
+from tests.helpers import (
+    ROOT,
+    assert_one_line_error,
+    bf18_toml,
+    run_cli,
+    search_files,
+    small_toml,
+)
 
 TRAIN = ["train", "--model", "jsc-three-linear-layers", "--dataset", "jsc-sim", "--n-samples", "20000",
          "--epochs", "30", "--batch-size", "256", "--lr", "3e-3", "--seed", "5", "--quiet"]
@@ -134,18 +140,7 @@ def _outputs_parse(out):
 
 @pytest.fixture(scope="module")
 def search_setup(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("searchkill")
-    old = data.DEFAULT_DATA_DIR
-    data.DEFAULT_DATA_DIR = tmp / "data"  # the same cache the subprocesses use
-    try:
-        ckpt = tiny_checkpoint(tmp)
-    finally:
-        data.DEFAULT_DATA_DIR = old
-    cfg = tmp / "bf18.toml"  # 3 x 3 x 2 = 18 unique configurations
-    cfg.write_text(bruteforce_toml(data_in=(8, 4, 16), data_frac=(4, 6, 2)).replace(
-        "weight_width = [8, 8, 4, 16]", "weight_width = [8, 4]").replace(
-        "weight_frac_width = [4, 6, 2, 8]", "weight_frac_width = [4]"))
-    return tmp, cfg, ckpt
+    return search_files(tmp_path_factory.mktemp("searchkill"), bf18_toml(), "bf18.toml")
 
 
 def test_search_killed_at_several_points_loses_and_duplicates_nothing(search_setup):

@@ -9,9 +9,8 @@ import sys
 import optuna
 import pytest
 
-import lab_utils.data as data
 from lab_utils.search.storage import open_storage
-from tests.helpers import ROOT, small_toml, tiny_checkpoint
+from tests.helpers import ROOT, search_files, small_toml
 
 QAT = """
 [search.strategy.sw_runner.basic_train]
@@ -28,16 +27,7 @@ def qat_toml() -> str:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("qatsearch")
-    old = data.DEFAULT_DATA_DIR
-    data.DEFAULT_DATA_DIR = tmp / "data"
-    try:
-        ckpt = tiny_checkpoint(tmp)
-    finally:
-        data.DEFAULT_DATA_DIR = old
-    cfg = tmp / "qat.toml"
-    cfg.write_text(qat_toml())
-    return tmp, cfg, ckpt
+    return search_files(tmp_path_factory.mktemp("qatsearch"), qat_toml(), "qat.toml")
 
 
 def _run(tmp, cfg, ckpt, out, fault=None):

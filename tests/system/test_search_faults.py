@@ -16,26 +16,14 @@ import optuna
 import pandas as pd
 import pytest
 
-import lab_utils.data as data
-from tests.helpers import ROOT, bruteforce_toml, tiny_checkpoint
+from tests.helpers import ROOT, bf18_toml, bruteforce_toml, search_files
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("searchfaults")
-    old = data.DEFAULT_DATA_DIR
-    data.DEFAULT_DATA_DIR = tmp / "data"  # the same cache the subprocesses use
-    try:
-        ckpt = tiny_checkpoint(tmp)
-    finally:
-        data.DEFAULT_DATA_DIR = old
-    cfg = tmp / "bf18.toml"  # 3 x 3 x 2 = 18 unique configurations
-    cfg.write_text(bruteforce_toml(data_in=(8, 4, 16), data_frac=(4, 6, 2)).replace(
-        "weight_width = [8, 8, 4, 16]", "weight_width = [8, 4]").replace(
-        "weight_frac_width = [4, 6, 2, 8]", "weight_frac_width = [4]"))
-    return tmp, cfg, ckpt
+    return search_files(tmp_path_factory.mktemp("searchfaults"), bf18_toml(), "bf18.toml")
 
 
 def _cmd(cfg, ckpt, out, *extra):

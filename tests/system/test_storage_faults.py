@@ -5,43 +5,30 @@ fault of the machine or the storage, 2 for a bad input) with nothing already wri
 rerun of the same command completes every configuration exactly once."""
 
 import errno
-import glob
 import hashlib
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import optuna
 import pytest
 
-import lab_utils.data as data
 import lab_utils.search.journal as journal_mod
 from lab_utils.search.storage import open_storage
-from tests.conftest import _free_port
-from tests.helpers import ROOT, bruteforce_toml, small_toml, tiny_checkpoint
+from tests.conftest import postgres_server
+from tests.helpers import ROOT, bruteforce_toml, search_files, small_toml
 
 N_CONF = 6  # small_toml's unique configurations
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("storagefaults")
-    old = data.DEFAULT_DATA_DIR
-    data.DEFAULT_DATA_DIR = tmp / "data"  # the same cache the subprocesses use
-    try:
-        ckpt = tiny_checkpoint(tmp)
-    finally:
-        data.DEFAULT_DATA_DIR = old
-    cfg = tmp / "small.toml"
-    cfg.write_text(small_toml())
-    return tmp, cfg, ckpt
+    return search_files(tmp_path_factory.mktemp("storagefaults"), small_toml(), "small.toml")
 
 
 def _search(setup, out, *extra, fault=None, timeout=300, popen=False):
@@ -254,33 +241,8 @@ def test_open_retries_once_after_losing_the_creation_race(tmp_path, monkeypatch)
 @pytest.fixture
 def pg():
     """A PostgreSQL server the test can stop and start again: (url, stop, start)."""
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not bins:
-        pytest.skip("PostgreSQL (initdb) is not installed")
-    bindir = os.path.dirname(bins[-1])
-    root = tempfile.mkdtemp(prefix="pg-")
-    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if as_pg:
-        shutil.chown(root, "postgres")
-    pgdata, port = os.path.join(root, "data"), _free_port()
-    subprocess.run(as_pg + [f"{bindir}/initdb", "-D", pgdata, "-U", "lab", "--auth=trust"], check=True,
-                   capture_output=True)
-
-    def start():
-        subprocess.run(as_pg + [f"{bindir}/pg_ctl", "-D", pgdata, "-w", "-l", os.path.join(root, "log"), "-o",
-                                f"-h 127.0.0.1 -p {port} -k {root}", "start"], check=True, capture_output=True)
-
-    def stop(mode="immediate"):
-        subprocess.run(as_pg + [f"{bindir}/pg_ctl", "-D", pgdata, "-m", mode, "stop"], capture_output=True)
-
-    start()
-    try:
-        subprocess.run(as_pg + [f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "lab", "search"],
-                       check=True, capture_output=True)
-        yield f"postgresql://lab:secretpw@127.0.0.1:{port}/search", stop, start
-    finally:
-        stop("fast")
-        shutil.rmtree(root, ignore_errors=True)
+    with postgres_server() as server:
+        yield server
 
 
 def test_postgres_stopping_mid_search_is_one_line_and_resumable(setup, tmp_path, pg):
