@@ -129,6 +129,7 @@ class SearchSpace:
     setup_keys: ClassVar[dict[str, type | tuple]] = {}
     needs_checkpoint: ClassVar[bool] = False
     last_trained: bool | None = None  # spaces that train in evaluate(): whether the last call trained
+    prefetches = False  # spaces with prefetch(config, upcoming): train queued configurations in one batch
 
     def __init__(self, space_cfg, ctx: SpaceContext):
         self.cfg = space_cfg

@@ -110,8 +110,8 @@ class Objective:
     def prefetch(self, config: dict, waiting) -> None:
         """Let a space that trains (``prefetch(config, upcoming)``) train ``config`` together with the
         configurations of queued trials (``waiting``: their fixed parameters) not yet evaluated."""
-        if not hasattr(self.space, "prefetch") or config_key(config) in self.cache:
-            return
+        if not self.space.prefetches or config_key(config) in self.cache:
+            return  # post-training spaces: nothing to do, and no per-trial decoding of the queue
         upcoming = []
         for params in waiting:
             try:

@@ -187,12 +187,17 @@ class MixedPrecisionPTQ(SearchSpace):
         finally:
             os.close(fd)
 
+    @property
+    def prefetches(self) -> bool:
+        """Whether :meth:`prefetch` does anything: quantization-aware trials with an output folder."""
+        return self.ctx.qat is not None and self.ctx.out_dir is not None
+
     def prefetch(self, config: dict, upcoming: list[dict]) -> None:
         """Quantization-aware trials: fine-tune ``config`` and up to :data:`PREFETCH` - 1 queued
         configurations in ONE batched :func:`qat_runs` call (slots of one module: about as fast as
         one), and cache each; a configuration another worker is training (its lock is held) or that
         is cached already is left out. Post-training trials need nothing."""
-        if self.ctx.qat is None or self.ctx.out_dir is None:
+        if not self.prefetches:
             return
         folder = Path(self.ctx.out_dir) / "qat-cache"
         folder.mkdir(parents=True, exist_ok=True)
