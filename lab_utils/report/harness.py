@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ast
 import json
+import logging
 import os
 import re
 import time
@@ -142,6 +143,11 @@ def run_notebook(path: Path, out_dir: Path, quick: bool, parameters: dict | None
     # After Ctrl-C the partial notebook is dropped: the previous run's executed notebook stays whole.
     tmp = out_dir / f".tmp-{path.name}"
     params = {"quick": bool(quick), **(parameters or {})}
+    # Ctrl-C reaches the kernel too (one process group): nbclient may then log "Kernel died while waiting
+    # for execute reply" and asyncio an unretrieved DeadKernelError beside our one line. A real failure
+    # still surfaces as the exception handled below, so these loggers only speak when critical.
+    for name in ("papermill", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         pm.execute_notebook(str(path), str(tmp), parameters=params, kernel_name="python3",
                             cwd=str(cwd or ROOT), progress_bar=False, log_output=False,
