@@ -8,19 +8,22 @@ their claims (:func:`show`) and store them in ``summary.json`` (``write_summary(
 the HTML report shows them. A :class:`ReportCheck` sets one statement of the lab report this
 project reproduces beside what this run shows, with a computed verdict.
 
-The small statistical helpers here (:func:`mean_ci`, :func:`diff_ci`, :func:`proportion_ci`,
-:func:`fmt_p`) wrap ``scipy.stats`` so every notebook words intervals and p-values the same way.
+Every claim has a stable ``key`` (``"matches_float.widest"``, ``"screen.width_changes_accuracy.faithful"``):
+its sentence may be reworded, its key may not, so a notebook that reads another notebook's claim
+finds it with :func:`find` by key, never by the words of its statement. The statistics behind the
+claims live in :mod:`lab_utils.analysis.stats`; :func:`fmt_p` words a p-value the same way everywhere.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
 
 VERDICTS = ("agrees", "disagrees", "partly", "not comparable")
+KEY = re.compile(r"[a-z0-9][a-z0-9_.\-]*")  # lower case, digits, "_", ".", "-": stable in JSON and in code
 
 
 def _plain(value):
@@ -42,15 +45,20 @@ def _plain(value):
 class Claim:
     """One conclusion of a notebook.
 
-    ``statement`` reads as the claim (``"TPE reaches the optimum in fewer trials than brute force"``);
+    ``key`` names it for code (stable; unique within a notebook's summary); ``statement`` reads as the claim (``"TPE reaches the optimum in fewer trials than brute force"``);
     ``holds`` says whether this run supports it (``None``: undetermined); ``evidence`` is one line
     with the statistic, the test, n and p or an interval; ``numbers`` the raw values behind it.
     """
+    key: str
     statement: str
     holds: bool | None
     evidence: str
     test: str = ""
     numbers: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.key, str) or not KEY.fullmatch(self.key):
+            raise ValueError(f"claim key must match {KEY.pattern} (e.g. 'matches_float.widest'), got {self.key!r}")
 
     @property
     def verdict(self) -> str:
@@ -60,13 +68,25 @@ class Claim:
         return f"[{self.verdict.upper()}] {self.statement} — {self.evidence}"
 
     def to_dict(self) -> dict:
-        return {"statement": self.statement, "holds": self.holds, "verdict": self.verdict,
+        return {"key": self.key, "statement": self.statement, "holds": self.holds, "verdict": self.verdict,
                 "evidence": self.evidence, "test": self.test, "numbers": _plain(self.numbers)}
 
 
-def claim(statement: str, holds, evidence: str, test: str = "", **numbers) -> Claim:
+def claim(key: str, statement: str, holds, evidence: str, test: str = "", **numbers) -> Claim:
     """A :class:`Claim`; ``holds`` may be any truthy value or ``None`` (undetermined)."""
-    return Claim(statement, None if holds is None else bool(holds), evidence, test, numbers)
+    return Claim(key, statement, None if holds is None else bool(holds), evidence, test, numbers)
+
+
+def find(items, key: str):
+    """The claim with ``key`` among ``items``: a list of :class:`Claim`, a list of claim dicts, or a
+    notebook's summary (a dict with ``"claims"``). A :class:`KeyError` naming the keys there when absent."""
+    if isinstance(items, dict):
+        items = items.get("claims", [])
+    for item in items:
+        if (item.key if isinstance(item, Claim) else item.get("key")) == key:
+            return item
+    have = [item.key if isinstance(item, Claim) else item.get("key") for item in items]
+    raise KeyError(f"no claim with key {key!r}; keys: {', '.join(map(str, have)) or 'none'}")
 
 
 @dataclass(frozen=True)
@@ -104,38 +124,15 @@ def show(items, print_fn=print) -> None:
             print_fn(item.line())
 
 
+def rounded(x, digits: int = 6) -> float:
+    """A float to ``digits`` significant digits for a claim's numbers in summary.json (NaN and
+    infinities stay as they are; small p-values keep their digits)."""
+    x = float(x)
+    return x if not math.isfinite(x) else float(f"{x:.{digits}g}")
+
+
 def fmt_p(p: float) -> str:
     """A p-value as people write it: ``p = 0.031``, ``p < 0.001``."""
     if p is None or not math.isfinite(p):
         return "p undefined"
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-
-
-def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and Student-t confidence interval of ``values`` (NaN interval with fewer than 2 values)."""
-    x = np.asarray(values, dtype=float)
-    m = float(x.mean()) if x.size else float("nan")
-    if x.size < 2:
-        return m, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
-    return m, m - half, m + half
-
-
-def diff_ci(a, b, level: float = 0.95) -> dict:
-    """Difference of means ``mean(a) - mean(b)`` with Welch's t-test and its confidence interval."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if a.size < 2 or b.size < 2:
-        return {"diff": float(a.mean() - b.mean()) if a.size and b.size else float("nan"),
-                "low": float("nan"), "high": float("nan"), "p": float("nan"), "n_a": int(a.size), "n_b": int(b.size)}
-    res = stats.ttest_ind(a, b, equal_var=False)
-    ci = res.confidence_interval(level)
-    return {"diff": float(a.mean() - b.mean()), "low": float(ci.low), "high": float(ci.high), "p": float(res.pvalue),
-            "n_a": int(a.size), "n_b": int(b.size)}
-
-
-def proportion_ci(k: int, n: int, level: float = 0.95) -> tuple[float, float, float]:
-    """Share ``k/n`` with its exact (Clopper–Pearson) interval; NaNs when ``n`` is 0."""
-    if n == 0:
-        return float("nan"), float("nan"), float("nan")
-    ci = stats.binomtest(int(k), int(n)).proportion_ci(level, method="exact")
-    return k / n, float(ci.low), float(ci.high)

@@ -24,6 +24,7 @@ import torch
 from scipy import stats
 
 from lab_utils.analysis import claims as C
+from lab_utils.analysis import stats as S
 from lab_utils.data import load_dataset
 from lab_utils.data.splits import Splits
 from lab_utils.models import count_params
@@ -119,11 +120,12 @@ def logit_relu_claims(study: pd.DataFrame) -> list[C.Claim]:
     for name, g in study.groupby("model", sort=False):
         w = g.pivot(index="seed", columns="logit_relu", values="test_accuracy").dropna()
         d = 100 * (w[False] - w[True]).to_numpy(float)
-        mean, lo, hi = C.mean_ci(d)
+        mean, lo, hi = S.mean_ci(d)
         p = float(stats.ttest_rel(w[False], w[True]).pvalue) if len(d) >= 2 and d.std() > 0 else float("nan")
         fails = g.groupby("logit_relu")["classes_never_predicted"].apply(lambda x: int((x > 0).sum()))
-        holds = None if len(d) < 2 or not (lo == lo) else (True if lo > 0 else (False if hi < 0 else None))
+        holds = S.interval_verdict(lo, hi, above=0)  # NaN (fewer than 2 seeds): undetermined
         out.append(C.claim(
+            f"logit_relu.accuracy.{name}",
             f"dropping MASE's logit ReLU raises {name}'s test accuracy", holds,
             f"mean difference {mean:+.2f} points (95 % CI {lo:+.2f} to {hi:+.2f}), paired t-test {C.fmt_p(p)}, "
             f"n = {len(d)} seeds; runs with a class never predicted: {fails.get(True, 0)} of {len(w)} with the ReLU, "
@@ -134,8 +136,9 @@ def logit_relu_claims(study: pd.DataFrame) -> list[C.Claim]:
         p_fail = float(stats.fisher_exact([[k_with, n - k_with], [k_without, n - k_without]],
                                           alternative="greater").pvalue)
         out.append(C.claim(
+            f"logit_relu.failures.{name}",
             f"with the logit ReLU, {name} fails to train (a class never predicted on validation data) more often "
-            "than without", True if p_fail < 0.05 else None,
+            "than without", True if p_fail < S.ALPHA else None,
             f"failed runs {k_with} of {n} with the ReLU, {k_without} of {n} without; Fisher's exact test "
             f"(one-sided) {C.fmt_p(p_fail)}", test="Fisher exact, one-sided", model=name, p=p_fail))
     return out
@@ -147,10 +150,10 @@ def recipe_claim(table: pd.DataFrame, ours: str, theirs: str, gap_pts: float = 1
     so this holds only for a gap far beyond seed-to-seed spread (see the logit-ReLU study's spread)."""
     t = table.set_index("variant")
     n = int(t.loc[ours, "test_n"])
-    a = C.proportion_ci(round(t.loc[ours, "test_accuracy"] * n), n)
-    b = C.proportion_ci(round(t.loc[theirs, "test_accuracy"] * n), n)
+    a = S.proportion_ci(round(t.loc[ours, "test_accuracy"] * n), n)
+    b = S.proportion_ci(round(t.loc[theirs, "test_accuracy"] * n), n)
     gap = 100 * (a[0] - b[0])
-    return C.claim(f"the lab report's recipe ({theirs}) leaves the model more than {gap_pts:g} points below ours "
+    return C.claim("report_recipe_gap", f"the lab report's recipe ({theirs}) leaves the model more than {gap_pts:g} points below ours "
                    f"({ours}) after the same epochs", gap > gap_pts and a[1] > b[2],
                    f"test accuracy {100 * a[0]:.2f} % (95 % CI {100 * a[1]:.2f}–{100 * a[2]:.2f}) against "
                    f"{100 * b[0]:.2f} % ({100 * b[1]:.2f}–{100 * b[2]:.2f}), n = {n} jets; one training seed each",
@@ -160,7 +163,7 @@ def recipe_claim(table: pd.DataFrame, ours: str, theirs: str, gap_pts: float = 1
 def confusion_claim(top: list[str], expected=("g<->q", "w<->z")) -> C.Claim:
     """"The most confused pairs are quark/gluon and W/Z" (the one-prong pair and the two-prong pair
     whose mass peaks overlap): holds when :func:`lab_utils.report.plots.top_confusions`'s top two are those."""
-    return C.claim("quark/gluon and W/Z are the two most confused class pairs", set(top[:2]) == set(expected),
+    return C.claim("most_confused_pairs", "quark/gluon and W/Z are the two most confused class pairs", set(top[:2]) == set(expected),
                    f"the two largest off-diagonal pairs of the row-normalised test confusion matrix: {', '.join(top[:2])}",
                    test="ranking of confusion rates", top=list(top))
 

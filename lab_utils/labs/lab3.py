@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from scipy import stats
 
 from lab_utils.analysis import claims as C
 from lab_utils.analysis import cost
+from lab_utils.analysis import stats as S
 from lab_utils.analysis.pareto import pareto_mask
 from lab_utils.errors import LabError
 from lab_utils.labs import lab3_claims
@@ -130,13 +130,12 @@ def rank_agreement(df: pd.DataFrame, a: str = "accuracy", b: str = "loss", highe
                    label: str = "config") -> dict:
     """How far metrics ``a`` and ``b`` order the rows the same way (both turned to "higher is better").
 
-    Returns Spearman's rho and Kendall's tau (scipy) and the discordant pairs: rows the two metrics
+    Returns Spearman's rho and Kendall's tau (:mod:`lab_utils.analysis.stats`) and the discordant pairs: rows the two metrics
     order oppositely (a strict disagreement; ties in either metric are not counted).
     """
     va = df[a].to_numpy(float) * (1 if higher_better[0] else -1)
     vb = df[b].to_numpy(float) * (1 if higher_better[1] else -1)
-    rho = stats.spearmanr(va, vb).statistic
-    tau = stats.kendalltau(va, vb).statistic
+    rho, tau = S.spearman(va, vb)[0], S.kendall(va, vb)[0]
     labels = df[label].tolist()
     pairs = [(labels[i], labels[j]) for i, j in itertools.combinations(range(len(df)), 2)
              if (va[i] - va[j]) * (vb[i] - vb[j]) < 0]
@@ -235,7 +234,7 @@ def grid_claims(table: pd.DataFrame, clips: pd.DataFrame, conv: pd.DataFrame, qm
     q = lab3_claims.with_clipping(quantized_rows(table), clips)
     n = int(table.attrs.get("n", q["lost"].sum() + 1))
     widest = q.sort_values(["data_in_width", "weight_width", "data_in_frac_width"], ascending=False).iloc[0]
-    w = lab3_claims.matches_float(f"the widest configuration ({widest['config']})", int(widest["lost"]),
+    w = lab3_claims.matches_float("matches_float.widest", f"the widest configuration ({widest['config']})", int(widest["lost"]),
                                   int(widest["gained"]), n)
     found = [w, lab3_claims.clipping_claim(q),
              lab3_claims.range_claim(q, "data_in", clips.attrs["input_max_abs"]),
@@ -264,7 +263,7 @@ def search_claims(model, splits, trials: pd.DataFrame, coverage: dict, clips: pd
             (int(top["weight_width"]), int(top["weight_frac_width"])))
     test, _ = metric_grid(model, splits, split="test", grid=[pick], latency_s=None)
     row = test.iloc[1]
-    best = lab3_claims.matches_float(f"the most accurate of the {len(frame)} configurations ({row['config']}), "
+    best = lab3_claims.matches_float("matches_float.best_trial", f"the most accurate of the {len(frame)} configurations ({row['config']}), "
                                      "re-evaluated on the test split,", int(row["lost"]), int(row["gained"]),
                                      int(test.attrs["n"]))
     found = [cov, best, lab3_claims.range_claim(frame, "data_in", clips.attrs["input_max_abs"]),
@@ -276,5 +275,5 @@ def search_claims(model, splits, trials: pd.DataFrame, coverage: dict, clips: pd
         "best brute-force trial keeps accuracy", "the best trial's accuracy (52 % against 51.3 % float) shows that "
         "quantisation largely maintains accuracy", f"{best.evidence} ({best.verdict}); {losing} of {len(frame)} "
         f"configurations lose more than {lab3_claims.MARGIN_PTS:g} point on validation data",
-        "partly" if best.holds and losing else (True if best.holds else (None if best.holds is None else False)))
+        "partly" if best.holds and losing else best.holds)
     return found, [cov_check, best_check], frame

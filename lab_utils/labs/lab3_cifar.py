@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lab_utils.analysis import claims as C
+from lab_utils.analysis import stats
 from lab_utils.data.cifar10 import augment
 from lab_utils.errors import LabError
 from lab_utils.labs import lab3_cifar_claims as LC
@@ -222,11 +222,11 @@ def results_table(ptq: pd.DataFrame, qat: pd.DataFrame, ptq_correct: dict, qat_c
     rows = []
     for _, r in ptq.iterrows():
         row = {"config": r.config, "scope": r.scope, "ptq_%": 100 * r.accuracy}
-        d = LC.paired(ptq_correct[r.config], base)
+        d = LC.per_image_difference(ptq_correct[r.config], base)
         row.update({"ptq_vs_float_pts": 100 * d["diff"], "ptq_low": 100 * d["low"], "ptq_high": 100 * d["high"]})
         if r.config in set(qat.config):
             acc = qat.loc[qat.config == r.config, "accuracy"]
-            d = LC.paired(seed_mean(qat_correct, r.config), base)
+            d = LC.per_image_difference(seed_mean(qat_correct, r.config), base)
             row.update({"qat_%": 100 * acc.mean(), "qat_seeds": len(acc), "qat_min_%": 100 * acc.min(),
                         "qat_max_%": 100 * acc.max(), "qat_vs_float_pts": 100 * d["diff"],
                         "qat_low": 100 * d["low"], "qat_high": 100 * d["high"]})
@@ -239,7 +239,7 @@ def accuracy_intervals(ptq: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, r in ptq.iterrows():
         k = int(round(r.accuracy * r.n))
-        acc, lo, hi = C.proportion_ci(k, int(r.n))
+        acc, lo, hi = stats.proportion_ci(k, int(r.n))
         rows.append({"config": r.config, "accuracy": acc, "low": lo, "high": hi})
     return pd.DataFrame(rows)
 
@@ -257,16 +257,16 @@ def conclusions(ptq_correct: dict, qat_correct: dict, configs: pd.DataFrame) -> 
     one = configs[configs.scope == "one layer"]
     runs = seed_runs(qat_correct, low)
     return {
-        "int8": LC.claim_within(f, ptq_correct[high], "8-bit PTQ (weights, inputs and biases of every layer)"),
-        "w16": LC.claim_matches(f, ptq_correct["all w16"], "PTQ with 16-bit weights (8-bit inputs)"),
-        "w4_loss": LC.claim_loses(f, ptq_correct[low], f"PTQ with {LOW}-bit weights in every layer"),
-        "recovers": LC.claim_recovers(f, ptq_correct[low], runs, f"{LOW}-bit weights in every layer"),
-        "recovers_net": LC.claim_recovers(f, ptq_correct[low], runs, f"{LOW}-bit weights in every layer",
+        "int8": LC.claim_within("int8", f, ptq_correct[high], "8-bit PTQ (weights, inputs and biases of every layer)"),
+        "w16": LC.claim_matches("w16", f, ptq_correct["all w16"], "PTQ with 16-bit weights (8-bit inputs)"),
+        "w4_loss": LC.claim_loses("w4_loss", f, ptq_correct[low], f"PTQ with {LOW}-bit weights in every layer"),
+        "recovers": LC.claim_recovers("recovers", f, ptq_correct[low], runs, f"{LOW}-bit weights in every layer"),
+        "recovers_net": LC.claim_recovers("recovers_net", f, ptq_correct[low], runs, f"{LOW}-bit weights in every layer",
                                           control=(ptq_correct[high], seed_runs(qat_correct, high))),
-        "qat_w4": LC.claim_qat_within(f, runs, f"{LOW}-bit weights in every layer (8-bit inputs)"),
-        "layers_ptq": LC.claim_every_layer(f, {r.layer: ptq_correct[r.config] for _, r in one.iterrows()},
+        "qat_w4": LC.claim_qat_within("qat_w4", f, runs, f"{LOW}-bit weights in every layer (8-bit inputs)"),
+        "layers_ptq": LC.claim_every_layer("layers_ptq", f, {r.layer: ptq_correct[r.config] for _, r in one.iterrows()},
                                            f"With PTQ, {LOW}-bit weights"),
-        "layers_qat": LC.claim_every_layer(f, {r.layer: seed_mean(qat_correct, r.config) for _, r in one.iterrows()},
+        "layers_qat": LC.claim_every_layer("layers_qat", f, {r.layer: seed_mean(qat_correct, r.config) for _, r in one.iterrows()},
                                            f"After QAT, {LOW}-bit weights"),
     }
 

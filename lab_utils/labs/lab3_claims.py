@@ -8,8 +8,8 @@ hooks) and counts, per format, the share of input and weight values the clamp ch
 applying the quantizer's own rounding. :func:`range_claim` then asks whether the formats with too few
 integer bits are the ones that lose accuracy (best case over the other tensor's formats, so a loss is
 not blamed on the wrong tensor). Accuracy differences against float are paired (same jets):
-:func:`paired_difference` gives the difference, its 95 % interval and McNemar's exact test on the
-discordant jets (``scipy.stats.binomtest``).
+:func:`matches_float` gives the difference, Agresti and Min's 95 % interval and McNemar's exact test
+on the discordant jets (:func:`lab_utils.analysis.stats.paired_binary`).
 
 The report checks replay the lab report's own code where it matters: its bit-op function
 (:func:`lab_utils.analysis.cost.report_bit_wise_op`) called with its arguments in the report's order,
@@ -18,16 +18,14 @@ and without the batch size; its ReLU FLOPs with the hard-coded feature counts.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
 from torch import nn
 
 from lab_utils.analysis import claims as C
 from lab_utils.analysis import cost
+from lab_utils.analysis import stats as S
 from lab_utils.models import build_model
 from lab_utils.training.train import predict
 
@@ -90,27 +88,19 @@ def with_clipping(df: pd.DataFrame, clips: pd.DataFrame, data_in=("data_in_width
     return out
 
 
-def paired_difference(lost: int, gained: int, n: int) -> dict:
-    """Quantized minus float accuracy in points from the discordant jets (``lost``: float right,
-    quantized wrong; ``gained``: the reverse): the difference, its 95 % Wald interval for paired
-    proportions, and McNemar's exact p (binomial test on the discordant jets)."""
-    d = (gained - lost) / n
-    se = math.sqrt(max(lost + gained - (gained - lost) ** 2 / n, 0.0)) / n
-    p = float(stats.binomtest(int(min(lost, gained)), int(lost + gained), 0.5).pvalue) if lost + gained else 1.0
-    return {"diff_pts": 100 * d, "low_pts": 100 * (d - 1.96 * se), "high_pts": 100 * (d + 1.96 * se), "p": p, "n": n}
-
-
-def matches_float(label: str, lost: int, gained: int, n: int, margin: float = EQUIV_PTS) -> C.Claim:
-    """"``label`` matches float within ±margin points": holds when the paired 95 % interval lies inside
-    the margin, does not hold when it lies outside it, undetermined otherwise."""
-    d = paired_difference(lost, gained, n)
-    inside = -margin < d["low_pts"] and d["high_pts"] < margin
-    outside = d["high_pts"] < -margin or d["low_pts"] > margin
-    return C.claim(f"{label} matches float accuracy within ±{margin:g} points",
-                   True if inside else (False if outside else None),
-                   f"difference {d['diff_pts']:+.2f} points (95 % CI {d['low_pts']:+.2f} to {d['high_pts']:+.2f}), "
+def matches_float(key: str, label: str, lost: int, gained: int, n: int, margin: float = EQUIV_PTS) -> C.Claim:
+    """"``label`` matches float within ±margin points": quantized minus float accuracy from the
+    discordant jets (``lost``: float right, quantized wrong; ``gained``: the reverse) with Agresti and
+    Min's paired 95 % interval and McNemar's exact p (:func:`lab_utils.analysis.stats.paired_binary`);
+    holds when the interval lies inside the margin, does not hold when it lies outside it,
+    undetermined otherwise."""
+    d = S.paired_binary(gained, lost, n)  # first = the quantized model: n10 = gained, n01 = lost
+    pts = {"diff_pts": 100 * d["diff"], "low_pts": 100 * d["low"], "high_pts": 100 * d["high"], "p": d["p"], "n": n}
+    return C.claim(key, f"{label} matches float accuracy within ±{margin:g} points",
+                   S.interval_verdict(pts["low_pts"], pts["high_pts"], within=margin),
+                   f"difference {pts['diff_pts']:+.2f} points (95 % CI {pts['low_pts']:+.2f} to {pts['high_pts']:+.2f}), "
                    f"McNemar exact {C.fmt_p(d['p'])}, {lost} jets lost / {gained} gained of n = {n}",
-                   test="paired difference, McNemar exact", **d)
+                   test="paired difference (Agresti-Min 95 % CI), McNemar exact", **pts)
 
 
 def range_claim(df: pd.DataFrame, tensor: str, observed_max: float, margin: float = MARGIN_PTS) -> C.Claim:
@@ -130,7 +120,7 @@ def range_claim(df: pd.DataFrame, tensor: str, observed_max: float, margin: floa
     evidence = (f"best-case loss (points) per {tensor} integer-bit count: {per_bits}; "
                 f"largest observed |{tensor}| {observed_max:.2f}; n = {len(df)} configurations")
     if not lossy[0]:
-        return C.claim(f"{tensor} formats with the fewest integer bits lose more than {margin:g} point against "
+        return C.claim(f"range.{tensor}", f"{tensor} formats with the fewest integer bits lose more than {margin:g} point against "
                        "float whatever the other tensor's format", False, evidence, test="best case per group",
                        best_case_drop=best.to_dict())
     n_prefix = int(np.argmin(lossy)) if not lossy.all() else len(lossy)
@@ -143,7 +133,7 @@ def range_claim(df: pd.DataFrame, tensor: str, observed_max: float, margin: floa
                  f"{what} reach {observed_max:.2f}) lose more than {margin:g} point against float whatever the "
                  f"other tensor's format (best case {best.iloc[:n_prefix].min():.2f} points)"
                  + (f"; with more integer bits the best case loses at most {rest.max():.2f}" if len(rest) else ""))
-    return C.claim(statement, clean and top < observed_max, evidence, test="best case per integer-bit count",
+    return C.claim(f"range.{tensor}", statement, clean and top < observed_max, evidence, test="best case per integer-bit count",
                    k=k, format_max=top, observed_max=observed_max, best_case_drop=best.to_dict())
 
 
@@ -158,13 +148,13 @@ def step_claim(df: pd.DataFrame, tensor: str, margin: float = MARGIN_PTS) -> C.C
     evidence = (f"best-case loss (points) per {tensor} fractional width: "
                 + ", ".join(f"{int(b)}: {v:.2f}" for b, v in best.items()) + f"; n = {len(df)} configurations")
     if not lossy[0]:
-        return C.claim(f"{tensor} formats with the fewest fractional bits (the coarsest step) lose more than "
+        return C.claim(f"step.{tensor}", f"{tensor} formats with the fewest fractional bits (the coarsest step) lose more than "
                        f"{margin:g} point against float whatever their width", False, evidence,
                        test="best case per fractional width", best_case_drop=best.to_dict())
     n_prefix = int(np.argmin(lossy)) if not lossy.all() else len(lossy)
     f = int(best.index[n_prefix - 1])
     rest = best.iloc[n_prefix:]
-    return C.claim(f"{tensor} formats with ≤ {f} fractional bits (a step of 1/{2 ** f} or coarser) lose more than "
+    return C.claim(f"step.{tensor}", f"{tensor} formats with ≤ {f} fractional bits (a step of 1/{2 ** f} or coarser) lose more than "
                    f"{margin:g} point against float whatever their width and the other tensor's format (best case "
                    f"{best.iloc[:n_prefix].min():.2f} points)"
                    + (f"; with finer steps the best case loses at most {rest.max():.2f}" if len(rest) else ""),
@@ -180,10 +170,10 @@ def same_width_claim(df: pd.DataFrame, tensor: str, margin: float = MARGIN_PTS) 
     spread = best.groupby(level=0).agg(lambda s: s.max() - s.min())
     spread = spread[best.groupby(level=0).size() > 1]
     if spread.empty:
-        return C.claim(f"at a fixed {tensor} width the fractional width changes accuracy", None,
+        return C.claim(f"same_width.{tensor}", f"at a fixed {tensor} width the fractional width changes accuracy", None,
                        "no width has two fractional widths in this grid", test="spread per width")
     top = int(spread.idxmax())
-    return C.claim(f"at a fixed {tensor} width the fractional width, not the bit count, decides accuracy: at "
+    return C.claim(f"same_width.{tensor}", f"at a fixed {tensor} width the fractional width, not the bit count, decides accuracy: at "
                    f"{top} bits it moves the best case by {spread.max():.2f} points",
                    spread.max() > margin,
                    "spread of best-case accuracy over fractional widths per width: "
@@ -197,17 +187,17 @@ def clipping_claim(df: pd.DataFrame, threshold: float = CLIP_SHARE) -> C.Claim:
     loses more than every other one. Evidence adds Spearman's rho of clip share against loss."""
     share = df[["data_in_clip_share", "weight_clip_share"]].max(axis=1)
     clip, rest = df[share >= threshold], df[share < threshold]
-    rho = stats.spearmanr(share, df["drop_pts"])
-    evidence = (f"Spearman rho(clip share, loss) = {rho.statistic:.2f}, {C.fmt_p(rho.pvalue)}, "
+    rho, p = S.spearman(share, df["drop_pts"])
+    evidence = (f"Spearman rho(clip share, loss) = {rho:.2f}, {C.fmt_p(p)}, "
                 f"n = {len(df)}; {len(clip)} clip, {len(rest)} do not")
     if clip.empty or rest.empty:
-        return C.claim(f"the configurations that clip ≥ {threshold:.0%} of the Linear's inputs or weights are the "
+        return C.claim("clipping", f"the configurations that clip ≥ {threshold:.0%} of the Linear's inputs or weights are the "
                        "ones that lose accuracy", None, evidence + " (one group is empty)", test="Spearman")
     lo, hi = float(clip["drop_pts"].min()), float(rest["drop_pts"].max())
-    return C.claim(f"the {len(clip)} configurations that clip ≥ {threshold:.0%} of the Linear's inputs or weights "
+    return C.claim("clipping", f"the {len(clip)} configurations that clip ≥ {threshold:.0%} of the Linear's inputs or weights "
                    f"lose at least {lo:.2f} points against float; the {len(rest)} others lose at most {hi:.2f}",
                    lo > hi, evidence, test="group separation, Spearman", min_clip_drop=lo, max_other_drop=hi,
-                   rho=float(rho.statistic), p=float(rho.pvalue))
+                   rho=rho, p=p)
 
 
 def latency_claims(table: pd.DataFrame) -> tuple[C.Claim, C.ReportCheck]:
@@ -215,14 +205,14 @@ def latency_claims(table: pd.DataFrame) -> tuple[C.Claim, C.ReportCheck]:
     median latency, over the quantized configurations)? And is fake quantization faster than float?"""
     q = table[~table["float"]]
     flt = table[table["float"]].iloc[0]
-    rho = stats.spearmanr(q["data_in_width"] * q["weight_width"], q["latency_ms"])
-    rises = rho.statistic > 0 and rho.pvalue < 0.05
-    c = C.claim("every fake-quantized configuration is slower per batch than float on this CPU",
+    rho, p = S.spearman(q["data_in_width"] * q["weight_width"], q["latency_ms"])
+    rises = rho > 0 and p < S.ALPHA
+    c = C.claim("latency.slower_than_float", "every fake-quantized configuration is slower per batch than float on this CPU",
                 bool((q["latency_ms"] > flt["latency_ms"]).all()),
                 f"float {flt['latency_ms']:.3f} ms (IQR {flt['latency_iqr_ms']:.3f}); quantized median "
                 f"{q['latency_ms'].median():.3f} ms (min {q['latency_ms'].min():.3f}, max {q['latency_ms'].max():.3f}); "
                 f"median of timed blocks, {int(flt['threads'])} thread(s), machine shared", test="comparison of medians")
-    shows = (f"Spearman rho(data_in × weight width, latency) = {rho.statistic:.2f}, {C.fmt_p(rho.pvalue)}, "
+    shows = (f"Spearman rho(data_in × weight width, latency) = {rho:.2f}, {C.fmt_p(p)}, "
              f"n = {len(q)} configurations: " + ("latency rises with precision" if rises else "no rise detected")
              + "; fake quantization computes in float32, so widths cannot change CPU time")
     return c, C.report_check("latency rises with precision", "a noticeable increase in the latency of a batch as "
@@ -308,7 +298,7 @@ def scaled_sum_claim(df: pd.DataFrame, sum_col: str, units: str, bits: str = "av
     differ = b[i] != b[j]
     against = int((((b[i] < b[j]) != (s[i] > s[j])) & differ).sum())
     n = int(differ.sum())
-    return C.claim(f"with accuracy {units}, the scaled sum orders the configurations by bitwidth alone (fewer bits "
+    return C.claim(f"scaled_sum.{sum_col}", f"with accuracy {units}, the scaled sum orders the configurations by bitwidth alone (fewer bits "
                    "always rank higher, whatever the accuracy)", n > 0 and against == 0,
                    f"{against} of {n} pairs with different bitwidths are ordered otherwise; accuracy spans "
                    f"{df['accuracy'].min():.4f} to {df['accuracy'].max():.4f} (fraction)", test="pairwise order",
@@ -318,18 +308,18 @@ def scaled_sum_claim(df: pd.DataFrame, sum_col: str, units: str, bits: str = "av
 def accuracy_loss_claim(df: pd.DataFrame) -> tuple[C.Claim, C.ReportCheck]:
     """Do accuracy and loss order the configurations the same way (no discordant pair), and are they
     inversely proportional (accuracy × loss constant, within 5 %), as the lab report said?"""
-    tau = stats.kendalltau(df["accuracy"], -df["loss"])
+    tau, p = S.kendall(df["accuracy"], -df["loss"])
     acc, loss = df["accuracy"].to_numpy(float), df["loss"].to_numpy(float)
     i, j = np.triu_indices(len(df), 1)
     discordant = int((((acc[i] - acc[j]) * (loss[j] - loss[i])) < 0).sum())
     product = acc * loss
     ratio = float(product.max() / product.min())
-    evidence = (f"Kendall tau(accuracy, −loss) = {tau.statistic:.2f}, {C.fmt_p(tau.pvalue)}, n = {len(df)} "
+    evidence = (f"Kendall tau(accuracy, −loss) = {tau:.2f}, {C.fmt_p(p)}, n = {len(df)} "
                 f"configurations; {discordant} of {len(i)} pairs ordered oppositely")
-    c = C.claim("accuracy and loss order the configurations the same way (every pair)", discordant == 0, evidence,
+    c = C.claim("accuracy_loss_order", "accuracy and loss order the configurations the same way (every pair)", discordant == 0, evidence,
                 test="Kendall tau, discordant pairs", discordant=discordant, pairs=int(len(i)),
-                tau=float(tau.statistic), p=float(tau.pvalue))
-    monotone = tau.statistic > 0 and tau.pvalue < 0.05
+                tau=tau, p=p)
+    monotone = tau > 0 and p < S.ALPHA
     verdict = "agrees" if discordant == 0 and ratio < 1.05 else ("partly" if monotone else "disagrees")
     check = C.report_check("accuracy and loss inversely proportional",
                            "accuracy and loss are inversely proportional: as accuracy increases the loss decreases",
@@ -354,7 +344,7 @@ def coverage_claims(coverage: dict, frame: pd.DataFrame, lab_grid) -> tuple[C.Cl
     space" against what 256 index combinations hold (unique configurations, the lab grid's 16 included?)."""
     unique, combos = coverage["unique configurations"], coverage["index combinations (MASE, with duplicates)"]
     once = (coverage["unique configurations evaluated"] == unique and coverage["configurations evaluated twice"] == 0)
-    c = C.claim(f"brute force evaluated each of the {unique} unique configurations exactly once", once,
+    c = C.claim("exactly_once", f"brute force evaluated each of the {unique} unique configurations exactly once", once,
                 f"{coverage['trials complete']} trials complete, {coverage['unique configurations evaluated']} unique "
                 f"evaluated, {coverage['configurations evaluated twice']} evaluated twice", test="count")
     have = set(zip(frame["data_in_width"], frame["data_in_frac_width"], frame["weight_width"],
@@ -372,11 +362,11 @@ def coverage_claims(coverage: dict, frame: pd.DataFrame, lab_grid) -> tuple[C.Cl
 def proxy_claims(q: pd.DataFrame) -> list[C.Claim]:
     """FLOPs do not change with the widths; size follows the weight width and bit-ops the product
     data_in × weight width (Spearman's rho over the configurations, 1 = the same order)."""
-    size = stats.spearmanr(q["weight_width"], q["size_bytes"]).statistic
-    bitops = stats.spearmanr(q["data_in_width"] * q["weight_width"], q["bitops"]).statistic
-    return [C.claim("FLOPs are the same for every configuration (widths change the bits, not the operations)",
+    size = S.spearman(q["weight_width"], q["size_bytes"])[0]
+    bitops = S.spearman(q["data_in_width"] * q["weight_width"], q["bitops"])[0]
+    return [C.claim("flops_constant", "FLOPs are the same for every configuration (widths change the bits, not the operations)",
                     q["flops"].nunique() == 1, f"{q['flops'].nunique()} distinct FLOP count(s) over {len(q)} "
                     "configurations", test="count"),
-            C.claim("size falls with the weight width and bit-ops with data_in × weight width",
+            C.claim("size_bitops_follow_widths", "size falls with the weight width and bit-ops with data_in × weight width",
                     size > 0.999 and bitops > 0.999, f"Spearman rho(weight width, size) = {size:.2f}, "
                     f"rho(data_in × weight width, bit-ops) = {bitops:.2f}, n = {len(q)}", test="Spearman")]

@@ -24,10 +24,10 @@ import time
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from lab_utils.analysis import claims as C
 from lab_utils.analysis import cost
+from lab_utils.analysis import stats as S
 from lab_utils.errors import LabError
 from lab_utils.labs import lab3
 from lab_utils.passes.quantize import lab_config, quantize_model
@@ -228,32 +228,23 @@ def config_table(ptq: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
                    (runs["config"] == r.config) & runs["selected"], "lr"].iloc[0]), "n_seeds": len(qat),
                "float": flt, "control": float(control.mean()), "ptq": ptq_acc, "ptq_val": float(r.val_accuracy),
                "ptq_loss_pts": 100 * (flt - ptq_acc)}
-        row.update(zip(("qat", "qat_low", "qat_high"), C.mean_ci(qat.to_numpy())))
-        row.update(zip(("gain_pts", "gain_low", "gain_high"), C.mean_ci(100 * (qat.to_numpy() - ptq_acc))))
+        row.update(zip(("qat", "qat_low", "qat_high"), S.mean_ci(qat.to_numpy())))
+        row.update(zip(("gain_pts", "gain_low", "gain_high"), S.mean_ci(100 * (qat.to_numpy() - ptq_acc))))
         frac = (qat.to_numpy() - ptq_acc) / (flt - ptq_acc) if flt > ptq_acc else np.full(len(qat), np.nan)
-        row.update(zip(("recovered", "recovered_low", "recovered_high"), C.mean_ci(frac)))
+        row.update(zip(("recovered", "recovered_low", "recovered_high"), S.mean_ci(frac)))
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 # ----------------------------------------------------------------------------- claims
-def _verdict(lows, highs, good, bad) -> bool | None:
-    """Intersection–union over configurations: True when ``good(low, high)`` holds for every one, False when
-    ``bad(low, high)`` holds for one, None otherwise (an undefined interval is neither good nor bad)."""
-    pairs = list(zip(lows, highs))
-    if pairs and all(good(lo, hi) for lo, hi in pairs):
-        return True
-    return False if any(bad(lo, hi) for lo, hi in pairs) else None
-
-
 def control_claim(model_name: str, runs: pd.DataFrame, float_acc: float, tol: float = 0.25) -> C.Claim:
     """"Fine-tuning the float checkpoint alone changes its test accuracy by less than ``tol`` points" (the
     baseline is converged): the t-interval over seeds of control − float lies within ±tol (equivalence);
     does not hold when it lies wholly outside."""
     d = 100 * (seed_values(runs, CONTROL).to_numpy() - float_acc)
-    m, lo, hi = C.mean_ci(d)
-    holds = _verdict([lo], [hi], lambda a, b: -tol < a and b < tol, lambda a, b: a > tol or b < -tol)
-    return C.claim(f"{model_name}: fine-tuning the float checkpoint alone (the control) changes its test accuracy by "
+    m, lo, hi = S.mean_ci(d)
+    holds = S.interval_verdict(lo, hi, within=tol)
+    return C.claim(f"control.{model_name}", f"{model_name}: fine-tuning the float checkpoint alone (the control) changes its test accuracy by "
                    f"less than {tol:g} points", holds,
                    f"control − float {m:+.2f} points (95 % CI {lo:+.2f} to {hi:+.2f}), t-interval over {len(d)} seeds",
                    test="equivalence, t-interval over seeds", model=model_name, mean_pts=m, low_pts=lo, high_pts=hi)
@@ -273,19 +264,20 @@ def recovery_claim(model_name: str, table: pd.DataFrame, runs: pd.DataFrame, aga
         qat = seed_values(runs, r.config)
         ref = control.reindex(qat.index).to_numpy() if against == "control" else np.full(len(qat), r.float)
         frac = (qat.to_numpy() - r.ptq) / (ref - r.ptq)
-        stats_.append((r.config, *C.mean_ci(np.where(ref > r.ptq, frac, np.nan))))
+        stats_.append((r.config, *S.mean_ci(np.where(ref > r.ptq, frac, np.nan))))
     s = pd.DataFrame(stats_, columns=["config", "mean", "low", "high"])
     gap = "the fine-tuned float control" if against == "control" else "float"
     statement = (f"{model_name}: at weights of {max_weight} bits or fewer, QAT recovers at least {target:.0%} of the gap "
                  f"between PTQ and {gap}")
+    key = f"recovery.{against}.{model_name}"
     if s.empty:
-        return C.claim(statement, None, f"no configuration with weights ≤ {max_weight} bits loses more than "
+        return C.claim(key, statement, None, f"no configuration with weights ≤ {max_weight} bits loses more than "
                        f"{min_loss_pts:g} point under PTQ ({len(low_w)} examined)", test="t-intervals, intersection–union",
                        model=model_name, qualified=0)
-    holds = _verdict(s["low"], s["high"], lambda lo, hi: lo >= target, lambda lo, hi: hi < target)
+    holds = S.all_hold(S.interval_verdict(lo, hi, above=target) for lo, hi in zip(s["low"], s["high"]))
     lo, mn = s.loc[s["low"].fillna(-np.inf).idxmin()], s.loc[s["mean"].idxmin()]
     n = int(table["n_seeds"].max())
-    return C.claim(statement, holds,
+    return C.claim(key, statement, holds,
                    f"{len(s)} of {len(low_w)} configurations with weights ≤ {max_weight} bits lose > {min_loss_pts:g} "
                    f"point under PTQ; recovered fraction: lowest lower bound {lo['low']:.2f} ({lo['config']}), lowest "
                    f"mean {mn['mean']:.2f} ({mn['config']}); 95 % t-intervals over {n} seeds, every lower bound ≥ "
@@ -298,14 +290,15 @@ def float_gap_claim(model_name: str, table: pd.DataFrame, runs: pd.DataFrame, la
     t-interval for each of ``labels`` present; holds when every upper bound < tol, not when a lower bound > tol."""
     rows = []
     for r in table[table["config"].isin(list(labels))].itertuples():
-        rows.append((r.config, *C.mean_ci(100 * (r.float - seed_values(runs, r.config).to_numpy()))))
+        rows.append((r.config, *S.mean_ci(100 * (r.float - seed_values(runs, r.config).to_numpy()))))
     s = pd.DataFrame(rows, columns=["config", "mean", "low", "high"])
     statement = f"{model_name}: at 4-bit weights and 8-bit inputs, QAT is within {tol:g} point of float"
     if s.empty:
-        return C.claim(statement, None, "none of the configurations was run", test="t-intervals over seeds")
-    holds = _verdict(s["low"], s["high"], lambda lo, hi: hi < tol, lambda lo, hi: lo > tol)
+        return C.claim(f"float_gap.{model_name}", statement, None, "none of the configurations was run",
+                       test="t-intervals over seeds")
+    holds = S.all_hold(S.interval_verdict(lo, hi, below=tol) for lo, hi in zip(s["low"], s["high"]))
     parts = "; ".join(f"{r.config}: {r.mean:.2f} (95 % CI {r.low:.2f} to {r.high:.2f})" for r in s.itertuples())
-    return C.claim(statement, holds, f"float − QAT in points, {parts}; t-intervals over {int(table['n_seeds'].max())} "
+    return C.claim(f"float_gap.{model_name}", statement, holds, f"float − QAT in points, {parts}; t-intervals over {int(table['n_seeds'].max())} "
                    "seeds", test="t-intervals over seeds, intersection–union", model=model_name,
                    per_config=s.round(4).to_dict("records"))
 
@@ -316,21 +309,22 @@ def epochs_claim(model_name: str, ep: pd.DataFrame, tol: float = 0.25) -> C.Clai
     bound < tol. Not found: does not hold when the last step's gain is surely ≥ tol, else undetermined."""
     counts = sorted(ep["epochs"].unique())
     wide = ep.pivot_table(index=["config", "seed"], columns="epochs", values="test_accuracy")
-    gains = {(a, b): [C.mean_ci(100 * (g[b] - g[a]).dropna().to_numpy()) for _, g in wide.groupby(level="config")]
+    gains = {(a, b): [S.mean_ci(100 * (g[b] - g[a]).dropna().to_numpy()) for _, g in wide.groupby(level="config")]
              for a, b in itertools.combinations(counts, 2)}
-    enough = next((a for a in counts[:-1] if all(hi < tol for b in counts if b > a for _, _, hi in gains[(a, b)])), None)
+    enough = next((a for a in counts[:-1] if all(S.interval_verdict(lo, hi, below=tol) is True
+                                                  for b in counts if b > a for _, lo, hi in gains[(a, b)])), None)
     configs = ", ".join(wide.index.get_level_values("config").unique())
     if enough is not None:
         worst = max(hi for b in counts if b > enough for _, _, hi in gains[(enough, b)])
-        return C.claim(f"{model_name}: at the hardest configurations, {enough} epoch(s) of QAT are enough: more epochs "
+        return C.claim(f"epochs.{model_name}", f"{model_name}: at the hardest configurations, {enough} epoch(s) of QAT are enough: more epochs "
                        f"(up to {counts[-1]}) add less than {tol:g} points", True,
                        f"largest upper bound of the paired gain after {enough} epoch(s): {worst:+.2f} points; "
                        f"configurations {configs}; t-intervals over seeds", test="paired t-intervals over seeds",
                        model=model_name, epochs=int(enough), counts=[int(c) for c in counts])
     last = gains[(counts[-2], counts[-1])] if len(counts) > 1 else []
-    holds = False if any(lo >= tol for _, lo, _ in last) else None
+    holds = False if any(S.interval_verdict(lo, hi, below=tol) is False for _, lo, hi in last) else None
     shown = "; ".join(f"{m:+.2f} (95 % CI {lo:+.2f} to {hi:+.2f})" for m, lo, hi in last)
-    return C.claim(f"{model_name}: at the hardest configurations, fewer than {counts[-1]} epochs of QAT are enough "
+    return C.claim(f"epochs.{model_name}", f"{model_name}: at the hardest configurations, fewer than {counts[-1]} epochs of QAT are enough "
                    f"(more add less than {tol:g} points)", holds,
                    f"gain from {counts[-2] if len(counts) > 1 else '-'} to {counts[-1]} epochs per configuration "
                    f"({configs}): {shown or 'not run'} points; paired t-intervals over seeds",
@@ -339,39 +333,34 @@ def epochs_claim(model_name: str, ep: pd.DataFrame, tol: float = 0.25) -> C.Clai
 
 def spearman_claim(model_name: str, table: pd.DataFrame) -> C.Claim:
     """"QAT gains most where PTQ loses most": Spearman's rho between PTQ's loss and QAT's mean gain over the
-    configurations (scipy.stats.spearmanr); holds when rho > 0 with p < 0.05, not when rho < 0 with p < 0.05.
+    configurations (:func:`lab_utils.analysis.stats.spearman`); holds when rho > 0 with p < ALPHA, not when
+    rho < 0 with p < ALPHA.
     The gain is the loss minus what QAT leaves (float − QAT), so when QAT ends near one accuracy everywhere
     this rho is near 1 by construction; the evidence adds the rho of PTQ's loss with what QAT leaves, which
     says whether QAT leaves more behind where PTQ lost more."""
     loss = table["ptq_loss_pts"].to_numpy(float)
-    rho, p = _spearman(loss, table["gain_pts"].to_numpy(float))
-    rho_left, p_left = _spearman(loss, 100 * (table["float"] - table["qat"]).to_numpy(float))
-    holds = None if not p < 0.05 else rho > 0
-    return C.claim(f"{model_name}: QAT gains most where PTQ loses most", holds,
+    rho, p = S.spearman(loss, table["gain_pts"].to_numpy(float))
+    rho_left, p_left = S.spearman(loss, 100 * (table["float"] - table["qat"]).to_numpy(float))
+    holds = None if not p < S.ALPHA else rho > 0
+    return C.claim(f"gain_follows_loss.{model_name}", f"{model_name}: QAT gains most where PTQ loses most", holds,
                    f"Spearman's rho {rho:+.2f} between PTQ's loss and QAT's mean gain, {C.fmt_p(p)}; between PTQ's loss "
                    f"and what QAT leaves (float − QAT) {rho_left:+.2f}, {C.fmt_p(p_left)}; n = {len(loss)} configurations",
                    test="Spearman rank correlation", model=model_name, rho=rho, p=p, rho_left=rho_left, p_left=p_left,
                    n=len(loss))
 
 
-def _spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """scipy's Spearman rho and p; NaNs with fewer than 3 points or a constant column."""
-    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return float("nan"), float("nan")
-    res = stats.spearmanr(x, y)
-    return float(res.statistic), float(res.pvalue)
-
-
 def equivalence_claim(model_name: str, table: pd.DataFrame, eq: float = 0.25, small_loss: float = 1.0) -> C.Claim:
     """Where QAT stops helping: the configurations whose QAT − PTQ interval lies within ±``eq`` points
     (equivalent to no gain), named. Holds when there are some and each loses less than ``small_loss``
     points under PTQ; does not hold when one of them loses more (QAT fails where PTQ lost); else None."""
-    same = table[(table["gain_low"] > -eq) & (table["gain_high"] < eq)]
-    helped, hurt = int((table["gain_low"] > 0).sum()), int((table["gain_high"] < 0).sum())
+    gain = [S.interval_verdict(lo, hi, above=0) for lo, hi in zip(table["gain_low"], table["gain_high"])]
+    same = table[np.array([S.interval_verdict(lo, hi, within=eq) is True
+                           for lo, hi in zip(table["gain_low"], table["gain_high"])], dtype=bool)]
+    helped, hurt = sum(v is True for v in gain), sum(v is False for v in gain)
     holds = None if same.empty else bool((same["ptq_loss_pts"] < small_loss).all())
     names = ", ".join(same["config"])
     largest = float(same["ptq_loss_pts"].max()) if len(same) else float("nan")
-    return C.claim(f"{model_name}: QAT stops helping only where PTQ loses little: every configuration where QAT's gain "
+    return C.claim(f"stops_helping.{model_name}", f"{model_name}: QAT stops helping only where PTQ loses little: every configuration where QAT's gain "
                    f"is within ±{eq:g} points of zero loses less than {small_loss:g} point under PTQ", holds,
                    f"{len(same)} of {len(table)} configurations equivalent (95 % t-interval of QAT − PTQ within "
                    f"±{eq:g} points): {names or 'none'}; largest PTQ loss among them {largest:.2f} points; QAT better "

@@ -24,6 +24,7 @@ import torch
 from scipy import stats
 
 from lab_utils.analysis import claims
+from lab_utils.analysis import stats as S
 from lab_utils.errors import LabError
 from lab_utils.passes.quantize import quantize_transform_pass
 from lab_utils.progress import progress_bar
@@ -35,7 +36,6 @@ from lab_utils.search.replay import (
     expected_best,
     first_hit_survival,
     good_count,
-    mean_band,
 )
 from lab_utils.search.space import build_context
 from lab_utils.training.train import metrics_from_logits, num_threads
@@ -230,8 +230,8 @@ def ecdf_data(studies: dict) -> dict:
     return out
 
 
-def claim_fewer_trials(space: str, trials_a, trials_b, budget: int, a: str = "tpe", b: str = "brute-force",
-                       alpha: float = 0.05) -> claims.Claim:
+def claim_fewer_trials(key: str, space: str, trials_a, trials_b, budget: int, a: str = "tpe", b: str = "brute-force",
+                       alpha: float = S.ALPHA) -> claims.Claim:
     """"``a`` reaches the target in fewer trials than ``b``": one-sided Mann–Whitney U on the
     trials-to-target of all runs (never reached = budget + 1, a tie at the top; scipy's tie-corrected
     asymptotic p). Unpaired: the same seed number does not couple two samplers' draws."""
@@ -241,27 +241,28 @@ def claim_fewer_trials(space: str, trials_a, trials_b, budget: int, a: str = "tp
     ev = (f"median {np.median(x):g} vs {np.median(y):g} trials (never reached counted as {budget + 1}); "
           f"reached {int((x <= budget).sum())}/{len(x)} vs {int((y <= budget).sum())}/{len(y)}; "
           f"Mann–Whitney U = {res.statistic:.0f}, one-sided {claims.fmt_p(res.pvalue)}, n = {len(x)} + {len(y)}")
-    return claims.claim(f"{a} reaches the target in fewer trials than {b} on {space}", holds, ev,
+    return claims.claim(key, f"{a} reaches the target in fewer trials than {b} on {space}", holds, ev,
                         test="Mann–Whitney U, one-sided", p=float(res.pvalue), u=float(res.statistic),
                         median_a=float(np.median(x)), median_b=float(np.median(y)), n_a=len(x), n_b=len(y))
 
 
-def claim_reaches_more_often(space: str, trials_a, trials_b, budget: int, a: str = "tpe", b: str = "brute-force",
-                             alpha: float = 0.05) -> claims.Claim:
+def claim_reaches_more_often(key: str, space: str, trials_a, trials_b, budget: int, a: str = "tpe",
+                             b: str = "brute-force", alpha: float = S.ALPHA) -> claims.Claim:
     """"``a`` reaches the target within the budget in more runs than ``b``": one-sided Fisher exact
     test on the 2×2 table (reached or not × sampler), with Clopper–Pearson intervals of each rate."""
     x, y = np.asarray(trials_a, float), np.asarray(trials_b, float)
     ka, kb = int((x <= budget).sum()), int((y <= budget).sum())
     res = stats.fisher_exact([[ka, len(x) - ka], [kb, len(y) - kb]], alternative="greater")
-    (ra, la, ha), (rb, lb, hb) = claims.proportion_ci(ka, len(x)), claims.proportion_ci(kb, len(y))
+    (ra, la, ha), (rb, lb, hb) = S.proportion_ci(ka, len(x)), S.proportion_ci(kb, len(y))
     ev = (f"{ka}/{len(x)} = {100 * ra:.1f} % [{100 * la:.1f}, {100 * ha:.1f}] vs {kb}/{len(y)} = {100 * rb:.1f} % "
           f"[{100 * lb:.1f}, {100 * hb:.1f}] (95 % Clopper–Pearson); Fisher exact, one-sided {claims.fmt_p(res.pvalue)}")
-    return claims.claim(f"{a} reaches the target within {budget} trials in more runs than {b} on {space}",
+    return claims.claim(key, f"{a} reaches the target within {budget} trials in more runs than {b} on {space}",
                         bool(res.pvalue < alpha), ev, test="Fisher exact, one-sided", p=float(res.pvalue),
                         reached_a=ka, reached_b=kb, n_a=len(x), n_b=len(y))
 
 
-def claim_random_order_law(space: str, trials, n: int, m: int, budget: int, alpha: float = 0.05) -> claims.Claim:
+def claim_random_order_law(key: str, space: str, trials, n: int, m: int, budget: int,
+                           alpha: float = S.ALPHA) -> claims.Claim:
     """"Brute force's trials-to-target follow the uniform-random-order law": chi-square goodness of
     fit against the exact distribution of the first of ``m`` good configurations in a uniformly
     random order of ``n`` (:func:`lab_utils.search.replay.exact_first_hit_test`). Holds when the
@@ -270,12 +271,12 @@ def claim_random_order_law(space: str, trials, n: int, m: int, budget: int, alph
     holds = None if not math.isfinite(res["p"]) else bool(res["p"] >= alpha)
     ev = (f"{m} of {n} configurations reach the target; chi-square = {res['statistic']:.1f}, dof = {res['dof']}, "
           f"{claims.fmt_p(res['p'])}, n = {res['n']} runs (null: a uniformly random order)")
-    return claims.claim(f"brute force's trials-to-target on {space} follow the uniform-random-order law", holds, ev,
+    return claims.claim(key, f"brute force's trials-to-target on {space} follow the uniform-random-order law", holds, ev,
                         test="chi-square goodness of fit to the exact law", **res)
 
 
 def check_first_trials(study, ks=(1, 2, 3, 4, 5), a: str = "tpe", b: str = "brute-force",
-                       alpha: float = 0.05) -> claims.ReportCheck:
+                       alpha: float = S.ALPHA) -> claims.ReportCheck:
     """The lab report's check: with 1 to 5 trials TPE found a better configuration than brute force.
     Per ``k``, the best of the first ``k`` trials over all seeds, two-sided Mann–Whitney U, the
     smallest p over the ``k`` Bonferroni-adjusted; agrees only if that is significant and ``a`` is higher."""
@@ -333,7 +334,7 @@ def best_so_far_curves(studies: dict) -> dict:
     for title, st in studies.items():
         exact, _ = expected_best(st.table.values, st.table.maximize, k_max=st.n_trials)
         out[title] = {"trials": np.arange(1, st.n_trials + 1), "n_seeds": len(st.seeds),
-                      "samplers": {s: mean_band(st.best(s)) for s in st.values}, "exact": exact,
+                      "samplers": {s: S.t_band(st.best(s)) for s in st.values}, "exact": exact,
                       "values": st.table.values, "optimum": st.table.optimum(), "maximize": st.table.maximize,
                       "name": st.table.name, "n": st.table.n}
     return out

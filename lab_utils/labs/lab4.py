@@ -31,8 +31,11 @@ from pathlib import Path
 import pandas as pd
 import tomli_w
 import torch
+from scipy import stats
 
 from lab_utils import atomic
+from lab_utils.analysis import claims
+from lab_utils.analysis import stats as S
 from lab_utils.analysis.cost import cost_summary
 from lab_utils.errors import LabError
 from lab_utils.labs import lab4_stats as stats4
@@ -265,12 +268,12 @@ def choices_table(choice: dict, tpe_trials: int, seed: int) -> pd.DataFrame:
 def upstream_width_p(logit_relu: bool = True) -> float:
     """lab4_3's permutation p-value for "width changes the validation accuracy" of the model
     ``logit_relu`` selects (NaN when lab4_3's summary has no such claim)."""
-    model = MODELS[bool(logit_relu)]
-    for c in (read_summary("lab4_3") or {}).get("claims", []):
-        if c["statement"].startswith(f"{model} model: width changes"):
-            p = c["numbers"].get("p")
-            return float("nan") if p is None else float(p)
-    return float("nan")
+    key = f"screen.width_changes_accuracy.{MODELS[bool(logit_relu)]}"
+    try:
+        p = claims.find(read_summary("lab4_3"), key)["numbers"].get("p")
+    except KeyError:
+        return float("nan")
+    return float("nan") if p is None else float(p)
 
 
 def search_claims(choice: dict, compare: pd.DataFrame, trained_by_searches: int, width_p: float) -> list:
@@ -281,19 +284,19 @@ def search_claims(choice: dict, compare: pd.DataFrame, trained_by_searches: int,
     ac = {k: (int(v["a"]), int(v["c"])) for k, v in choice.items()}
     max_diff = float(compare["difference"].abs().max())
     return [
-        stats4.claims.claim("every search trial loaded a candidate lab4_3 trained, with the same accuracy",
+        claims.claim("reused_lab4_3", "every search trial loaded a candidate lab4_3 trained, with the same accuracy",
                             trained_by_searches == 0 and max_diff == 0.0,
                             f"{trained_by_searches} candidates trained by the searches; largest |search - grid| "
                             f"accuracy = {max_diff:.1e} over {len(compare)} candidates", test="exact comparison"),
-        stats4.claims.claim("brute force chose the same candidate as lab4_3's grid for the same seed",
+        claims.claim("brute_force_matches_grid", "brute force chose the same candidate as lab4_3's grid for the same seed",
                             ac["brute-force"] == ac["grid (seed)"],
                             f"brute force {ac['brute-force']}, grid (same seed) {ac['grid (seed)']}", test="exact comparison"),
-        stats4.claims.claim("TPE chose the same candidate as brute force", ac["tpe"] == ac["brute-force"],
+        claims.claim("tpe_matches_brute_force", "TPE chose the same candidate as brute force", ac["tpe"] == ac["brute-force"],
                             f"TPE {ac['tpe']}, brute force {ac['brute-force']}", test="exact comparison"),
-        stats4.claims.claim(
-            "the one-seed search chose the candidate the multi-seed screen chose", ac["brute-force"] == ac["grid (mean)"],
+        claims.claim(
+            "one_seed_matches_screen", "the one-seed search chose the candidate the multi-seed screen chose", ac["brute-force"] == ac["grid (mean)"],
             f"search {ac['brute-force']}, screen (mean of trained runs) {ac['grid (mean)']}; caveat: lab4_3's test of "
-            f"width against seed noise gave {stats4.claims.fmt_p(width_p)}, so a one-seed choice may be luck",
+            f"width against seed noise gave {claims.fmt_p(width_p)}, so a one-seed choice may be luck",
             test="exact comparison", width_p=width_p),
     ]
 
@@ -309,15 +312,15 @@ def double_width_claims(params_after: int, hidden: tuple[int, int], multiplier: 
     hand = 16 * h + h + h * h + h + h * 5 + 5 + 2 * 16
     n = int(trained["n"])
     hits = round(trained["accuracy"] * n)
-    p = float(stats4.stats.binomtest(hits, n, max(min(untrained["accuracy"], 1.0), 0.0), alternative="greater").pvalue)
+    p = float(stats.binomtest(hits, n, max(min(untrained["accuracy"], 1.0), 0.0), alternative="greater").pvalue)
     return [
-        stats4.claims.claim(f"the lab's passes give 16 → {h} → {h} → 5 with the hand-counted parameters",
+        claims.claim("passes_give_widths", f"the lab's passes give 16 → {h} → {h} → 5 with the hand-counted parameters",
                             tuple(hidden) == (h, h) and params_after == hand,
                             f"hidden widths {tuple(hidden)}, {params_after:,} parameters; hand count {hand:,}",
                             test="exact count"),
-        stats4.claims.claim("the expanded model learns: trained validation accuracy above the untrained one",
-                            p < stats4.ALPHA,
+        claims.claim("expanded_model_learns", "the expanded model learns: trained validation accuracy above the untrained one",
+                            p < S.ALPHA,
                             f"{100 * untrained['accuracy']:.2f} % untrained -> {100 * trained['accuracy']:.2f} % trained "
-                            f"on {n:,} validation jets; one-sided exact binomial test, {stats4.claims.fmt_p(p)}",
+                            f"on {n:,} validation jets; one-sided exact binomial test, {claims.fmt_p(p)}",
                             test="exact binomial test", p=p),
     ]

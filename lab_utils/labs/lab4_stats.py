@@ -14,8 +14,8 @@ The procedure, per model variant ("faithful": logit ReLU, the lab's model; "fixe
    parameters); a candidate without a trained run cannot be selected. Its failure rate is not
    part of the choice, it is tested on its own.
 3. *Selection-aware test on the screen* (:func:`screen_tests`): permutation tests with the null
-   "widths are exchangeable" (candidate labels shuffled over runs, :data:`N_PERMUTATIONS` seeded
-   permutations): the max statistic (best candidate's mean minus the
+   "widths are exchangeable" (candidate labels shuffled over runs, seeded permutations:
+   :func:`lab_utils.analysis.stats.permutation_p`): the max statistic (best candidate's mean minus the
    base's mean: picking the best of k is part of the statistic, so its p-value accounts for it),
    the between-candidate sum of squares (one-way ANOVA's F up to a monotone map: "width matters"),
    and for failures the between-candidate spread of failure rates (the chi-square statistic of the
@@ -34,9 +34,9 @@ import pandas as pd
 from scipy import stats
 
 from lab_utils.analysis import claims
+from lab_utils.analysis import stats as S
+from lab_utils.analysis.stats import ALPHA, N_PERMUTATIONS, between_ss, permutation_p
 
-ALPHA = 0.05
-N_PERMUTATIONS = 9999
 CONFIRM_SEED_OFFSET = 1000  # confirmation seeds: seed + 1000, +1001, ... (never used by the screen)
 MODELS = {True: "faithful", False: "fixed"}  # logit_relu -> the variant's name
 
@@ -47,9 +47,9 @@ def candidate_table(runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (model, a, c), g in runs.groupby(["model", "a", "c"], sort=True):
         n, k = len(g), int(g["failed"].sum())
-        rate, f_lo, f_hi = claims.proportion_ci(k, n)
+        rate, f_lo, f_hi = S.proportion_ci(k, n)
         ok = g[~g["failed"]]
-        m, lo, hi = claims.mean_ci(ok["val_accuracy"]) if len(ok) else (math.nan,) * 3
+        m, lo, hi = S.mean_ci(ok["val_accuracy"]) if len(ok) else (math.nan,) * 3
         rows.append({"model": model, "a": a, "c": c, "h1": int(g["h1"].iloc[0]), "h2": int(g["h2"].iloc[0]),
                      "params": int(g["params"].iloc[0]), "bitops": int(g["bitops"].iloc[0]), "runs": n,
                      "failed": k, "failure_rate": rate, "failure_low": f_lo, "failure_high": f_hi,
@@ -78,31 +78,6 @@ def _samples(runs, model, column, trained_only):
     return keys, [g[(g["a"] == a) & (g["c"] == c)][column].to_numpy(float) for a, c in keys]
 
 
-def _permutation(samples: list, statistic, seed: int) -> tuple[float, float]:
-    """Observed ``statistic(means, sizes)`` and its one-sided permutation p-value: candidate labels
-    shuffled over the pooled values :data:`N_PERMUTATIONS` times (``np.random.default_rng(seed)``),
-    p = (1 + #{permuted >= observed}) / (1 + N). Written with numpy rather than
-    ``scipy.stats.permutation_test``, which refuses samples of one value (a candidate with a single
-    trained run, common for the faithful model)."""
-    sizes = np.array([len(x) for x in samples])
-    values = np.concatenate(samples).astype(float)
-    labels = np.repeat(np.arange(len(samples)), sizes)
-    rng = np.random.default_rng(seed)
-    perms = np.vstack([labels] + [rng.permutation(labels) for _ in range(N_PERMUTATIONS)])
-    k = len(samples)
-    flat = (perms + k * np.arange(len(perms))[:, None]).ravel()
-    sums = np.bincount(flat, weights=np.tile(values, len(perms)), minlength=k * len(perms)).reshape(-1, k)
-    stat = statistic(sums / sizes, sizes)
-    tol = 1e-12 * max(1.0, abs(stat[0]))
-    return float(stat[0]), float((1 + np.sum(stat[1:] >= stat[0] - tol)) / (1 + N_PERMUTATIONS))
-
-
-def _between_ss(means, sizes):
-    """Sum over candidates of n_j * mean_j**2: with the pooled data fixed, a monotone function of
-    ANOVA's F (and, for 0/1 data, of the chi-square statistic), so it orders permutations the same way."""
-    return (sizes * means ** 2).sum(axis=1)
-
-
 def screen_tests(runs: pd.DataFrame, model: str, base=(1, 1), seed: int = 0) -> dict:
     """The permutation tests of the screen for one model (see the module docstring); NaN where a test
     cannot run (fewer than two candidates with data, or no trained run of the base)."""
@@ -110,20 +85,20 @@ def screen_tests(runs: pd.DataFrame, model: str, base=(1, 1), seed: int = 0) -> 
     keys, acc = _samples(runs, model, "val_accuracy", trained_only=True)
     out["n_trained"] = int(sum(len(s) for s in acc))
     usable = len(keys) >= 2 and out["n_trained"] > len(keys)
-    out["anova_p"] = _permutation(acc, _between_ss, seed)[1] if usable else math.nan
+    out["anova_p"] = permutation_p(acc, between_ss, seed)[1] if usable else math.nan
     if usable and tuple(base) in keys:
         b = keys.index(tuple(base))
 
         def best_minus_base(means, sizes):
             return means.max(axis=1) - means[:, b]
 
-        out["max_stat"], out["max_p"] = _permutation(acc, best_minus_base, seed + 1)
+        out["max_stat"], out["max_p"] = permutation_p(acc, best_minus_base, seed + 1)
     else:
         out["max_stat"], out["max_p"] = math.nan, math.nan
     fkeys, fails = _samples(runs, model, "failed", trained_only=False)
     k = int(sum(s.sum() for s in fails))
     out["n_failed"] = k
-    out["failure_p"] = 1.0 if k in (0, out["n_runs"]) else _permutation(fails, _between_ss, seed + 2)[1]
+    out["failure_p"] = 1.0 if k in (0, out["n_runs"]) else permutation_p(fails, between_ss, seed + 2)[1]
     return out
 
 
@@ -136,12 +111,14 @@ def screen_claims(t: dict, n_candidates: int) -> list:
     screen beats the base beyond what picking the best of ``n_candidates`` explains; failures depend on width."""
     m = t["model"]
     out = [claims.claim(
+        f"screen.width_changes_accuracy.{m}",
         f"{m} model: width changes the validation accuracy of runs that trained",
         None if math.isnan(t["anova_p"]) else t["anova_p"] < ALPHA,
         f"permutation one-way ANOVA over {n_candidates} candidates, {t['n_trained']} trained runs, {claims.fmt_p(t['anova_p'])}"
         if not math.isnan(t["anova_p"]) else f"too few trained runs ({t['n_trained']}) to compare candidates",
         test="permutation test (between-candidate sum of squares)", p=t["anova_p"], n=t["n_trained"])]
     out.append(claims.claim(
+        f"screen.best_beats_base.{m}",
         f"{m} model: the screen's best beats the base by more than picking the best of {n_candidates} explains",
         None if math.isnan(t["max_p"]) else t["max_p"] < ALPHA,
         f"max-statistic permutation test, best mean minus base mean = {100 * t['max_stat']:+.2f} points, "
@@ -149,6 +126,7 @@ def screen_claims(t: dict, n_candidates: int) -> list:
         if not math.isnan(t["max_p"]) else "the base has no trained run in the screen (or too few runs): no test",
         test="max-statistic permutation test", p=t["max_p"], statistic=t["max_stat"]))
     out.append(claims.claim(
+        f"screen.failures_depend_on_width.{m}",
         f"{m} model: the failure rate (a class never predicted) depends on width",
         t["failure_p"] < ALPHA,
         f"{t['n_failed']} of {t['n_runs']} runs failed; permutation chi-square (Fisher–Freeman–Halton null) "
@@ -164,7 +142,7 @@ def logit_relu_claim(runs: pd.DataFrame) -> claims.Claim:
     table = [[int(f.sum()), int((~f).sum())], [int(x.sum()), int((~x).sum())]]
     p = float(stats.fisher_exact(table, alternative="greater").pvalue) if len(f) and len(x) else math.nan
     holds = None if math.isnan(p) else p < ALPHA
-    return claims.claim("dropping the logit ReLU (fixed model) lowers the failure rate", holds,
+    return claims.claim("logit_relu.failures", "dropping the logit ReLU (fixed model) lowers the failure rate", holds,
                         f"failed {table[0][0]}/{len(f)} (faithful) vs {table[1][0]}/{len(x)} (fixed); "
                         f"one-sided Fisher exact test, {claims.fmt_p(p)}", test="Fisher exact test", p=p)
 
@@ -197,20 +175,22 @@ def confirm_claims(confirm: pd.DataFrame, selected: dict, base=(1, 1), target=No
     for model in MODELS.values():
         best = selected.get(model)
         if best is None:
-            out.append(claims.claim(f"{model} model: the screen's best beats the base on fresh seeds", None,
-                                    "no candidate had a trained run in the screen", test="Welch t-test"))
+            out.append(claims.claim(f"confirm.beats_base.{model}", f"{model} model: the screen's best beats the base "
+                                    "on fresh seeds", None, "no candidate had a trained run in the screen",
+                                    test="Welch t-test"))
             continue
-        d = claims.diff_ci(_trained_test(confirm, model, best), _trained_test(confirm, model, base))
+        d = S.diff_ci(_trained_test(confirm, model, best), _trained_test(confirm, model, base))
         ev = (f"test accuracy, trained runs on fresh seeds: {best} minus {tuple(base)} = {100 * d['diff']:+.2f} points, "
               f"95 % CI [{100 * d['low']:+.2f}, {100 * d['high']:+.2f}], Welch, {claims.fmt_p(d['p'])}, "
               f"n = {d['n_a']} and {d['n_b']}") if not math.isnan(d["low"]) else (
               f"too few trained runs on fresh seeds for an interval: n = {d['n_a']} ({best}) and {d['n_b']} ({tuple(base)})")
         if tuple(best) == tuple(base):
-            out.append(claims.claim(f"{model} model: the screen's best beats the base on fresh seeds", False,
+            out.append(claims.claim(f"confirm.beats_base.{model}", f"{model} model: the screen's best beats the base "
+                                    "on fresh seeds", False,
                                     f"the screen's best is the base {tuple(base)} itself", test="Welch t-test"))
         else:
             holds = None if math.isnan(d["low"]) else d["low"] > 0
-            out.append(claims.claim(f"{model} model: the screen's best {best} beats the base {tuple(base)} on fresh seeds",
+            out.append(claims.claim(f"confirm.beats_base.{model}", f"{model} model: the screen's best {best} beats the base {tuple(base)} on fresh seeds",
                                     holds, ev, test="Welch t-test", **d))
         if target is not None:
             out.append(_target_claim(confirm, model, best, tuple(target), margin))
@@ -219,19 +199,17 @@ def confirm_claims(confirm: pd.DataFrame, selected: dict, base=(1, 1), target=No
 
 def _target_claim(confirm, model, best, target, margin) -> claims.Claim:
     statement = f"{model} model: the lab's target {target} is among the best (as good as the screen's best {best})"
+    key = f"confirm.target_among_best.{model}"
     if tuple(best) == target:
-        return claims.claim(statement, True, "the target is the screen's best", test="selection")
-    d = claims.diff_ci(_trained_test(confirm, model, best), _trained_test(confirm, model, target))
+        return claims.claim(key, statement, True, "the target is the screen's best", test="selection")
+    d = S.diff_ci(_trained_test(confirm, model, best), _trained_test(confirm, model, target))
+    # not as good when the best is surely better; as good when the difference is inside the margin
+    worse = S.interval_verdict(d["low"], d["high"], above=0) is True
+    holds = False if worse else (S.interval_verdict(d["low"], d["high"], within=margin) or None)
     if math.isnan(d["low"]):
-        holds = None
-    elif d["low"] > 0:
-        holds = False
-    else:
-        holds = True if (d["low"] > -margin and d["high"] < margin) else None
-    if math.isnan(d["low"]):
-        return claims.claim(statement, None, f"too few trained runs on fresh seeds for an interval: n = {d['n_a']} "
+        return claims.claim(key, statement, None, f"too few trained runs on fresh seeds for an interval: n = {d['n_a']} "
                             f"and {d['n_b']}", test="Welch t-test with equivalence margin", margin=margin, **d)
-    return claims.claim(statement, holds,
+    return claims.claim(key, statement, holds,
                         f"test accuracy on fresh seeds, best minus target = {100 * d['diff']:+.2f} points, 95 % CI "
                         f"[{100 * d['low']:+.2f}, {100 * d['high']:+.2f}] against an equivalence margin of "
                         f"±{100 * margin:.2f} points, Welch, n = {d['n_a']} and {d['n_b']}",
@@ -245,7 +223,7 @@ def report_check(table: pd.DataFrame, confirm_list: list, topic: str, said: str,
     if t.empty or math.isnan(t["val_mean"].iloc[0]):
         return claims.report_check(topic, said, f"no trained run of {tuple(report_ac)}", None)
     r = t.iloc[0]
-    confirmed = [c for c in confirm_list if c.statement.startswith("faithful model: the screen's best") and c.holds]
+    confirmed = [c for c in confirm_list if c.key == "confirm.beats_base.faithful" and c.holds]
     best = select_best(table, "faithful")
     level_agrees = r["val_low"] <= report_acc <= r["val_high"] if not math.isnan(r["val_low"]) else False
     winner = tuple(best) == tuple(report_ac) and bool(confirmed)

@@ -30,9 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
 
-from lab_utils.analysis import claims
+from lab_utils.analysis import claims, stats
 from lab_utils.data.cifar10 import load_cifar10
 from lab_utils.data.tiny_images import make_tiny_image_set
 from lab_utils.errors import LabError
@@ -48,7 +47,6 @@ SPACE = "graph/architecture/vgg_channels"
 REPORT_ACCURACY = 0.11  # the lab report's VGG search: untrained candidates, about chance level
 CHANCE_TOLERANCE = 0.03  # "about the report's accuracy": within 3 points (10 classes: chance is 10 %)
 VAL_FRACTION = 0.25  # 2,500 of the subset's 10,000 training images: SE about 1 point per candidate
-ALPHA = 0.05
 
 
 def load_data(quick: bool, data_path: str = "", results_dir: Path | None = None, seed: int = 0,
@@ -211,36 +209,17 @@ def untrained_scores(channels, splits, fc: int, seed: int = 0) -> dict:
 
 
 # ---------------------------------------------------------------- claims
-def holm(pvalues) -> np.ndarray:
-    """Holm's step-down adjusted p-values (family-wise error over all comparisons).
-
-    Written out (6 lines) because scipy has only Benjamini–Hochberg and statsmodels is not a dependency.
-    """
-    p = np.asarray(pvalues, dtype=float)
-    order = np.argsort(p)
-    adj = np.maximum.accumulate((len(p) - np.arange(len(p))) * p[order])
-    out = np.empty_like(p)
-    out[order] = np.minimum(adj, 1.0)
-    return out
-
-
-def paired(c_a, c_b) -> dict:
-    """Paired comparison of two per-image correctness arrays on the same images: difference of
-    accuracies with its normal 95 % interval, and exact McNemar p-values (binomial test on the
-    discordant images), one-sided each way."""
-    a, b = np.asarray(c_a, dtype=bool), np.asarray(c_b, dtype=bool)
-    d = a.astype(float) - b.astype(float)
-    n10, n01 = int((a & ~b).sum()), int((~a & b).sum())
-    se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else float("nan")
-    p_gt = stats.binomtest(n10, n10 + n01, 0.5, alternative="greater").pvalue if n10 + n01 else 1.0
-    p_lt = stats.binomtest(n10, n10 + n01, 0.5, alternative="less").pvalue if n10 + n01 else 1.0
-    return {"diff": float(d.mean()), "low": float(d.mean() - 1.96 * se), "high": float(d.mean() + 1.96 * se),
-            "se": se, "p_greater": float(p_gt), "p_less": float(p_lt), "n": int(d.size)}
-
-
-def _r(x, digits: int = 6):
-    """A float to ``digits`` significant digits for summary.json (claims' numbers; small p-values keep theirs)."""
-    return float(f"{float(x):.{digits}g}")
+def compare(first, second) -> dict:
+    """Paired comparison of two per-image correctness arrays on the same images
+    (:func:`lab_utils.analysis.stats.paired_binary`): accuracy of ``first`` minus ``second`` with Agresti
+    and Min's 95 % interval, and the exact McNemar p-values one-sided each way (``p_greater``: ``first``
+    is better) and two-sided (``p``)."""
+    n10, n01 = stats.discordant(first, second)
+    n = int(np.asarray(first).size)
+    d = stats.paired_binary(n10, n01, n)
+    return {"diff": d["diff"], "low": d["low"], "high": d["high"], "se": d["se"], "p": d["p"],
+            "p_greater": stats.paired_binary(n10, n01, n, alternative="greater")["p"],
+            "p_less": stats.paired_binary(n10, n01, n, alternative="less")["p"], "n": n}
 
 
 def _group(role: str) -> str:
@@ -248,7 +227,7 @@ def _group(role: str) -> str:
 
 
 def compare_to_baselines(runs: pd.DataFrame) -> pd.DataFrame:
-    """Every (searched run, baseline) pair on the test images (:func:`paired`), Holm-adjusted over all
+    """Every (searched run, baseline) pair on the test images (:func:`compare`), Holm-adjusted over all
     pairs; a baseline with the searched architecture itself is left out (it is the same network)."""
     searched = runs[runs.role == "searched"]
     rows = []
@@ -257,15 +236,15 @@ def compare_to_baselines(runs: pd.DataFrame) -> pd.DataFrame:
             if b.channels == s.channels:
                 continue
             rows.append({"baseline": b.role, "group": _group(b.role), "channels": b.channels, "searched_seed": s.seed,
-                         **paired(s.correct, b.correct)})
+                         **{k: v for k, v in compare(s.correct, b.correct).items() if k != "p"}})
     out = pd.DataFrame(rows, columns=["baseline", "group", "channels", "searched_seed", "diff", "low", "high", "se",
                                       "p_greater", "p_less", "n"])
     if len(out):
-        out["p_greater_holm"], out["p_less_holm"] = holm(out.p_greater), holm(out.p_less)
+        out["p_greater_holm"], out["p_less_holm"] = stats.holm(out.p_greater), stats.holm(out.p_less)
     return out
 
 
-def claim_beats_baselines(runs: pd.DataFrame, alpha: float = ALPHA) -> list:
+def claim_beats_baselines(runs: pd.DataFrame, alpha: float = stats.ALPHA) -> list:
     """One claim per baseline group (the random ones, the widest, the narrowest): the searched
     architecture, trained with the same recipe, is more accurate on the test images.
 
@@ -281,8 +260,9 @@ def claim_beats_baselines(runs: pd.DataFrame, alpha: float = ALPHA) -> list:
                         ("narrowest", "the narrowest architecture")):
         g = comp[comp.group == group] if len(comp) else comp
         statement = f"The searched architecture beats {what} trained with the same recipe (test accuracy)"
+        key = f"beats_baselines.{group}"
         if not len(g):
-            out.append(claims.claim(statement, None, "the search chose this architecture itself: nothing to compare",
+            out.append(claims.claim(key, statement, None, "the search chose this architecture itself: nothing to compare",
                                     test="exact McNemar, Holm"))
             continue
         worst = g.loc[g["diff"].idxmin()]
@@ -291,16 +271,18 @@ def claim_beats_baselines(runs: pd.DataFrame, alpha: float = ALPHA) -> list:
                     f"{100 * worst.high:+.2f}) over {len(g)} pair(s); exact McNemar one-sided, Holm over {len(comp)} "
                     f"pairs: largest adjusted {claims.fmt_p(g.p_greater_holm.max())}; n = {int(worst.n):,} test images; "
                     f"{n_seeds} seed(s) of the searched architecture, 1 per baseline (its seed spread is not tested)")
-        out.append(claims.claim(statement, holds, evidence, test="exact McNemar (one-sided), Holm-adjusted",
-                                smallest_gain=_r(worst["diff"]), pairs=len(g), max_p_holm=_r(g.p_greater_holm.max())))
+        out.append(claims.claim(key, statement, holds, evidence, test="exact McNemar (one-sided), Holm-adjusted",
+                                smallest_gain=claims.rounded(worst["diff"]), pairs=len(g),
+                                max_p_holm=claims.rounded(g.p_greater_holm.max())))
     return out
 
 
-def claim_ranking(supernet_acc, scratch_acc, *, alpha: float = ALPHA, min_n: int = 8, n_boot: int = 2000,
+def claim_ranking(supernet_acc, scratch_acc, *, alpha: float = stats.ALPHA, min_n: int = 8, n_boot: int = 2000,
                   seed: int = 0):
     """"The supernet ranks architectures as from-scratch training does": Kendall's tau between the
     supernet's validation accuracy and the from-scratch validation accuracy, one-sided exact p
-    (scipy); Spearman's rho with a percentile bootstrap interval over architectures (seeded).
+    (:func:`lab_utils.analysis.stats.kendall`); Spearman's rho with a percentile bootstrap interval over
+    architectures (seeded, :func:`lab_utils.analysis.stats.spearman_bootstrap_ci`).
 
     Holds when tau > 0 with p < ``alpha``; does not hold when tau <= 0; undetermined otherwise, and
     always undetermined with fewer than ``min_n`` architectures (no ranking claim on so few)."""
@@ -308,50 +290,46 @@ def claim_ranking(supernet_acc, scratch_acc, *, alpha: float = ALPHA, min_n: int
     n = a.size
     statement = "The supernet ranks architectures as training each from scratch does"
     if n < min_n:
-        return claims.claim(statement, None, f"only {n} architectures (fewer than {min_n}): no ranking claim",
+        return claims.claim("ranking", statement, None, f"only {n} architectures (fewer than {min_n}): no ranking claim",
                             test="Kendall tau", n=int(n))
-    kt = stats.kendalltau(a, b, alternative="greater")
-    rho = float(stats.spearmanr(a, b).statistic)
-    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
-    ra, rb = stats.rankdata(a[idx], axis=1), stats.rankdata(b[idx], axis=1)
-    ra, rb = ra - ra.mean(1, keepdims=True), rb - rb.mean(1, keepdims=True)
-    den = np.sqrt((ra ** 2).sum(1) * (rb ** 2).sum(1))
-    boot = (ra * rb).sum(1)[den > 0] / den[den > 0]  # Spearman = Pearson on ranks; constant resamples dropped
-    lo, hi = np.percentile(boot, [2.5, 97.5])
-    tau, p = float(kt.statistic), float(kt.pvalue)
+    tau, p = stats.kendall(a, b, alternative="greater")
+    rho = stats.spearman(a, b)[0]
+    lo, hi = stats.spearman_bootstrap_ci(a, b, n_boot=n_boot, seed=seed)
     holds = True if tau > 0 and p < alpha else (False if not tau > 0 else None)
     evidence = (f"Kendall tau = {tau:.2f} (exact one-sided {claims.fmt_p(p)}), Spearman rho = {rho:.2f} "
                 f"(bootstrap 95 % CI {lo:.2f} to {hi:.2f}, {n_boot} resamples); n = {n} architectures")
-    return claims.claim(statement, holds, evidence, test="Kendall tau, exact; Spearman bootstrap CI", tau=_r(tau),
-                        p=_r(p), rho=_r(rho), rho_low=_r(lo), rho_high=_r(hi), n=int(n))
+    r = claims.rounded
+    return claims.claim("ranking", statement, holds, evidence, test="Kendall tau, exact; Spearman bootstrap CI",
+                        tau=r(tau), p=r(p), rho=r(rho), rho_low=r(lo), rho_high=r(hi), n=int(n))
 
 
-def claim_resolution(best: dict, second: dict, span: float, alpha: float = ALPHA):
+def claim_resolution(best: dict, second: dict, span: float, alpha: float = stats.ALPHA):
     """"The validation images tell the search's best candidate from the runner-up": exact McNemar,
     two-sided, on the per-image correctness of both (supernet slices). The evidence states each
     candidate's binomial standard error, the paired one of their difference and the span of scores."""
-    pr = paired(best["correct"], second["correct"])
-    p = min(1.0, 2 * min(pr["p_greater"], pr["p_less"]))
+    pr = compare(best["correct"], second["correct"])
+    p = pr["p"]
     acc, n = best["accuracy"], pr["n"]
     se = float(np.sqrt(acc * (1 - acc) / n))
     evidence = (f"difference {100 * pr['diff']:+.2f} points, paired SE {100 * pr['se']:.2f}, exact McNemar "
                 f"{claims.fmt_p(p)}; SE of one candidate's accuracy {100 * se:.2f} points, scores span "
                 f"{100 * span:.2f} points; n = {n:,} validation images")
-    return claims.claim("The validation images tell the search's best candidate from the runner-up",
-                        p < alpha, evidence, test="exact McNemar (two-sided)", diff=_r(pr["diff"]),
-                        paired_se=_r(pr["se"]), se_candidate=_r(se), p=_r(p), span=_r(span), n=n)
+    r = claims.rounded
+    return claims.claim("resolution", "The validation images tell the search's best candidate from the runner-up",
+                        p < alpha, evidence, test="exact McNemar (two-sided)", diff=r(pr["diff"]),
+                        paired_se=r(pr["se"]), se_candidate=r(se), p=r(p), span=r(span), n=n)
 
 
 def claim_int8(float_correct, int8_correct, tolerance: float = 0.01):
     """"8-bit fixed point keeps the float test accuracy within ``tolerance``": holds when the 95 %
     interval of the paired drop (float - int8) lies below it, fails when it lies above it."""
-    pr = paired(float_correct, int8_correct)
-    holds = True if pr["high"] < tolerance else (False if pr["low"] > tolerance else None)
+    pr = compare(float_correct, int8_correct)
+    holds = stats.interval_verdict(pr["low"], pr["high"], below=tolerance)
     evidence = (f"drop {100 * pr['diff']:+.2f} points (95 % CI {100 * pr['low']:+.2f} to {100 * pr['high']:+.2f}, "
                 f"paired over n = {pr['n']:,} test images); tolerance {100 * tolerance:.0f} point(s)")
-    return claims.claim(f"8-bit fixed point keeps the float test accuracy within {100 * tolerance:.0f} point(s)",
-                        holds, evidence, test="paired difference, normal 95 % CI", drop=_r(pr["diff"]),
-                        low=_r(pr["low"]), high=_r(pr["high"]), n=pr["n"])
+    return claims.claim("int8", f"8-bit fixed point keeps the float test accuracy within {100 * tolerance:.0f} point(s)",
+                        holds, evidence, test="paired difference (Agresti-Min 95 % CI)", drop=claims.rounded(pr["diff"]),
+                        low=claims.rounded(pr["low"]), high=claims.rounded(pr["high"]), n=pr["n"])
 
 
 def report_checks(untrained: dict, trained: dict, report_accuracy: float = REPORT_ACCURACY,
@@ -363,7 +341,7 @@ def report_checks(untrained: dict, trained: dict, report_accuracy: float = REPOR
     for what, s, who in (("untrained", untrained, "the searched architecture, untrained,"),
                          ("trained", trained, "the searched architecture, trained from scratch,")):
         k = int(np.asarray(s["correct"]).sum())
-        acc, lo, hi = claims.proportion_ci(k, len(s["correct"]))
+        acc, lo, hi = stats.proportion_ci(k, len(s["correct"]))
         shows = f"{who} scores {100 * acc:.2f} % (95 % CI {100 * lo:.2f}-{100 * hi:.2f}) on {len(s['correct']):,} test images"
         said = "VGG channel search: the candidates scored about "
         out.append(claims.report_check(f"VGG search accuracy ({what} candidate)",

@@ -7,8 +7,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from lab_utils.analysis import stats
 from lab_utils.analysis.pareto import pareto_mask
 
 PTQ_STYLE = {"color": "tab:blue", "mfc": "none", "ls": "none"}
@@ -66,7 +66,7 @@ def epochs_figure(ep: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
         groups = list(e.groupby("config", sort=False))
         for i, ((config, g), (color, marker, ls)) in enumerate(zip(groups, styles * 4)):
             s = g.groupby("epochs")["test_accuracy"].agg(["mean", "std", "count"])
-            half = 100 * s["std"].fillna(0) / np.sqrt(s["count"]) * _t(s["count"])
+            half = 100 * stats.t_half_widths(s["std"], s["count"])
             dodge = 0.06 * (i - (len(groups) - 1) / 2)  # side by side, so no interval hides another
             ax.errorbar(s.index + dodge, 100 * s["mean"], yerr=half, color=color, marker=marker, ls=ls, capsize=2,
                         label=config)
@@ -80,8 +80,3 @@ def epochs_figure(ep: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 
-
-def _t(counts: pd.Series) -> np.ndarray:
-    """Student-t 97.5 % quantiles for ``counts`` values (0 where fewer than 2)."""
-    n = counts.to_numpy(float)
-    return np.where(n >= 2, stats.t.ppf(0.975, np.maximum(n - 1, 1)), 0.0)

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from lab_utils.analysis import stats
 from lab_utils.analysis.pareto import pareto_mask
 
 
@@ -161,9 +162,9 @@ def accuracy_vs_macs(candidates: pd.DataFrame, runs: pd.DataFrame | None = None,
             r = runs[runs.role.str.startswith(group)]
             if not len(r):
                 continue
-            n = r["correct"].map(len).to_numpy(float)
             acc = r["test_accuracy"].to_numpy(float)
-            err = 100 * 1.96 * np.sqrt(acc * (1 - acc) / n)
+            ci = np.array([stats.proportion_ci(int(np.sum(c)), len(c))[1:] for c in r["correct"]])  # as the claims
+            err = 100 * np.abs(ci.T - acc)
             ax.errorbar(r["macs"] / 1e6, 100 * acc, yerr=err, fmt="none", ecolor=color, elinewidth=1, capsize=2)
             ax.scatter(r["macs"] / 1e6, 100 * acc, marker=marker, s=size, color=color, edgecolor="black", zorder=3,
                        label=f"{group} ({len(r)} run{'s' if len(r) > 1 else ''})")

@@ -18,7 +18,7 @@ How it works
    ``tpe`` / ``random`` / ``qmc`` / ``nsgaii`` are Optuna's samplers with that seed; they may repeat
    a configuration, and a repeat costs a trial.
 3. **Statistics.** Best-so-far curves (:func:`best_so_far`), their mean with a 95 % confidence band
-   over seeds (:func:`mean_band`), the trials each run needs to reach a target
+   over seeds (:func:`lab_utils.analysis.stats.t_band`), the trials each run needs to reach a target
    (:func:`trials_to_reach`; :func:`censored_trials` counts a run that never reaches it as
    budget + 1 instead of dropping it), per sampler the reach rate with its exact interval and the
    trials as a distribution (:func:`reach_table`), and the exact references of a uniformly random
@@ -57,7 +57,7 @@ import pandas as pd
 from scipy import stats
 from scipy.special import gammaln
 
-from lab_utils.analysis.claims import proportion_ci
+from lab_utils.analysis.stats import proportion_ci
 from lab_utils.errors import LabError
 from lab_utils.progress import progress_bar
 from lab_utils.search.samplers import DIRECTIONS, SAMPLERS, brute_force_order, make_sampler
@@ -292,16 +292,6 @@ def expected_trials_to_hit(n: int, m: int) -> float:
     if not 1 <= m <= n:
         raise LabError(f"expected_trials_to_hit: need 1 <= m <= n, got m={m}, n={n}")
     return (n + 1) / (m + 1)
-
-
-def mean_band(curves, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean over runs (axis 0) with a Student-t confidence band of the mean at ``level``."""
-    c = np.asarray(curves, dtype=float)
-    mean = c.mean(axis=0)
-    if c.shape[0] < 2:
-        return mean, mean.copy(), mean.copy()
-    half = stats.t.ppf(0.5 + level / 2, c.shape[0] - 1) * c.std(axis=0, ddof=1) / np.sqrt(c.shape[0])
-    return mean, mean - half, mean + half
 
 
 def trials_to_reach(curves, target: float, maximize: bool = True) -> np.ndarray:

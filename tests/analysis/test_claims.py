@@ -8,13 +8,13 @@ from lab_utils.analysis import claims
 
 
 def test_claim_verdicts_and_json():
-    yes = claims.claim("A beats B", 3 > 2, "diff 1", test="t", diff=np.float64(1.0), arr=np.arange(2))
-    no = claims.claim("A beats B", 0, "diff 0")
-    undecided = claims.claim("A beats B", None, "one seed")
+    yes = claims.claim("a_beats_b", "A beats B", 3 > 2, "diff 1", test="t", diff=np.float64(1.0), arr=np.arange(2))
+    no = claims.claim("a_beats_b", "A beats B", 0, "diff 0")
+    undecided = claims.claim("a_beats_b", "A beats B", None, "one seed")
     assert (yes.holds, no.holds, undecided.holds) == (True, False, None)
     assert [c.verdict for c in (yes, no, undecided)] == ["holds", "does not hold", "undetermined"]
     d = json.loads(json.dumps(yes.to_dict()))
-    assert d["numbers"] == {"diff": 1.0, "arr": [0, 1]} and d["test"] == "t"
+    assert d["numbers"] == {"diff": 1.0, "arr": [0, 1]} and d["test"] == "t" and d["key"] == "a_beats_b"
     assert yes.line().startswith("[HOLDS] A beats B")
 
 
@@ -27,26 +27,27 @@ def test_report_check_verdicts():
         claims.report_check("x", "said", "shows", "maybe")
 
 
-def test_mean_ci_hand_computed():
-    # values 1, 2, 3: mean 2, sd 1, t(0.975, 2) = 4.302653, half-width 4.302653 / sqrt(3)
-    m, lo, hi = claims.mean_ci([1, 2, 3])
-    assert m == 2 and math.isclose(hi - 2, 4.302653 / math.sqrt(3), rel_tol=1e-6) and math.isclose(lo, 4 - hi)
-    assert math.isnan(claims.mean_ci([5])[1])
-
-
-def test_diff_ci_contains_difference_and_separates():
-    a, b = [10, 11, 12, 13], [0, 1, 2, 3]
-    d = claims.diff_ci(a, b)
-    assert d["diff"] == 10 and d["low"] > 0 and d["p"] < 0.001
-    same = claims.diff_ci([1, 2, 3, 4], [1, 2, 3, 4])
-    assert same["diff"] == 0 and same["low"] < 0 < same["high"] and same["p"] == 1.0
-
-
-def test_proportion_ci_exact():
-    share, lo, hi = claims.proportion_ci(0, 10)
-    assert share == 0 and lo == 0 and math.isclose(hi, 1 - 0.025 ** (1 / 10), rel_tol=1e-9)
-    assert math.isnan(claims.proportion_ci(0, 0)[0])
-
-
 def test_fmt_p():
     assert claims.fmt_p(0.0004) == "p < 0.001" and claims.fmt_p(0.0312) == "p = 0.031"
+
+
+@pytest.mark.parametrize("key", ["", "Has Space", "UPPER", ".dot", "a/b", 3])
+def test_claim_key_must_be_stable_text(key):
+    with pytest.raises(ValueError, match="claim key"):
+        claims.claim(key, "A beats B", True, "diff 1")
+
+
+def test_find_by_key_in_claims_lists_and_summaries():
+    a, b = claims.claim("screen.a", "A", True, "e"), claims.claim("screen.b", "B", None, "e", p=0.2)
+    assert claims.find([a, b], "screen.b") is b
+    summary = {"claims": [a.to_dict(), b.to_dict()]}
+    assert claims.find(summary, "screen.b")["numbers"] == {"p": 0.2}
+    with pytest.raises(KeyError, match="screen.a, screen.b"):
+        claims.find(summary, "screen.c")
+    with pytest.raises(KeyError, match="none"):
+        claims.find({}, "screen.a")
+
+
+def test_rounded_keeps_six_digits_and_non_finite_values():
+    assert claims.rounded(0.123456789) == 0.123457 and claims.rounded(1.23456789e-9) == 1.23457e-9
+    assert math.isnan(claims.rounded(float("nan"))) and claims.rounded(float("inf")) == float("inf")

@@ -41,90 +41,110 @@ def wrong(k, n=N, offset=0):
 def test_paired_against_hand_counts():
     a = np.array([True, True, False, False, True])
     b = np.array([True, False, True, False, False])
-    d = LC.paired(a, b)
+    d = LC.per_image_difference(a, b)
     assert d["diff"] == pytest.approx(0.2) and (d["n10"], d["n01"], d["n"]) == (2, 1, 5)
     # Agresti-Min: cells + 1/2 -> n10 2.5, n01 1.5, n 7; difference 1/7, variance (4/7 - 1/49) / 7
     assert d["se"] == pytest.approx(math.sqrt((4 / 7 - 1 / 49) / 7))
     assert (d["low"], d["high"]) == pytest.approx((1 / 7 - 1.959964 * d["se"], 1 / 7 + 1.959964 * d["se"]), abs=1e-6)
     assert d["p_mcnemar"] == pytest.approx(1.0)
-    none = LC.paired(np.ones(100, bool), np.ones(100, bool))  # no discordant image: the interval still has a width
+    none = LC.per_image_difference(np.ones(100, bool), np.ones(100, bool))  # no discordant image: the interval still has a width
     assert none["diff"] == 0 and none["high"] > 0.015
-    shares = LC.paired(np.array([1.0, 0.5, 0.0, 1.0]), np.array([1.0, 1.0, 0.0, 0.0]))  # d = [0, -0.5, 0, 1]
+    shares = LC.per_image_difference(np.array([1.0, 0.5, 0.0, 1.0]), np.array([1.0, 1.0, 0.0, 0.0]))  # d = [0, -0.5, 0, 1]
     assert shares["se"] == pytest.approx(np.std([0, -0.5, 0, 1], ddof=1) / 2) and "n10" not in shares
 
 
 def test_paired_mcnemar_is_the_exact_two_sided_binomial_sum():
     a = np.r_[np.ones(15, bool), np.zeros(3, bool), np.ones(100, bool)]
     b = np.r_[np.zeros(15, bool), np.ones(3, bool), np.ones(100, bool)]
-    d = LC.paired(a, b)
+    d = LC.per_image_difference(a, b)
     exact = 2 * sum(math.comb(18, k) for k in range(4)) / 2**18
     assert (d["n10"], d["n01"]) == (15, 3) and d["p_mcnemar"] == pytest.approx(exact)
-    assert "p_mcnemar" not in LC.paired(a.astype(float) * 0.5, b)  # shares of seeds: no McNemar
+    assert "p_mcnemar" not in LC.per_image_difference(a.astype(float) * 0.5, b)  # shares of seeds: no McNemar
 
 
 # ---------------------------------------------------------------- threshold claims, both ways
 def test_claim_within_holds_fails_and_undetermined():
-    assert LC.claim_within(ones(), wrong(20), "x").holds is True  # drop 0.2 points
-    assert LC.claim_within(ones(), wrong(300), "x").holds is False  # drop 3 points
-    assert LC.claim_within(ones(), wrong(100), "x").holds is None  # drop 1 point, interval straddles it
-    c = LC.claim_within(ones(), wrong(20), "8-bit PTQ")
+    assert LC.claim_within("k", ones(), wrong(20), "x").holds is True  # drop 0.2 points
+    assert LC.claim_within("k", ones(), wrong(300), "x").holds is False  # drop 3 points
+    assert LC.claim_within("k", ones(), wrong(100), "x").holds is None  # drop 1 point, interval straddles it
+    c = LC.claim_within("k", ones(), wrong(20), "8-bit PTQ")
     assert "McNemar" in c.evidence and c.numbers["n10"] == 20 and c.numbers["n01"] == 0
 
 
 def test_claim_matches_both_ways():
     f = wrong(500)
-    assert LC.claim_matches(f, wrong(500, offset=300), "x").holds is True  # same accuracy, 300 swapped each way
-    assert LC.claim_matches(f, wrong(1500), "x").holds is False  # 10 points worse
-    assert LC.claim_matches(f, wrong(540), "x").holds is None  # 0.4 points worse: interval reaches past -0.5
+    assert LC.claim_matches("k", f, wrong(500, offset=300), "x").holds is True  # same accuracy, 300 swapped each way
+    assert LC.claim_matches("k", f, wrong(1500), "x").holds is False  # 10 points worse
+    assert LC.claim_matches("k", f, wrong(540), "x").holds is None  # 0.4 points worse: interval reaches past -0.5
+
+
+def test_claim_matches_names_lost_and_gained_as_its_neighbours_do():
+    # float gets images 0-5 right that the quantized network gets wrong (6 lost) and the reverse for images
+    # 10-11 (2 gained): every lab3_6 claim reports the drop float - quantized with n10 = lost, n01 = gained
+    f = np.ones(1000, bool)
+    f[10:12] = False
+    q = np.ones(1000, bool)
+    q[0:6] = False
+    for fn in (LC.claim_matches, LC.claim_within, LC.claim_loses):
+        c = fn("k", f, q, "x")
+        assert "6 images lost / 2 gained" in c.evidence, c.evidence
+        assert (c.numbers["n10"], c.numbers["n01"]) == (6, 2) and c.numbers["diff"] == pytest.approx(0.004)
+        assert "drop +0.40 points" in c.evidence
+    # Agresti-Min at n = 1000 with 6 and 2 discordant: (4 / 1002) +/- 1.96 * sqrt((9 / 1002 - (4 / 1002)^2) / 1002)
+    se = math.sqrt((9 / 1002 - (4 / 1002) ** 2) / 1002)
+    c = LC.claim_matches("k", f, q, "x")
+    assert c.numbers["low"] == pytest.approx(4 / 1002 - 1.959964 * se, abs=1e-6)
+    assert c.numbers["p_mcnemar"] == pytest.approx(2 * (1 + 8 + 28) / 256, abs=1e-6)
+    assert c.holds is None  # the interval (-0.17, +0.97) points reaches past +0.5
 
 
 def test_claim_loses_both_ways():
-    assert LC.claim_loses(ones(), wrong(500), "x").holds is True
-    assert LC.claim_loses(ones(), wrong(10), "x").holds is False
-    assert LC.claim_loses(ones(), wrong(100), "x").holds is None
+    assert LC.claim_loses("k", ones(), wrong(500), "x").holds is True
+    assert LC.claim_loses("k", ones(), wrong(10), "x").holds is False
+    assert LC.claim_loses("k", ones(), wrong(100), "x").holds is None
 
 
 def test_claim_recovers_both_ways_and_net_of_the_control():
     f, p = ones(), wrong(1000)  # PTQ loses 10 points
     good = [wrong(100), wrong(150)]  # QAT recovers 90 and 85 % of it
     bad = [wrong(900), wrong(850)]  # 10 and 15 %
-    c = LC.claim_recovers(f, p, good, "4-bit weights")
+    c = LC.claim_recovers("k", f, p, good, "4-bit weights")
     assert c.holds is True and c.numbers["fraction"] == pytest.approx(0.875)
     assert c.numbers["per_seed_fraction"] == pytest.approx([0.9, 0.85])
-    assert LC.claim_recovers(f, p, bad, "4-bit weights").holds is False
-    assert LC.claim_recovers(f, f, good, "4-bit weights").holds is None  # nothing lost, nothing to recover
+    assert LC.claim_recovers("k", f, p, bad, "4-bit weights").holds is False
+    assert LC.claim_recovers("k", f, f, good, "4-bit weights").holds is None  # nothing lost, nothing to recover
     # QAT gains 8 of the 10 points PTQ lost, but the 8-bit control (PTQ = float) gains 8 points by
     # fine-tuning alone: net of it, QAT recovers nothing
     f, p = wrong(2000), wrong(3000)
     qat = [wrong(2200), wrong(2200)]
     control = (f, [wrong(1200), wrong(1200)])
-    assert LC.claim_recovers(f, p, qat, "4-bit weights").holds is True
-    net = LC.claim_recovers(f, p, qat, "4-bit weights", control=control)
+    assert LC.claim_recovers("k", f, p, qat, "4-bit weights").holds is True
+    net = LC.claim_recovers("k", f, p, qat, "4-bit weights", control=control)
     assert net.holds is False and "control" in net.statement and net.numbers["gain"] == pytest.approx(0.0, abs=1e-12)
 
 
 def test_claim_qat_within_both_ways():
-    assert LC.claim_qat_within(ones(), [wrong(10), wrong(30)], "x").holds is True
-    assert LC.claim_qat_within(ones(), [wrong(400), wrong(300)], "x").holds is False
-    assert "99.90 %" in LC.claim_qat_within(ones(), [wrong(10)], "x").evidence  # per-seed accuracy in %
+    assert LC.claim_qat_within("k", ones(), [wrong(10), wrong(30)], "x").holds is True
+    assert LC.claim_qat_within("k", ones(), [wrong(400), wrong(300)], "x").holds is False
+    assert "99.90 %" in LC.claim_qat_within("k", ones(), [wrong(10)], "x").evidence  # per-seed accuracy in %
 
 
 def test_claim_every_layer_both_ways():
     f = ones()
     small = {f"l{i}": wrong(10 + i) for i in range(9)}
-    assert LC.claim_every_layer(f, small, "With PTQ, 4-bit weights").holds is True
+    assert LC.claim_every_layer("k", f, small, "With PTQ, 4-bit weights").holds is True
     bad = {**small, "l3": wrong(500)}
-    c = LC.claim_every_layer(f, bad, "With PTQ, 4-bit weights")
+    c = LC.claim_every_layer("k", f, bad, "With PTQ, 4-bit weights")
     assert c.holds is False and c.numbers["worst_layer"] == "l3" and c.numbers["above"] == ["l3"]
     # 1.3 points: above 1 point at 95 % but not with Bonferroni over 9 layers -> undetermined
     edge = {**small, "l3": wrong(130)}
-    d = LC.paired(f, edge["l3"])
+    d = LC.per_image_difference(f, edge["l3"])
     assert d["low"] > 0.01
-    assert LC.claim_every_layer(f, edge, "x").holds is None
+    assert LC.claim_every_layer("k", f, edge, "x").holds is None
 
 
 def test_jets_hold_all_one_failure_one_undetermined():
-    yes, no, unknown = (LC.claim_within(ones(), wrong(k), "x") for k in (10, 300, 100))
+    yes, no, unknown = (LC.claim_within("k", ones(), wrong(k), "x") for k in (10, 300, 100))
     claim, table = LC.jets_hold([("a", "lab3_1", yes), ("b", "lab3_3", yes)])
     assert claim.holds is True and list(table["here"]) == ["holds", "holds"]
     assert LC.jets_hold([("a", "", yes), ("b", "", no), ("c", "", unknown)])[0].holds is False

@@ -6,7 +6,6 @@ import math
 import pandas as pd
 import pytest
 import torch
-from scipy import stats
 from torch import nn
 
 from lab_utils.labs import lab3
@@ -37,13 +36,20 @@ def test_clipping_reads_the_linear_inputs():
     assert row["integer_bits"] == 2
 
 
-def test_paired_difference_and_matches_float_both_ways():
-    d = L.paired_difference(lost=30, gained=10, n=10_000)
-    assert d["diff_pts"] == pytest.approx(-0.2)
-    assert d["p"] == pytest.approx(stats.binomtest(10, 40, 0.5).pvalue)
-    assert L.matches_float("x", 30, 10, 10_000).holds is True  # CI about -0.33..-0.07: inside ±0.5
-    assert L.matches_float("x", 900, 10, 10_000).holds is False  # about -8.9 points
-    assert L.matches_float("x", 3, 2, 500).holds is None  # too few jets: the interval (±0.9 points) spans the margin
+def test_matches_float_both_ways_with_its_evidence_numbers():
+    c = L.matches_float("m", "x", lost=30, gained=10, n=10_000)
+    # quantized minus float: (10 - 30) / 10,000 = -0.2 points; Agresti-Min: (10 - 30) / 10,002 +/- z * se with
+    # se = sqrt((41 / 10,002 - (20 / 10,002)^2) / 10,002); McNemar exact: 2 * P(X <= 10), X ~ Bin(40, 1/2)
+    se = math.sqrt((41 / 10_002 - (20 / 10_002) ** 2) / 10_002)
+    assert c.numbers["diff_pts"] == pytest.approx(-0.2)
+    assert c.numbers["low_pts"] == pytest.approx(100 * (-20 / 10_002 - 1.959964 * se), abs=1e-5)
+    assert c.numbers["high_pts"] == pytest.approx(100 * (-20 / 10_002 + 1.959964 * se), abs=1e-5)
+    assert c.numbers["p"] == pytest.approx(2 * sum(math.comb(40, k) for k in range(11)) / 2**40)
+    assert c.key == "m" and "30 jets lost / 10 gained of n = 10000" in c.evidence
+    assert c.holds is True  # CI about -0.33..-0.07: inside ±0.5
+    assert L.matches_float("m", "x", 900, 10, 10_000).holds is False  # about -8.9 points
+    assert L.matches_float("m", "x", 3, 2, 500).holds is None  # too few jets: the interval (±0.9 points) spans the margin
+    assert L.matches_float("m", "x", 0, 0, 100).holds is None  # nothing discordant on 100 jets proves nothing
 
 
 def _grid(drops, in_bits, w_bits=None):
@@ -163,8 +169,8 @@ def test_step_claim_both_ways():
 
 
 def test_ptq_check_verdicts():
-    keeps = L.matches_float("w", 30, 10, 10_000)
-    loses = L.matches_float("w", 900, 10, 10_000)
+    keeps = L.matches_float("m", "w", 30, 10, 10_000)
+    loses = L.matches_float("m", "w", 900, 10, 10_000)
     df = pd.DataFrame({"drop_pts": [0.1, 0.2]})
     assert L.ptq_check(df, keeps).verdict == "agrees"
     assert L.ptq_check(df.assign(drop_pts=[0.1, 5.0]), keeps).verdict == "partly"

@@ -47,23 +47,23 @@ def test_target_epsilon_is_never_finer_than_the_evaluation():
 
 def test_claim_fewer_trials_both_ways_and_against_scipy():
     fast, slow = np.arange(1, 41, dtype=float), np.arange(20, 60, dtype=float)
-    c = lab3_samplers.claim_fewer_trials("s", fast, slow, budget=50)
+    c = lab3_samplers.claim_fewer_trials("k", "s", fast, slow, budget=50)
     assert c.holds is True and "n = 40 + 40" in c.evidence and "reached 40/40 vs 31/40" in c.evidence
     # the never-reached runs (>= 51 -> 51) enter as budget + 1; the p is scipy's on those values
     p = stats.mannwhitneyu(fast, slow, alternative="less", method="asymptotic").pvalue
     assert c.numbers["p"] == pytest.approx(p)
-    assert lab3_samplers.claim_fewer_trials("s", slow, fast, budget=50).holds is False
-    same = lab3_samplers.claim_fewer_trials("s", fast, fast.copy(), budget=50)
+    assert lab3_samplers.claim_fewer_trials("k", "s", slow, fast, budget=50).holds is False
+    same = lab3_samplers.claim_fewer_trials("k", "s", fast, fast.copy(), budget=50)
     assert same.holds is False and same.numbers["p"] > 0.4
 
 
 def test_claim_reaches_more_often_both_ways():
     a = np.r_[np.full(45, 10.0), np.full(5, 151.0)]
     b = np.r_[np.full(20, 10.0), np.full(30, 151.0)]
-    c = lab3_samplers.claim_reaches_more_often("s", a, b, budget=150)
+    c = lab3_samplers.claim_reaches_more_often("k", "s", a, b, budget=150)
     assert c.holds is True and c.numbers["reached_a"] == 45 and c.numbers["reached_b"] == 20
     assert c.numbers["p"] == pytest.approx(stats.fisher_exact([[45, 5], [20, 30]], alternative="greater")[1])
-    assert lab3_samplers.claim_reaches_more_often("s", b, a, budget=150).holds is False
+    assert lab3_samplers.claim_reaches_more_often("k", "s", b, a, budget=150).holds is False
 
 
 def test_claim_random_order_law_on_real_replays_and_on_a_biased_order():
@@ -73,11 +73,11 @@ def test_claim_random_order_law_on_real_replays_and_on_a_biased_order():
     target = np.sort(table.values)[-4]
     m = replay.good_count(table, target)
     t = lab3_samplers.trials_by_sampler(study, target)["brute-force"]
-    c = lab3_samplers.claim_random_order_law("s", t, table.n, m, table.n)
+    c = lab3_samplers.claim_random_order_law("k", "s", t, table.n, m, table.n)
     assert c.holds is True and c.numbers["bins"] >= 3
     biased = np.minimum(t, 2.0)  # an order that always finds a good one by the second trial
-    assert lab3_samplers.claim_random_order_law("s", biased, table.n, m, table.n).holds is False
-    assert lab3_samplers.claim_random_order_law("s", t[:3], table.n, m, table.n).holds is None  # one bin: no test
+    assert lab3_samplers.claim_random_order_law("k", "s", biased, table.n, m, table.n).holds is False
+    assert lab3_samplers.claim_random_order_law("k", "s", t[:3], table.n, m, table.n).holds is None  # one bin: no test
 
 
 def _study_with(first_a, first_b, n_seeds=60):

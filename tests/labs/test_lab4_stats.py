@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lab_utils.analysis import claims
 from lab_utils.labs import lab4, lab4_stats
 
 
@@ -98,7 +99,7 @@ def test_confirm_runs_and_claims_both_ways():
     up = pd.concat([_runs({(2, 4): [0.770, 0.771, 0.772, 0.771], (1, 1): [0.760, 0.761, 0.759, 0.760]}, model=m,
                           phase="confirm") for m in ("faithful", "fixed")])
     out = lab4_stats.confirm_claims(up, {"faithful": (2, 4), "fixed": (2, 4)}, base=(1, 1), target=(2, 4))
-    beats = [c for c in out if "beats the base" in c.statement]
+    beats = [c for c in out if c.key.startswith("confirm.beats_base.")]
     assert [c.holds for c in beats] == [True, True] and all(c.numbers["low"] > 0 for c in beats)
     flat = pd.concat([_runs({(2, 4): [0.760, 0.762, 0.759, 0.761], (1, 1): [0.761, 0.760, 0.762, 0.759]}, model=m,
                             phase="confirm") for m in ("faithful", "fixed")])
@@ -116,8 +117,8 @@ def test_target_claim_equivalent_worse_and_undetermined():
     wide = conf([0.70, 0.80, 0.75], [0.72, 0.78, 0.76])
     got = []
     for c in (margin_ok, worse, wide):
-        claim = [x for x in lab4_stats.confirm_claims(c, {"fixed": (3, 3)}, base=(1, 1), target=(2, 4))
-                 if "target" in x.statement and x.statement.startswith("fixed")][0]
+        claim = claims.find(lab4_stats.confirm_claims(c, {"fixed": (3, 3)}, base=(1, 1), target=(2, 4)),
+                            "confirm.target_among_best.fixed")
         got.append(claim.holds)
     assert got == [True, False, None]
 

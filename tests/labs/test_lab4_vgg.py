@@ -39,16 +39,10 @@ def test_pick_architectures_extremes_and_seeded_random_valid_ones():
     assert len(L.pick_architectures((4, 8), (4, 4, 4, 4, 4, 4), 9)) == 3 + 5  # the pool runs out: 7 - 2 fixed
 
 
-def test_holm_against_hand_values():
-    # sorted 0.01, 0.03, 0.04 times 3, 2, 1 = 0.03, 0.06, 0.04 -> running max 0.03, 0.06, 0.06
-    assert L.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
-    assert L.holm([0.5, 0.9]).tolist() == [1.0, 1.0]
-
-
-def test_paired_counts_and_exact_mcnemar():
+def test_compare_counts_and_exact_mcnemar():
     a = np.array([1, 1, 1, 1, 0, 0, 1, 0], bool)
     b = np.array([1, 0, 0, 0, 0, 1, 1, 0], bool)  # a right alone on 3 images, b alone on 1
-    r = L.paired(a, b)
+    r = L.compare(a, b)
     assert r["diff"] == pytest.approx(2 / 8)
     assert r["p_greater"] == pytest.approx(stats.binom.sf(2, 4, 0.5))  # P(X >= 3), X ~ Bin(4, 1/2) = 5/16
     assert r["p_less"] == pytest.approx(stats.binom.cdf(3, 4, 0.5))

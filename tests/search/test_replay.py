@@ -186,17 +186,6 @@ def test_reach_table_by_hand():
     assert eff.good_count(table, 4.5) == 2
 
 
-def test_mean_band_matches_scipy_interval():
-    from scipy import stats
-
-    c = np.array([[1.0, 2.0], [2.0, 4.0], [4.0, 9.0]])
-    mean, lo, hi = eff.mean_band(c)
-    for j in range(2):
-        a, b = stats.t.interval(0.95, 2, loc=c[:, j].mean(), scale=stats.sem(c[:, j]))
-        assert (lo[j], hi[j]) == pytest.approx((a, b))
-    assert mean.tolist() == pytest.approx([7 / 3, 5.0])
-
-
 def test_bad_inputs_are_lab_errors():
     with pytest.raises(LabError, match="values"):
         eff.ReplayTable({"a": (1, 2)}, np.array([1.0]))
