@@ -142,14 +142,13 @@ def layerwise_table(space, objective: str = "accuracy", scale: float = 100.0, ch
 
 def _chain_nodes(space):
     """The space's graph nodes and, per node, the searched keys that belong to it; checks that the
-    space is by name and the model a chain of modules."""
+    space is by name and the model a chain of modules (:meth:`~lab_utils.passes.graph.LabGraph.chain`)."""
     if getattr(space, "by", None) != "name":
         raise LabError("layerwise_table: needs a by-name mixed_precision_ptq space")
-    calls = [n for n in space.graph.model.graph.nodes if n.op not in ("placeholder", "output")]
-    if any(n.op != "call_module" for n in calls) or any(len(n.users) != 1 for n in calls[:-1]):
+    nodes = space.graph.chain()
+    if nodes is None:
         raise LabError("layerwise_table: the model must be a chain of modules (a Sequential)")
     choices = space.variable()
-    nodes = space.graph.nodes()
     by_node = {n.name: [k for k in choices if k.split("/")[0] == n.name] for n in nodes}
     if sum(len(v) for v in by_node.values()) != len(choices):
         raise LabError("layerwise_table: every searched parameter must belong to one node (by name)")

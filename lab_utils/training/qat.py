@@ -45,7 +45,7 @@ from lab_utils.passes import graph as graph_mod
 from lab_utils.passes.quantize import quantize_model, quantize_transform_pass
 from lab_utils.progress import progress_bar
 from lab_utils.training import slots
-from lab_utils.training.qat_slots import SlotChain, chain_nodes
+from lab_utils.training.qat_slots import SlotChain, slot_nodes
 from lab_utils.training.train import (
     SMALL_MODEL_PARAMS,
     check_minibatches,
@@ -305,7 +305,7 @@ def qat_runs(model: nn.Module, configs: list[dict], splits, recipe: QATRecipe = 
     resolved = [{"by": "name", "default": {"config": {"name": None}}, **{k: {"config": c} for k, c in nc.items()}}
                 for nc in node_cfgs]
     out: list[dict | None] = [None] * len(configs)
-    if chain_nodes(graph_mod.trace(model)) is None:
+    if slot_nodes(graph_mod.trace(model)) is None:
         for j in progress_bar(range(len(configs)), desc="QAT", progress=progress):
             out[j] = _qat_one(model, resolved[j], seeds[j], splits, recipe)
     else:
