@@ -11,6 +11,7 @@ from lab_utils.models import build_model
 from lab_utils.passes.graph import LabGraph, op_type, pass_entry, trace
 from lab_utils.passes.quantize import LinearInteger, lab_config, quantize_transform_pass
 from lab_utils.passes.widths import redefine_linear_transform_pass
+from tests.helpers import Residual
 
 
 def test_jsc_tiny_nodes_are_mase_names_and_ops():
@@ -142,13 +143,4 @@ def test_chain_with_ops_and_on_the_lab_models():
     assert graph.chain(("linear",)) is None  # a ReLU is not among the ops
     assert [n.name for n in trace(build_model("jsc-tiny")).chain()] == [f"seq_blocks_{i}" for i in range(4)]
     assert len(trace(build_model("vgg7", channels=(4, 4, 8, 8, 8, 8), fc=16)).chain()) == 27  # Flatten is a module
-
-    class Residual(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.a = nn.Linear(4, 4)
-
-        def forward(self, x):
-            return x + self.a(x)
-
     assert trace(Residual()).chain() is None

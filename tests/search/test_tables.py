@@ -6,7 +6,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from torch import nn
 
 from lab_utils.errors import LabError
 from lab_utils.models import build_model
@@ -16,7 +15,7 @@ from lab_utils.search import tables
 from lab_utils.search.config import parse_config
 from lab_utils.search.space import build_context
 from lab_utils.training.train import evaluate
-from tests.helpers import BlobSplits, trained_on_blobs
+from tests.helpers import BlobSplits, Residual, trained_on_blobs
 
 
 def _by_name_space(model, blobs, nodes):
@@ -49,20 +48,11 @@ def test_layerwise_table_equals_space_evaluate(blobs):
     assert 100 * evaluate(q, *blobs.split("val"))["accuracy"] == pytest.approx(slow.values[j])
 
 
-class _Residual(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.a = nn.Linear(16, 16)
-
-    def forward(self, x):
-        return x + self.a(x)
-
-
 def test_layerwise_table_refuses_what_it_cannot_walk():
     with pytest.raises(LabError, match="^layerwise_table: needs a by-name"):
         tables.layerwise_table(SimpleNamespace(by="type"))
     with pytest.raises(LabError, match="^layerwise_table: the model must be a chain of modules"):
-        tables.layerwise_table(SimpleNamespace(by="name", graph=trace(_Residual())))
+        tables.layerwise_table(SimpleNamespace(by="name", graph=trace(Residual())))
     stray = SimpleNamespace(by="name", graph=trace(build_model("jsc-tiny")),
                             variable=lambda: {"seq_blocks_2/weight_width": [2, 4], "elsewhere/weight_width": [2]})
     with pytest.raises(LabError, match="^layerwise_table: every searched parameter must belong to one node"):
