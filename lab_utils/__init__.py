@@ -10,14 +10,17 @@ training -> analysis -> search -> report), bottom to top:
   ``jsc_sim`` (the simulator), ``cifar10`` (readers, download, augmentation), ``tiny_images``
   (generated image sets for tests); ``load_dataset`` dispatches by name;
 - ``models``: the lab models by name;
-- ``passes/``: ``graph`` (torch.fx tracing), ``quantize`` (fixed-point layers and the quantize pass),
+- ``passes/``: ``graph`` (torch.fx tracing, the chain-of-modules test), ``quantize`` (fixed-point layers and the quantize pass),
   ``widths`` (width transforms);
 - ``training/``: ``train`` (loop, evaluation, metrics, thread count), ``checkpoints``, ``candidates``
-  (trained-model cache), ``batched`` (many small candidates as one model), ``supernet`` (VGG7);
+  (trained-model cache), ``batched`` (many small candidates as one model), ``qat`` and ``qat_slots``
+  (quantization-aware training of many configurations as one model), ``slots`` (their groups, worker
+  processes and the package's one process pool), ``supernet`` (VGG7);
 - ``analysis/``: ``cost`` (params, MACs, FLOPs, bit-ops, size, latency), ``pareto``;
 - ``search/``: ``config`` (the TOML), ``space`` (protocol, registry, context), ``spaces/`` (one module
-  per registered space), ``samplers``, ``strategy``, ``storage``, ``outputs``, ``replay``, ``faults``
-  (test-only kill hook), ``run``, ``cli``;
+  per registered space), ``samplers``, ``strategy``, ``storage``, ``journal`` (journal-file check and
+  repair), ``outputs``, ``replay``, ``tables`` (the tables replayed: every configuration evaluated
+  once), ``faults`` (test-only kill hook), ``run``, ``cli``;
 - ``report/``: ``paths``, ``notebook`` (the notebook API), ``plots`` (every figure), ``harness``
   (papermill and the HTML report);
 - ``labs/``: one helper module per lab notebook (and ``presets``, the quick-mode parameters);

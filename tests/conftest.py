@@ -35,7 +35,7 @@ SLOW_TESTS = frozenset({
     "tests/search/test_cli.py::test_bad_input_exits_2_one_line_study_untouched",  # eight CLI processes
     "tests/search/test_cli.py::test_sigkill_then_rerun_covers_each_configuration_once",
     "tests/search/test_vgg_channels.py::test_search_runs_and_trial_metrics_equal_direct_evaluation",
-    "tests/labs/test_lab3.py::test_layerwise_table_equals_space_evaluate",
+    "tests/search/test_tables.py::test_layerwise_table_equals_space_evaluate",
     "tests/labs/test_lab4.py::test_cli_searches_links_the_cache_and_reports_a_failure",  # CLI processes
     "tests/report/test_preflight.py::test_cli_stops_before_any_notebook",  # CLI process
     "tests/report/test_preflight.py::test_cli_rejects_an_unknown_parameter",  # CLI process

@@ -1,4 +1,4 @@
-"""Helpers shared by the tests: CLI runners, a tiny trained checkpoint, small search configs."""
+"""Helpers shared by the tests: CLI runners, a tiny trained checkpoint, small search configs, small models."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from lab_utils.data import load_dataset
 from lab_utils.models import build_model
@@ -148,3 +149,14 @@ def trained_on_blobs(name, blobs):
         torch.nn.functional.cross_entropy(m(blobs.x_train[:1000]), blobs.y_train[:1000]).backward()
         opt.step()
     return m.eval()
+
+
+class Residual(nn.Module):
+    """``x + Linear(x)`` on ``width`` features: a model that is not a chain of modules (an fx ``add``)."""
+
+    def __init__(self, width: int = 16):
+        super().__init__()
+        self.a = nn.Linear(width, width)
+
+    def forward(self, x):
+        return x + self.a(x)

@@ -1,12 +1,9 @@
-"""Lab 3.4's sample-efficiency study: the tables the samplers replay and what the notebook reads off them.
+"""Lab 3.4's sample-efficiency study: the spaces the samplers are compared on and what the notebook reads off them.
 
 How it works: :func:`build_space` gets a search-engine space from the engine's own constructor
-(:func:`lab_utils.search.space.build_context`) on a model and data already in memory.
-:func:`space_table` evaluates every unique configuration of that space once through the space's
-own ``evaluate`` and returns the :class:`~lab_utils.search.replay.ReplayTable` the samplers
-replay; :func:`layerwise_table` computes the same table for a per-layer space far faster, reusing
-shared prefixes (hand-written: a depth-first walk that quantizes each layer's output once per
-prefix, which no library offers for fx graphs). :func:`target_epsilon` sets
+(:func:`lab_utils.search.space.build_context`) on a model and data already in memory, and
+:func:`three_layer_space_config` writes the per-layer space's config; the tables the samplers replay
+are computed from such a space by :mod:`lab_utils.search.tables`. :func:`target_epsilon` sets
 the target "within ε of the best" no finer than the evaluation resolves; the ``claim_*`` functions and
 :func:`check_first_trials` turn replayed studies into tested conclusions (Mann–Whitney U, Fisher exact,
 chi-square goodness of fit to the exact random-order law); :func:`ecdf_data` and
@@ -15,22 +12,17 @@ chi-square goodness of fit to the exact random-order law); :func:`ecdf_data` and
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
 import pandas as pd
-import torch
 from scipy import stats
 
 from lab_utils.analysis import claims
 from lab_utils.analysis import stats as S
 from lab_utils.errors import LabError
-from lab_utils.passes.quantize import quantize_transform_pass
-from lab_utils.progress import progress_bar
 from lab_utils.search.config import SearchConfig, load_config, parse_config
 from lab_utils.search.replay import (
-    ReplayTable,
     censored_trials,
     exact_first_hit_test,
     expected_best,
@@ -38,31 +30,6 @@ from lab_utils.search.replay import (
     good_count,
 )
 from lab_utils.search.space import build_context
-from lab_utils.training.train import metrics_from_logits, num_threads
-
-
-def space_table(space, objective: str = "accuracy", scale: float = 100.0, progress: bool = False):
-    """Evaluate every unique configuration of a search-engine ``space`` once (its own ``evaluate``)
-    and return ``(ReplayTable of scale·objective, DataFrame of every metric per configuration)``.
-
-    Only the space's variable parameters become replay parameters (the ones a sampler suggests);
-    the default ``scale=100`` puts accuracy in percentage points.
-    """
-    choices = space.variable()
-    keys = list(choices)
-    fixed = {k: v[0] for k, v in space.choices().items() if len(v) == 1}
-    rows = []
-    combos = list(itertools.product(*(range(len(choices[k])) for k in keys)))
-    for idx in progress_bar(combos, desc=f"evaluate {len(combos)} configurations", progress=progress, leave=False):
-        config = {**fixed, **{k: choices[k][i] for k, i in zip(keys, idx)}}
-        metrics = space.evaluate(config)
-        if objective not in metrics:
-            raise LabError(f"objective: the space does not measure {objective!r}; it gives {', '.join(metrics)}")
-        rows.append({**{k: choices[k][i] for k, i in zip(keys, idx)}, **metrics})
-    frame = pd.DataFrame(rows)
-    table = ReplayTable(choices, scale * frame[objective].to_numpy(float), "maximize",
-                        f"{objective} x {scale:g}")
-    return table, frame
 
 
 def three_layer_space_config(weight_widths=(2, 4, 8), weight_fracs=(2, 4, 6), data_in_widths=(4, 8),
@@ -98,93 +65,6 @@ def build_space(config, model, splits, checkpoint=None, metrics=None):
         cfg = load_config(config)
     space, _ = build_context(cfg, model=model, splits=splits, checkpoint=checkpoint, metrics=metrics)
     return space, cfg
-
-
-# ----------------------------------------------------------------------------- the per-layer table
-def layerwise_table(space, objective: str = "accuracy", scale: float = 100.0, chunk: int = 65536,
-                    progress: bool = False):
-    """The same table as :func:`space_table` for a by-name ``mixed_precision_ptq`` space on a chain
-    model, computed without re-running the pass per configuration (written by hand because
-    ``space.evaluate`` copies and re-quantizes the whole graph per call: thousands of calls).
-
-    Each node's quantized module is built ONCE per per-node choice with the real pass
-    (``quantize_transform_pass`` on ``space.pass_args``), and the configurations are walked depth
-    first, layer by layer, reusing the activations of the shared prefix. Every module computes
-    exactly what it computes inside the quantized graph, and the objective comes from the same
-    :func:`lab_utils.training.train.metrics_from_logits`, so the values equal ``space.evaluate``'s
-    (the tests check it).
-    """
-    nodes, by_node = _chain_nodes(space)
-    choices = space.variable()
-    options = _node_options(space, nodes, by_node)
-    x, y = space.ctx.splits.split(space.ctx.eval_split)
-    if space.ctx.eval_samples is not None:
-        x, y = x[: space.ctx.eval_samples], y[: space.ctx.eval_samples]
-    keys_order = [k for n in nodes for k in by_node[n.name]]
-    shape = tuple(len(choices[k]) for k in choices)
-    values = np.full(int(np.prod(shape)), np.nan)
-    bar = progress_bar(total=len(values), desc=f"evaluate {len(values)} configurations", progress=progress, leave=False)
-
-    def record(logits, idx):
-        pos = dict(zip(keys_order, idx))
-        flat = np.ravel_multi_index(tuple(pos[k] for k in choices), shape)
-        values[flat] = scale * metrics_from_logits(logits, y)[objective]
-        bar.update(1)
-
-    # one thread: thousands of tiny ops, where the thread hand-off costs more than it saves
-    try:
-        with num_threads(1), torch.inference_mode():
-            _walk(options, 0, [x[i:i + chunk] for i in range(0, x.shape[0], chunk)], (), record)
-    finally:
-        bar.close()
-    return ReplayTable(choices, values, "maximize", f"{objective} x {scale:g}")
-
-
-def _chain_nodes(space):
-    """The space's graph nodes and, per node, the searched keys that belong to it; checks that the
-    space is by name and the model a chain of modules."""
-    if getattr(space, "by", None) != "name":
-        raise LabError("layerwise_table: needs a by-name mixed_precision_ptq space")
-    calls = [n for n in space.graph.model.graph.nodes if n.op not in ("placeholder", "output")]
-    if any(n.op != "call_module" for n in calls) or any(len(n.users) != 1 for n in calls[:-1]):
-        raise LabError("layerwise_table: the model must be a chain of modules (a Sequential)")
-    choices = space.variable()
-    nodes = space.graph.nodes()
-    by_node = {n.name: [k for k in choices if k.split("/")[0] == n.name] for n in nodes}
-    if sum(len(v) for v in by_node.values()) != len(choices):
-        raise LabError("layerwise_table: every searched parameter must belong to one node (by name)")
-    return nodes, by_node
-
-
-def _node_options(space, nodes, by_node) -> list[list]:
-    """Per node, ``(index tuple of its keys, quantized module)`` for each of its choices, built by
-    the real pass with every other parameter at its first choice."""
-    graph, choices = space.graph, space.variable()
-    fixed = {k: v[0] for k, v in space.choices().items() if len(v) == 1}
-    base = {**fixed, **{k: v[0] for k, v in choices.items()}}
-    options = []
-    for n in nodes:
-        keys = by_node[n.name]
-        if not keys:
-            q, _ = quantize_transform_pass(graph, space.pass_args(base))
-            options.append([((), q.model.get_submodule(n.target).eval())])
-            continue
-        opts = []
-        for idx in itertools.product(*(range(len(choices[k])) for k in keys)):
-            cfg = {**base, **{k: choices[k][i] for k, i in zip(keys, idx)}}
-            q, _ = quantize_transform_pass(graph, space.pass_args(cfg))
-            opts.append((idx, q.model.get_submodule(n.target).eval()))
-        options.append(opts)
-    return options
-
-
-def _walk(options, depth, h, idx_so_far, record):
-    """Depth first over the per-node options: ``h`` holds the activation chunks after ``depth`` nodes."""
-    if depth == len(options):
-        record(torch.cat(h), idx_so_far)
-        return
-    for idx, module in options[depth]:
-        _walk(options, depth + 1, [module(c) for c in h], idx_so_far + idx, record)
 
 
 # ----------------------------------------------------------------------------- sample efficiency (lab3_4)

@@ -86,6 +86,31 @@ class LabGraph:
                 out.append(NodeInfo(node.name, op_type(module), module, str(node.target)))
         return out
 
+    def chain(self, ops: tuple[str, ...] | None = None) -> list[NodeInfo] | None:
+        """The module nodes in order if the graph is a chain of modules, else None.
+
+        A chain: one input, then one or more ``call_module`` nodes, each called with the previous
+        node's output as its only argument (positional, no keywords), then the output, which returns
+        the last one. Calling the modules one after another, each on the previous one's output,
+        then computes the graph, which is what the callers do. Not a chain: a branch (a node's
+        output used twice, or two nodes on the input), a residual sum, a function or method call
+        (``torch.flatten``, ``x.view``), a constant (``get_attr``), a second input, a tuple output.
+
+        ``ops``: also require every node's op type (:func:`op_type`) among these. A caller that
+        rewrites each layer type by hand passes the types it writes
+        (:class:`~lab_utils.training.qat_slots.SlotChain`); one that only calls the modules passes
+        ``None``, any module (:func:`lab_utils.search.tables.layerwise_table`).
+        """
+        fx_nodes = list(self.model.graph.nodes)
+        if len(fx_nodes) < 3 or fx_nodes[0].op != "placeholder" or fx_nodes[-1].op != "output":
+            return None
+        if any(n.op != "call_module" for n in fx_nodes[1:-1]):
+            return None
+        if any(tuple(n.args) != (prev,) or n.kwargs for prev, n in zip(fx_nodes, fx_nodes[1:])):
+            return None
+        infos = self.nodes()
+        return None if ops is not None and any(n.op not in ops for n in infos) else infos
+
     def names(self) -> list[str]:
         return [n.name for n in self.nodes()]
 

@@ -8,7 +8,9 @@
 - :mod:`.samplers`: Optuna samplers by name and brute force's seeded order (shared by the engine
   and the replay). :mod:`.strategy`: the objective (MASE's scaled metrics), the study's waiting
   queue and the worker loop. :mod:`.storage`: storages, trial
-  hand-out, killed-worker recovery. :mod:`.replay`: sampler sample-efficiency by replaying a table.
+  hand-out, killed-worker recovery; :mod:`.journal`: a journal file checked (and repaired) before
+  anything is appended; :mod:`.faults`: the test-only kill hook. :mod:`.replay`: sampler sample-efficiency by replaying a table;
+  :mod:`.tables`: the tables replayed (every configuration of a space evaluated once).
 - :mod:`.outputs`: ``trials.csv``, ``best.json``, ``config.toml`` and the best-trials table.
 - :mod:`.run` / :mod:`.cli`: ``python -m lab_utils search --config FILE ...``; ``run.run_search``
   returns a ``SearchResult`` (status, space, study, splits).

@@ -46,9 +46,7 @@ Everything here is written by hand because Optuna has no replay or sample-effici
 from __future__ import annotations
 
 import math
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,6 +59,7 @@ from lab_utils.analysis.stats import proportion_ci
 from lab_utils.errors import LabError
 from lab_utils.progress import progress_bar
 from lab_utils.search.samplers import DIRECTIONS, SAMPLERS, brute_force_order, make_sampler
+from lab_utils.training import slots
 
 
 # ----------------------------------------------------------------------------- the table
@@ -196,9 +195,11 @@ class SamplerStudy:
 
 
 def _replay_many(table: ReplayTable, sampler: str, seeds: list, n_trials: int, n_startup_trials: int):
-    """Worker task: :func:`replay` one sampler over several seeds; returns ``(values, configs)`` stacked."""
+    """Worker task: :func:`replay` one sampler over several seeds; returns ``(values, configs)`` stacked
+    and the task's seconds."""
+    t0 = time.perf_counter()
     traces = [replay(table, sampler, seed, n_trials, n_startup_trials) for seed in seeds]
-    return np.stack([t.values for t in traces]), np.stack([t.configs for t in traces])
+    return np.stack([t.values for t in traces]), np.stack([t.configs for t in traces]), time.perf_counter() - t0
 
 
 def sampler_study(table: ReplayTable, samplers=("brute-force", "tpe", "random", "qmc"), seeds=range(20),
@@ -206,9 +207,9 @@ def sampler_study(table: ReplayTable, samplers=("brute-force", "tpe", "random", 
                   progress: bool = False) -> SamplerStudy:
     """:func:`replay` every sampler with every seed over the same budget.
 
-    ``workers > 1`` spreads (sampler, block of seeds) tasks over that many processes
-    (``concurrent.futures.ProcessPoolExecutor`` with the ``spawn`` context: a clean interpreter, no
-    forked torch/OpenMP state). Each replay depends only on (table, sampler, seed, budget), so the
+    ``workers > 1`` spreads (sampler, block of seeds) tasks over that many spawned processes
+    (:func:`lab_utils.training.slots.run_jobs`: a clean interpreter, no forked torch/OpenMP state).
+    Each replay depends only on (table, sampler, seed, budget), so the
     result is identical to ``workers=1`` (the tests check it); ``seconds`` is then the wall time of
     the whole study, per sampler the sum of its tasks' times.
     """
@@ -225,20 +226,13 @@ def sampler_study(table: ReplayTable, samplers=("brute-force", "tpe", "random", 
     tasks = [(s, blk) for s in samplers for blk in blocks]
     bar = progress_bar(total=len(tasks), desc="replay", progress=progress, leave=False)
     results = {}
-    if workers == 1:
-        for s, blk in tasks:
-            t0 = time.perf_counter()
-            results[(s, blk)] = _replay_many(table, s, [seeds[i] for i in blk], n_trials, n_startup_trials)
-            out.seconds[s] = out.seconds.get(s, 0.0) + time.perf_counter() - t0
-            bar.update(1)
-    else:
-        t0 = time.perf_counter()
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_replay_many, table, s, [seeds[i] for i in blk], n_trials, n_startup_trials):
-                       (s, blk) for s, blk in tasks}
-            for fut in as_completed(futures):
-                results[futures[fut]] = fut.result()
-                bar.update(1)
+    t0 = time.perf_counter()
+    jobs = [(table, s, [seeds[i] for i in blk], n_trials, n_startup_trials) for s, blk in tasks]
+    for i, (values, configs, seconds) in slots.run_jobs(_replay_many, jobs, workers):
+        results[tasks[i]] = values, configs
+        out.seconds[tasks[i][0]] = out.seconds.get(tasks[i][0], 0.0) + seconds
+        bar.update(1)
+    if workers > 1:
         out.seconds["all (wall)"] = time.perf_counter() - t0
     bar.close()
     position = np.concatenate(blocks)  # row r of the concatenated blocks is seed position position[r]

@@ -32,20 +32,16 @@ float tolerance (sums run in another order; ``torch.optim.Adam`` is fused).
 
 :func:`train_runs` adds the candidate disk cache of :mod:`lab_utils.training.candidates` (same keys, same
 file format) and trains the missing runs' groups in ``workers`` spawned processes with one torch
-thread each (why one thread: :func:`lab_utils.training.train.num_threads`); each group is
-deterministic, so the result is the same with one process or two.
+thread each (:mod:`lab_utils.training.slots`; why one thread: :func:`lab_utils.training.train.num_threads`);
+each group is deterministic, so the result is the same with one process or two.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
-from multiprocessing import get_context
-from types import SimpleNamespace
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -53,7 +49,7 @@ from torch import nn
 from lab_utils.errors import LabError
 from lab_utils.models import build_model
 from lab_utils.progress import progress_bar
-from lab_utils.training import candidates
+from lab_utils.training import candidates, slots
 from lab_utils.training.train import History, Recipe, check_minibatches, make_optimizer, minibatches, num_threads
 
 MODEL = "jsc-three-linear-layers"
@@ -311,23 +307,12 @@ def seeded_init(hidden: tuple[int, int], seed: int, logit_relu: bool = True) -> 
 
 
 # ----------------------------------------------------------------------------- many runs: cache, groups, processes
-_WORKER: dict = {}
-
-
-def _init_worker(arrays: dict, recipe: Recipe) -> None:
-    """A spawned worker: one torch thread, the training and validation tensors (sent once, as numpy)."""
-    torch.set_num_threads(1)
-    _WORKER["data"] = SimpleNamespace(**{k: torch.from_numpy(v) for k, v in arrays.items()})
-    _WORKER["recipe"] = recipe
-
-
-def _train_group(group: list[tuple], padded: tuple[int, int], data=None, recipe=None):
+def _train_group(group: list[tuple], padded: tuple[int, int], data, recipe: Recipe):
     """Train one group of ``(hidden, seed, logit_relu)`` runs from their seeded inits; returns
-    ``(state dicts as numpy, histories)`` (numpy: plain pickles between processes)."""
-    data, recipe = data or _WORKER["data"], recipe or _WORKER["recipe"]
+    ``(state dicts as numpy, histories)`` (numpy: see :mod:`lab_utils.training.slots`)."""
     inits = [seeded_init(hid, s, relu) for hid, s, relu in group]
     models, hists = train_batched(inits, [s for _, s, _ in group], data, recipe, progress=False, padded=padded)
-    return [{k: v.numpy() for k, v in m.state_dict().items()} for m in models], hists
+    return [slots.to_numpy(m.state_dict()) for m in models], hists
 
 
 def plan_groups(runs: list[tuple]) -> list[tuple[tuple[int, int], list[int]]]:
@@ -340,8 +325,7 @@ def plan_groups(runs: list[tuple]) -> list[tuple[tuple[int, int], list[int]]]:
         classes.setdefault(width_class(runs[i][0]), []).append(i)
     groups = []
     for padded, idx in classes.items():
-        parts = math.ceil(len(idx) / MAX_SLOTS)
-        groups += [(padded, list(part)) for part in np.array_split(np.array(idx), parts)]
+        groups += [(padded, part) for part in slots.equal_parts(idx, MAX_SLOTS)]
     cost = lambda g: len(g[1]) * (N_IN * g[0][0] + g[0][0] * g[0][1] + N_OUT * g[0][1] + 2000)  # noqa: E731
     return sorted(groups, key=cost, reverse=True)
 
@@ -378,24 +362,15 @@ def train_runs(runs: list[tuple], splits, recipe: Recipe, *, cache_dir=None, pro
             j, r, key, desc, path = todo[i]
             hid, s, relu = runs[j]
             model = build_model(MODEL, hidden=hid, logit_relu=relu)
-            model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+            model.load_state_dict(slots.from_numpy(state))
             info = candidates.save_candidate(path, model.eval(), key, desc, splits, r, hist)
             out[j] = {"hidden": hid, "seed": s, "logit_relu": relu, "model": model, **info}
 
-    jobs = [(padded, [runs[todo[i][0]] for i in idx], idx) for padded, idx in groups]
+    jobs = [([runs[todo[i][0]] for i in idx], padded) for padded, idx in groups]
     bar = progress_bar(total=len(jobs), desc=f"{len(todo)} runs in {len(jobs)} groups", progress=progress)
-    if workers <= 1 or len(jobs) == 1:
-        for padded, group, idx in jobs:
-            store(idx, *_train_group(group, padded, splits, recipe))
-            bar.update()
-    else:
-        arrays = {k: getattr(splits, k).numpy() for k in ("x_train", "y_train", "x_val", "y_val")}
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                                 initargs=(arrays, recipe)) as pool:
-            futures = {pool.submit(_train_group, group, padded): idx for padded, group, idx in jobs}
-            for fut in as_completed(futures):
-                store(futures[fut], *fut.result())
-                bar.update()
+    for g, result in slots.run_groups(_train_group, jobs, splits, recipe, workers):
+        store(groups[g][1], *result)
+        bar.update()
     bar.close()
     return out
 

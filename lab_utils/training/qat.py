@@ -27,18 +27,15 @@ tolerance (sums run in another order).
 Supported for batching: chains of ``linear``, ``batch_norm1d``, ``relu``, ``identity`` (the JSC
 models). Any other model (a CNN) runs the same recipe one configuration after another on the
 quantized model itself (:func:`_qat_one`). Groups of at most :data:`MAX_SLOTS` slots run in
-``workers`` spawned processes with one torch thread each (as :func:`lab_utils.training.batched.train_runs`).
+``workers`` spawned processes with one torch thread each (:mod:`lab_utils.training.slots`, as
+:func:`lab_utils.training.batched.train_runs`).
 """
 
 from __future__ import annotations
 
 import math
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, fields
-from multiprocessing import get_context
-from types import SimpleNamespace
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -47,7 +44,8 @@ from lab_utils.errors import LabError
 from lab_utils.passes import graph as graph_mod
 from lab_utils.passes.quantize import quantize_model, quantize_transform_pass
 from lab_utils.progress import progress_bar
-from lab_utils.training.qat_slots import SlotChain, chain_nodes
+from lab_utils.training import slots
+from lab_utils.training.qat_slots import SlotChain, slot_nodes
 from lab_utils.training.train import (
     SMALL_MODEL_PARAMS,
     check_minibatches,
@@ -256,7 +254,7 @@ def _chain_group(model: nn.Module, node_cfgs: list[dict], seeds: list[int], data
 
         fit = _fit(loss_fn, list(chain.named_parameters()), seeds, data.x_train, data.y_train, recipe)
         vals = evaluate_chain(chain, data.x_val, data.y_val)
-    return [{"state": {k: v.numpy() for k, v in chain.slot_state(s).items()}, "val": vals[s],
+    return [{"state": slots.to_numpy(chain.slot_state(s)), "val": vals[s],
              "train_loss": fit["train_loss"][s], "batches": fit["batches"], "steps": fit["steps"],
              "samples": fit["samples"]} for s in range(len(seeds))]
 
@@ -269,31 +267,15 @@ def _qat_one(model: nn.Module, args: dict, seed: int, data, recipe: QATRecipe) -
         fit = _fit(lambda xb, yb, _row: F.cross_entropy(q(xb[0]), yb[0]).unsqueeze(0), list(q.named_parameters()),
                    [seed], data.x_train, data.y_train, recipe)
         val = evaluate(q, data.x_val, data.y_val)
-    return {"state": {k: v.detach().numpy() for k, v in q.state_dict().items()}, "val": val,
+    return {"state": slots.to_numpy(q.state_dict()), "val": val,
             "train_loss": fit["train_loss"][0], "batches": fit["batches"], "steps": fit["steps"],
             "samples": fit["samples"]}
 
 
 # ----------------------------------------------------------------------------- many configurations
-_WORKER: dict = {}
-
-
-def _init_worker(arrays: dict, recipe: QATRecipe) -> None:
-    """A spawned worker: one torch thread, the training and validation tensors (sent once, as numpy)."""
-    torch.set_num_threads(1)
-    _WORKER["data"] = SimpleNamespace(**{k: torch.from_numpy(v) for k, v in arrays.items()})
-    _WORKER["recipe"] = recipe
-
-
-def _worker_group(model, node_cfgs, seeds):
-    return _chain_group(model, node_cfgs, seeds, _WORKER["data"], _WORKER["recipe"])
-
-
 def plan_groups(n: int, workers: int = 1) -> list[list[int]]:
     """Consecutive groups of at most :data:`MAX_SLOTS` slots, a multiple of ``workers`` of them."""
-    k = math.ceil(n / MAX_SLOTS)
-    k = min(n, workers * math.ceil(k / workers)) if workers > 1 else k
-    return [list(map(int, part)) for part in np.array_split(np.arange(n), max(k, 1))]
+    return slots.equal_parts(range(n), MAX_SLOTS, workers)
 
 
 def resolve_configs(model: nn.Module, configs: list[dict]) -> list[dict]:
@@ -323,34 +305,22 @@ def qat_runs(model: nn.Module, configs: list[dict], splits, recipe: QATRecipe = 
     resolved = [{"by": "name", "default": {"config": {"name": None}}, **{k: {"config": c} for k, c in nc.items()}}
                 for nc in node_cfgs]
     out: list[dict | None] = [None] * len(configs)
-    if chain_nodes(graph_mod.trace(model)) is None:
+    if slot_nodes(graph_mod.trace(model)) is None:
         for j in progress_bar(range(len(configs)), desc="QAT", progress=progress):
             out[j] = _qat_one(model, resolved[j], seeds[j], splits, recipe)
     else:
         groups = plan_groups(len(configs), workers)
         jobs = [(model, [node_cfgs[j] for j in g], [seeds[j] for j in g]) for g in groups]
         bar = progress_bar(total=len(configs), desc=f"QAT of {len(configs)} configs", progress=progress)
-        if workers <= 1 or len(jobs) == 1:
-            done = ((g, _chain_group(*job, splits, recipe)) for g, job in zip(groups, jobs))
-            _collect(done, out, bar)
-        else:
-            arrays = {k: getattr(splits, k).numpy() for k in ("x_train", "y_train", "x_val", "y_val")}
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                                     initargs=(arrays, recipe)) as pool:
-                futures = [pool.submit(_worker_group, *job) for job in jobs]
-                _collect(((g, f.result()) for g, f in zip(groups, futures)), out, bar)
+        for g, results in slots.run_groups(_chain_group, jobs, splits, recipe, workers):
+            for j, res in zip(groups[g], results):
+                out[j] = res
+            bar.update(len(groups[g]))
         bar.close()
     for j, res in enumerate(out):
-        res["state_dict"] = {k: torch.from_numpy(v) for k, v in res.pop("state").items()}
+        res["state_dict"] = slots.from_numpy(res.pop("state"))
         out[j] = {"config": resolved[j], "seed": seeds[j], **res}
     return out
-
-
-def _collect(done, out: list, bar) -> None:
-    for group, results in done:
-        for j, res in zip(group, results):
-            out[j] = res
-        bar.update(len(group))
 
 
 def qat_model(model: nn.Module, result: dict) -> nn.Module:

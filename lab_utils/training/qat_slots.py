@@ -1,7 +1,7 @@
 """Many quantization configurations of one chain model as the slots of one module (for :mod:`.qat`).
 
 :class:`SlotChain` holds ``S`` copies of a model made of ``linear``, ``batch_norm1d``, ``relu`` and
-``identity`` layers in a chain (:func:`chain_nodes`): a Linear's weight is an ``(S, out, in)`` tensor
+``identity`` layers in a chain (:func:`slot_nodes`): a Linear's weight is an ``(S, out, in)`` tensor
 and one ``torch.baddbmm`` runs every slot; a BatchNorm has per-slot affine parameters and running
 statistics. Each quantized tensor (a Linear's input, weight, bias) has a ``(4, S)`` table of
 ``2**f, 2**-f, int_min, int_max`` per slot, viewed as ``(S, 1, ...)`` so it broadcasts over the slot
@@ -68,30 +68,19 @@ def _quant_table(cfgs: list[dict | None], t: str) -> tuple[torch.Tensor, torch.T
     return q, on
 
 
-def chain_nodes(graph) -> list | None:
-    """The module nodes of ``graph`` if it is a plain chain of :data:`CHAIN_OPS`, else None.
-
-    A chain: the input, then modules each taking only the previous one's output, then the output.
-    """
-    fx_nodes = list(graph.model.graph.nodes)
-    infos = graph.nodes()
-    mods = fx_nodes[1:-1]
-    if (len(fx_nodes) < 3 or fx_nodes[0].op != "placeholder" or fx_nodes[-1].op != "output"
-            or any(n.op != "call_module" or n.kwargs for n in mods) or len(infos) != len(mods)):
-        return None
-    prev = fx_nodes[0]
-    for n, info in zip(fx_nodes[1:], infos + [None]):
-        if tuple(n.args) != (prev,) or (info is not None and info.op not in CHAIN_OPS):
-            return None
-        bn = info.module if info is not None and info.op == "batch_norm1d" else None
+def slot_nodes(graph) -> list | None:
+    """The nodes a :class:`SlotChain` holds: ``graph.chain(CHAIN_OPS)``
+    (:meth:`~lab_utils.passes.graph.LabGraph.chain`) if every BatchNorm is one it writes, else None."""
+    nodes = graph.chain(CHAIN_OPS)
+    for info in nodes or ():
+        bn = info.module if info.op == "batch_norm1d" else None
         if bn is not None and (bn.momentum is None or not bn.affine or not bn.track_running_stats):
             return None  # cumulative averages, no affine or no running statistics: not written here
-        prev = n
-    return infos
+    return nodes
 
 
 class SlotChain(nn.Module):
-    """``S`` copies of one chain model (:func:`chain_nodes`), slot ``s`` quantized by ``node_cfgs[s]``.
+    """``S`` copies of one chain model (:func:`slot_nodes`), slot ``s`` quantized by ``node_cfgs[s]``.
 
     ``node_cfgs[s]`` maps node names to resolved quantize configs (``info["configs"]`` of the quantize
     pass); a Linear absent from it stays float in that slot. Parameters start as the model's weights.
@@ -101,7 +90,7 @@ class SlotChain(nn.Module):
     def __init__(self, model: nn.Module, node_cfgs: list[dict]):
         super().__init__()
         graph = graph_mod.trace(model)
-        self.nodes = chain_nodes(graph)
+        self.nodes = slot_nodes(graph)
         if self.nodes is None:
             raise LabError("batched QAT takes chains of linear, batch_norm1d, relu and identity layers")
         S = self.n_slots = len(node_cfgs)

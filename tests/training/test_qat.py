@@ -16,7 +16,7 @@ from lab_utils.models import build_model
 from lab_utils.passes.graph import trace
 from lab_utils.passes.quantize import integer_quantize, lab_config, quantize_model
 from lab_utils.training.qat import MAX_SLOTS, QATRecipe, plan_groups, qat_model, qat_runs, resolve_configs
-from lab_utils.training.qat_slots import SlotChain, _slot_quantize, _SlotQuantizeSTE, chain_nodes
+from lab_utils.training.qat_slots import SlotChain, _slot_quantize, _SlotQuantizeSTE, slot_nodes
 from lab_utils.training.train import Recipe, evaluate, train
 from tests.helpers import trained_on_blobs
 
@@ -276,7 +276,7 @@ def test_a_model_that_is_not_a_chain_trains_one_config_at_a_time(blobs):
     model = _Conv()
     data = copy.copy(blobs)
     data.x_train, data.x_val = blobs.x_train.view(-1, 1, 4, 4), blobs.x_val.view(-1, 1, 4, 4)
-    assert chain_nodes(trace(model)) is None
+    assert slot_nodes(trace(model)) is None
     configs = [{"by": "type", "conv2d": {"config": lab_config((8, 4), (4, 2), (8, 4))},
                 "linear": {"config": lab_config((8, 4), (w, w // 2), (8, 4))}} for w in (4, 8)]
     recipe = QATRecipe(batch_size=256, learning_rate=1e-2)
