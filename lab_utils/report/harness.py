@@ -214,7 +214,7 @@ def run_report(quick: bool = False, names: list[str] | None = None, progress: bo
     paths = notebook_paths(names, folder)
     preflight.check_writable([reports_dir(), figures_dir(), *(results_dir(task_of(p)) for p in paths)])
     eff = effective_parameters(paths, quick, parse_overrides(params))
-    needs = [n for p in paths for n in preflight.needs_of(task_of(p), p.stem, eff[p][0], quick)]
+    needs = [n for p in paths for n in preflight.needs_of(p.stem, eff[p][0], quick)]
     preflight.check(needs, download=download)
     say(f"data checked ({len(needs)} real data set need(s)); running {len(paths)} notebook(s)")
     prov = provenance.collect(quick)

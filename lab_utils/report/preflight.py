@@ -13,8 +13,8 @@ Which notebook reads which real data set is decided from its (effective) paramet
 - a notebook whose ``dataset`` parameter is ``"jsc"`` reads the real JSC data: from its
   ``data_path`` parameter, else the raw cache ``<data_dir>/jsc-openml42468-raw.npz``, else the OpenML
   download (:mod:`lab_utils.data.jsc`);
-- the notebooks in :data:`CIFAR10_FULL` read CIFAR-10 outside quick mode (quick mode generates a
-  tiny image set): from ``data_path``, else the places :func:`lab_utils.data.cifar10.candidates`
+- a notebook whose ``dataset`` parameter is ``"cifar10"`` reads CIFAR-10 outside quick mode (quick
+  mode generates a tiny image set): from ``data_path``, else the places :func:`lab_utils.data.cifar10.candidates`
   lists, each read with :func:`lab_utils.data.cifar10.read_source` (so a malformed file is found now,
   not twenty minutes in), else the official archive's download.
 
@@ -34,7 +34,6 @@ from lab_utils.data import cifar10, load_dataset
 from lab_utils.data.splits import DEFAULT_DATA_DIR
 from lab_utils.errors import LabError
 
-CIFAR10_FULL = frozenset({"lab4_5", "lab3_6"})  # tasks that read CIFAR-10 unless quick (quick: a generated set)
 JSC_RAW_CACHE = "jsc-openml42468-raw.npz"
 
 
@@ -72,13 +71,14 @@ def check_writable(folders: list[Path]) -> None:
                            "or set LAB_OUTPUT_DIR to a writable folder")
 
 
-def needs_of(task: str, notebook: str, params: dict, quick: bool) -> list[Need]:
-    """The real data sets one notebook will read, given its effective parameters."""
+def needs_of(notebook: str, params: dict, quick: bool) -> list[Need]:
+    """The real data sets one notebook will read, given its effective parameters (its ``dataset``
+    and ``data_path``; the report layer knows no notebook by name)."""
     path = str(params.get("data_path") or "") or None
     out = []
     if params.get("dataset") == "jsc":
         out.append(Need(notebook, "jsc", path))
-    if task in CIFAR10_FULL and not quick:
+    if params.get("dataset") == "cifar10" and not quick:
         out.append(Need(notebook, "cifar10", path))
     return out
 

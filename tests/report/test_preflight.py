@@ -31,10 +31,13 @@ def nowhere(tmp_path, monkeypatch):
 
 
 def test_needs_follow_the_parameters():
-    assert preflight.needs_of("lab4_5", "nb", {"data_path": ""}, quick=True) == []  # quick: a generated image set
-    assert preflight.needs_of("lab4_5", "nb", {"data_path": "/x"}, quick=False) == [Need("nb", "cifar10", "/x")]
-    assert preflight.needs_of("lab0", "nb", {"dataset": "jsc-sim", "data_path": ""}, quick=False) == []
-    assert preflight.needs_of("lab3_1", "nb", {"dataset": "jsc"}, quick=True) == [Need("nb", "jsc", None)]
+    cifar = {"dataset": "cifar10"}
+    assert preflight.needs_of("nb", {**cifar, "data_path": ""}, quick=True) == []  # quick: a generated image set
+    assert preflight.needs_of("nb", {**cifar, "data_path": "/x"}, quick=False) == [Need("nb", "cifar10", "/x")]
+    assert preflight.needs_of("nb", {**cifar, "data_path": ""}, quick=False) == [Need("nb", "cifar10", None)]
+    assert preflight.needs_of("nb", {"data_path": "/x"}, quick=False) == []  # no dataset parameter: nothing read
+    assert preflight.needs_of("nb", {"dataset": "jsc-sim", "data_path": ""}, quick=False) == []
+    assert preflight.needs_of("nb", {"dataset": "jsc"}, quick=True) == [Need("nb", "jsc", None)]
 
 
 def test_missing_cifar10_lists_every_place_and_the_fix(nowhere):
