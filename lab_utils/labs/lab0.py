@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from scipy import stats
@@ -160,9 +161,18 @@ def recipe_claim(table: pd.DataFrame, ours: str, theirs: str, gap_pts: float = 1
                    test="Clopper–Pearson intervals", gap_pts=gap)
 
 
+def top_confusions(cm, class_names, k: int = 2) -> list[str]:
+    """The ``k`` largest off-diagonal class pairs (both directions summed), as ``"q<->g"``."""
+    cm = np.asarray(cm, dtype=float)
+    norm = cm / cm.sum(axis=1, keepdims=True)
+    n = len(class_names)
+    pairs = sorted(((norm[i, j] + norm[j, i], i, j) for i in range(n) for j in range(i + 1, n)), reverse=True)
+    return [f"{class_names[i]}<->{class_names[j]}" for _, i, j in pairs[:k]]
+
+
 def confusion_claim(top: list[str], expected=("g<->q", "w<->z")) -> C.Claim:
     """"The most confused pairs are quark/gluon and W/Z" (the one-prong pair and the two-prong pair
-    whose mass peaks overlap): holds when :func:`lab_utils.report.plots.top_confusions`'s top two are those."""
+    whose mass peaks overlap): holds when :func:`top_confusions`'s top two are those."""
     return C.claim("most_confused_pairs", "quark/gluon and W/Z are the two most confused class pairs", set(top[:2]) == set(expected),
                    f"the two largest off-diagonal pairs of the row-normalised test confusion matrix: {', '.join(top[:2])}",
                    test="ranking of confusion rates", top=list(top))

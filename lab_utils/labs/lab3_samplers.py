@@ -98,7 +98,7 @@ def trials_by_sampler(study, target: float) -> dict:
 
 
 def ecdf_data(studies: dict) -> dict:
-    """What :func:`lab_utils.report.plots_lab3.reach_ecdf_figure` draws, per space (``title -> (study,
+    """What :func:`lab_utils.report.plots.lab3_4.reach_ecdf_figure` draws, per space (``title -> (study,
     target)``): per sampler the censored trials-to-target, the budget, and the exact share of
     uniformly random orders that have reached the target by trial ``t`` (``1 − P(T > t)``)."""
     out = {}
@@ -207,7 +207,7 @@ def sampler_numbers(tables: dict, eps: dict) -> dict:
 
 # ----------------------------------------------------------------------------- the best-so-far curves
 def best_so_far_curves(studies: dict) -> dict:
-    """What :func:`lab_utils.report.plots_lab3.curves_figure` draws, per study (``title -> SamplerStudy``):
+    """What :func:`lab_utils.report.plots.lab3_4.curves_figure` draws, per study (``title -> SamplerStudy``):
     the trial numbers, per sampler the mean and 95 % band of the best-so-far over seeds, the exact
     expected curve of a random order, and the table's values, optimum, direction and name."""
     out = {}

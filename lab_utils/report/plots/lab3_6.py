@@ -1,5 +1,6 @@
-"""lab3_6's figures (Lab 3's PTQ and QAT on CIFAR-10), one public function each; the conventions are
-those of :mod:`lab_utils.report.plots` (a Figure back, saving is the notebook API's)."""
+"""lab3_6's figures (:mod:`lab_utils.labs.lab3_6`, Lab 3's PTQ and QAT on CIFAR-10): PTQ against QAT with
+the paired intervals of the claims, and the CNN's training curve.
+"""
 
 from __future__ import annotations
 

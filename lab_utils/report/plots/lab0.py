@@ -1,13 +1,4 @@
-"""lab0's and lab4_1's figures (Lab 3's are in :mod:`lab_utils.report.plots_lab3`, Lab 4's in
-:mod:`lab_utils.report.plots_lab4`), one public function each; saving is :func:`lab_utils.report.notebook.save_figure`.
-
-Each function takes tables or arrays the notebook already has and returns a matplotlib Figure; none
-computes a result a notebook reports. Fronts are marked with :func:`lab_utils.analysis.pareto.pareto_mask`
-(numpy only), so this module imports nothing heavier than matplotlib, numpy and pandas.
-
-``matplotlib.pyplot`` is imported at the top and the backend is left to matplotlib: a headless run
-(the report harness, the tests) gets Agg by default, and inside Jupyter ipykernel selects the
-inline backend before this module is imported.
+"""lab0's figures (the data and the baselines): feature distributions, confusion matrices and the logit-ReLU pairs.
 """
 
 from __future__ import annotations
@@ -17,7 +8,6 @@ import numpy as np
 import pandas as pd
 
 
-# ----------------------------------------------------------------------------- lab0: data and baselines
 def feature_distributions(splits, features=("j_mass_mmdt", "j_multiplicity", "j_zlogz", "j_c2_b1_mmdt",
                                             "j_d2_b1_mmdt", "j_n2_b1_mmdt")):
     """Per-class histograms of a few standardised training features, plus the class balance."""
@@ -68,32 +58,6 @@ def confusion_matrices(matrices: dict, class_names, split: str = "test"):
     fig.tight_layout(rect=(0, 0.05, 0.93, 1))
     fig.colorbar(im, ax=list(axes[0]), label="% of the true class", fraction=0.02, pad=0.02)
     return fig
-
-
-def training_curves(histories: dict):
-    """Validation accuracy (%) per epoch for several runs (``History`` objects or their ``as_dict()``),
-    each run with its own line style and marker so overlapping curves stay visible."""
-    fig, ax = plt.subplots(figsize=(7, 4))
-    styles = ["-", "--", ":", "-."]
-    markers = "o^sDvx"
-    for i, (name, hist) in enumerate(histories.items()):
-        epochs = hist["epochs"] if isinstance(hist, dict) else hist.epochs
-        ax.plot([r["epoch"] for r in epochs], [100 * r["val_accuracy"] for r in epochs], ls=styles[i % 4],
-                marker=markers[i % 6], ms=4, label=name)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("validation accuracy (%)")
-    ax.legend(fontsize=7)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
-    return fig
-
-
-def top_confusions(cm, class_names, k: int = 2) -> list[str]:
-    """The ``k`` largest off-diagonal class pairs (both directions summed), as ``"q<->g"``."""
-    cm = np.asarray(cm, dtype=float)
-    norm = cm / cm.sum(axis=1, keepdims=True)
-    n = len(class_names)
-    pairs = sorted(((norm[i, j] + norm[j, i], i, j) for i in range(n) for j in range(i + 1, n)), reverse=True)
-    return [f"{class_names[i]}<->{class_names[j]}" for _, i, j in pairs[:k]]
 
 
 def logit_relu_pairs(study: pd.DataFrame):

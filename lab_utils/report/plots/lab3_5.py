@@ -1,6 +1,8 @@
-"""Lab 3.5's figures: PTQ and QAT accuracy against bit-ops with both Pareto fronts, and QAT accuracy against
-epochs at the hardest configurations. Both take the tables of :mod:`lab_utils.labs.lab3_qat` (one row per
-configuration with ``model``; accuracies as fractions, drawn in %)."""
+"""lab3_5's figures (:mod:`lab_utils.labs.lab3_5`): PTQ and QAT accuracy against bit-ops with both Pareto
+fronts, and QAT accuracy against epochs at the hardest configurations (95 % t-intervals over seeds from
+:mod:`lab_utils.analysis.stats`). Both take the study's tables (one row per configuration with ``model``;
+accuracies as fractions, drawn in %).
+"""
 
 from __future__ import annotations
 
@@ -79,4 +81,3 @@ def epochs_figure(ep: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
     fig.suptitle("QAT epochs at the configurations PTQ hurts most (95 % intervals over seeds)")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
-
