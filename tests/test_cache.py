@@ -5,6 +5,7 @@ with one warning, a second holder of an entry's lock waits for the first (seen b
 
 import errno
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import threading
 import time
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -19,7 +21,9 @@ import torch
 from lab_utils import atomic
 from lab_utils.cache import Cache, canonical, content_key
 from lab_utils.data.splits import cache_file
+from lab_utils.training import candidates
 from lab_utils.training.checkpoints import load_checkpoint_file
+from lab_utils.training.train import Recipe
 from tests.helpers import ROOT
 
 DESC = {"b": {"c": 0.5}, "a": (1, 2)}
@@ -57,6 +61,13 @@ def test_the_callers_keys_are_those_they_computed_before():
     args = {"n": 600, "seed": 0, "val_fraction": 0.2}
     assert hashlib.sha256(b'{"n": 600, "seed": 0, "val_fraction": 0.2}').hexdigest()[:12] == "917d542c5f53"
     assert cache_file(Path("d"), "jsc-sim", "v2", args) == Path("d/jsc-sim-v2-917d542c5f53.npz")
+    # trained candidates: the old formula, sha256 of json.dumps(desc, sort_keys=True), 12 digits
+    splits = SimpleNamespace(describe=lambda: {"dataset": "blobs", "sizes": {"train": 4000, "val": 1000}})
+    recipe = Recipe(epochs=2, batch_size=256, lr=3e-3, seed=1)
+    key, desc = candidates.candidate_key("jsc-tiny", {"hidden": (16, 32)}, splits, recipe, {"augment": "flip"})
+    assert list(desc) == ["format", "model", "model_args", "recipe", "data", "augment"]  # stored in this order
+    assert desc["model_args"] == {"hidden": [16, 32]}
+    assert key == hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:12]
 
 
 # ---------------------------------------------------------------- load and store
