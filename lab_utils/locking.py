@@ -80,16 +80,21 @@ def flocked(path, *, wait: bool = True):
     """Hold an exclusive ``flock`` on ``path`` (created if missing, never removed) for the ``with`` body.
 
     Yields the open descriptor, or None when ``wait`` is False and another open file holds the lock
-    (another process, or another descriptor of this one). The lock goes when the descriptor is
-    closed on exit, or by the kernel when the process dies.
+    (another process, or another descriptor of this one; the descriptor is closed at once, so a
+    caller holding many such contexts keeps no file open for the locks it did not get). The lock
+    goes when the descriptor is closed on exit, or by the kernel when the process dies.
     """
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield None
-            return
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        os.close(fd)
+        yield None
+        return
+    except BaseException:  # interrupted while waiting
+        os.close(fd)
+        raise
+    try:
         yield fd
     finally:
         os.close(fd)  # closing the descriptor drops the flock

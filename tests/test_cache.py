@@ -3,6 +3,7 @@
 with one warning, a second holder of an entry's lock waits for the first (seen blocked in
 ``/proc/locks``, no timing), and a store is whole or not at all."""
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -148,6 +149,10 @@ def test_a_second_holder_waits_for_the_first_then_reads_its_entry(tmp_path):
         assert holder.stdout.readline().strip() == "held"
         with cache.locked(key, wait=False) as mine:
             assert mine is False  # taken: told so at once
+        open_fds = len(os.listdir("/proc/self/fd"))
+        with contextlib.ExitStack() as refused:  # as prefetch holds them: a refused lock keeps no file open
+            assert not any(refused.enter_context(cache.locked(key, wait=False)) for _ in range(20))
+            assert len(os.listdir("/proc/self/fd")) == open_fds
         seen = []
 
         def second():
