@@ -5,14 +5,16 @@ Optuna. The package is layered so that its folders follow the data flow (data ->
 training -> analysis -> search -> report), bottom to top:
 
 - ground: ``errors`` (``LabError``, ``require_file``, ``run_command``: the one exit-status policy,
-  ``Parser``), ``atomic`` (temporary file + rename), ``progress`` (tqdm that obeys ``TQDM_DISABLE``);
+  ``Parser``), ``atomic`` (temporary file + rename), ``progress`` (tqdm that obeys ``TQDM_DISABLE``),
+  ``locking`` (``flock``: a command's folder, a cache entry), ``cache`` (content keys and the
+  content-addressed cache of data, trained candidates and quantization-aware trials);
 - ``data/``: ``splits`` (``Splits``, the npz cache), ``jsc`` (columns, preprocessing, real readers),
   ``jsc_sim`` (the simulator), ``cifar10`` (readers, download, augmentation), ``tiny_images``
   (generated image sets for tests); ``load_dataset`` dispatches by name;
 - ``models``: the lab models by name;
 - ``passes/``: ``graph`` (torch.fx tracing, the chain-of-modules test), ``quantize`` (fixed-point layers and the quantize pass),
   ``widths`` (width transforms);
-- ``training/``: ``train`` (loop, evaluation, metrics, thread count), ``checkpoints``, ``candidates``
+- ``training/``: ``train`` (loop, evaluation, metrics, thread count, BatchNorm recalibration), ``checkpoints``, ``candidates``
   (trained-model cache), ``batched`` (many small candidates as one model), ``qat`` and ``qat_slots``
   (quantization-aware training of many configurations as one model), ``slots`` (their groups, worker
   processes and the package's one process pool), ``supernet`` (VGG7);

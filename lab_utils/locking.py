@@ -12,6 +12,9 @@ stale lock a user must delete by hand; the file itself stays and is reused. Writ
 because the standard library has no lock-with-holder-info and the ``filelock`` package would hide
 who holds it. ``flock`` locks a folder on one host (and on NFS only where the server supports it);
 searches on several machines share a study through a database and their own ``--out`` folders.
+
+:func:`flocked` is the one ``flock`` of the package: :func:`hold_folder` takes it without waiting,
+the content-addressed cache (:meth:`lab_utils.cache.Cache.locked`) per entry, waiting or not.
 """
 
 from __future__ import annotations
@@ -56,13 +59,10 @@ def hold_folder(folder, what: str, *, flag: str = "--out"):
         raise LabError(f"{flag} {folder} exists and is not a folder; choose a folder for the {what} run")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    with flocked(path, wait=False) as fd:
+        if fd is None:
             raise LabError(f"{flag} {folder} is in use by {_holder_text(path)}; wait for it to finish, "
-                           f"stop it, or choose another {flag} (a {what} run needs its folder alone)") from None
+                           f"stop it, or choose another {flag} (a {what} run needs its folder alone)")
         info = {"command": " ".join(["python -m lab_utils", *sys.argv[1:]])[:300], "pid": os.getpid(),
                 "host": socket.gethostname(),
                 "since": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")}
@@ -73,6 +73,29 @@ def hold_folder(folder, what: str, *, flag: str = "--out"):
         finally:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, 0)
+
+
+@contextlib.contextmanager
+def flocked(path, *, wait: bool = True):
+    """Hold an exclusive ``flock`` on ``path`` (created if missing, never removed) for the ``with`` body.
+
+    Yields the open descriptor, or None when ``wait`` is False and another open file holds the lock
+    (another process, or another descriptor of this one; the descriptor is closed at once, so a
+    caller holding many such contexts keeps no file open for the locks it did not get). The lock
+    goes when the descriptor is closed on exit, or by the kernel when the process dies.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        os.close(fd)
+        yield None
+        return
+    except BaseException:  # interrupted while waiting
+        os.close(fd)
+        raise
+    try:
+        yield fd
     finally:
         os.close(fd)  # closing the descriptor drops the flock
 

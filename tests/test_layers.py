@@ -28,7 +28,7 @@ from tests.helpers import ROOT
 
 # bottom to top; a module belongs to the first entry that is it or one of its parents
 LAYERS = (
-    ("lab_utils.errors", "lab_utils.atomic", "lab_utils.progress", "lab_utils.locking"),
+    ("lab_utils.errors", "lab_utils.atomic", "lab_utils.progress", "lab_utils.locking", "lab_utils.cache"),
     ("lab_utils.data",),
     ("lab_utils.models",),
     ("lab_utils.passes",),

@@ -14,7 +14,6 @@ second line (the source line of the caller) to every message a command-line user
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import sys
@@ -26,6 +25,7 @@ import numpy as np
 import torch
 
 from lab_utils import atomic
+from lab_utils.cache import content_key
 from lab_utils.errors import LabError
 
 DEFAULT_DATA_DIR = Path(os.environ.get("LAB_DATA_DIR", Path(__file__).resolve().parents[2] / "data"))
@@ -76,9 +76,9 @@ class Splits:
 
 
 def cache_file(data_dir: Path, name: str, version: str, args: dict) -> Path:
-    """``<data_dir>/<name>-<version>-<hash of args>.npz``: other generator arguments, another file."""
-    key = hashlib.sha256(json.dumps(args, sort_keys=True).encode()).hexdigest()[:12]
-    return Path(data_dir) / f"{name}-{version}-{key}.npz"
+    """``<data_dir>/<name>-<version>-<key of args>.npz`` (:func:`lab_utils.cache.content_key`): other
+    generator arguments, another file."""
+    return Path(data_dir) / f"{name}-{version}-{content_key(args, 12)[0]}.npz"
 
 
 _ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")

@@ -7,11 +7,12 @@ How it works:
   synthetic) through :func:`lab_utils.labs.lab4_vgg.load_data`, with :data:`VAL_FRACTION` of the
   training images held out: the split ``load_dataset("cifar10")`` makes, so the shipped search
   config (``configs/cifar10_cnn_qat.toml``) validates on images the CNN never trained on.
-- :func:`trained_cnn` trains a narrow VGG7 (SGD, crop + flip augmentation) once per architecture,
-  recipe, augmentation and data set, cached in ``results/lab3_6/models/`` through the candidate
-  cache's key and file format (so the file is a ``--load`` checkpoint for the CLI). The recipe's
+- :func:`trained_cnn` trains a narrow VGG7 (SGD, crop + flip augmentation, channels-last) once per
+  architecture, recipe, augmentation and data set, cached in ``results/lab3_6/models/`` by the
+  candidate cache (:func:`lab_utils.training.candidates.trained_candidate` with :data:`EXTRA_DESC`
+  in the key; the file is a ``--load`` checkpoint for the CLI). The recipe's
   augmented batches leave BatchNorm statistics of padded crops; they are recomputed on clean
-  training images afterwards (:func:`lab_utils.training.supernet.recalibrate_bn`), as for the
+  training images afterwards (:func:`lab_utils.training.train.recalibrate_bn`), as for the
   VGG baselines of lab4_5, so that fine-tuning (which trains without augmentation) does not gain
   accuracy merely by refreshing them.
 - :func:`ptq_configs` writes the quantize pass arguments: every Conv2d and Linear at each weight
@@ -27,9 +28,7 @@ How it works:
 
 from __future__ import annotations
 
-import hashlib
-import json
-import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -40,21 +39,19 @@ from lab_utils.data.cifar10 import augment
 from lab_utils.errors import LabError
 from lab_utils.labs import lab3_cifar_claims as LC
 from lab_utils.labs import lab4_vgg
-from lab_utils.models import build_model
 from lab_utils.passes import graph as graph_mod
 from lab_utils.passes.quantize import QUANTIZED_MODULES, lab_config, quantize_model
 from lab_utils.report.paths import results_dir
-from lab_utils.training import supernet as S
-from lab_utils.training.candidates import candidate_key, candidate_path, save_candidate
-from lab_utils.training.checkpoints import load_checkpoint_file, load_state
+from lab_utils.training.candidates import trained_candidate
 from lab_utils.training.qat import QATRecipe, qat_model, qat_runs
-from lab_utils.training.train import train
+from lab_utils.training.train import recalibrate_bn, train
 
 MODEL = "vgg7"
 VAL_FRACTION = 0.1  # load_dataset's default: the search CLI splits the images the same way
 AUGMENT = "crop 4 + horizontal flip"  # lab_utils.data.cifar10.augment, part of the cache key
 N_CALIBRATION = 256  # training images that set the inputs' fractional widths ("auto")
 CALIB_BATCHES = 16  # x 256 clean training images recompute BatchNorm's statistics after training
+EXTRA_DESC = {"augment": AUGMENT, "bn_recalibration": f"{CALIB_BATCHES} x 256 clean training images"}  # in the key
 DATA_IN, BIAS = 8, 8  # input and bias widths of every quantized layer
 WEIGHT_WIDTHS = (16, 8, 4)  # by type
 LOW, HIGH = 4, 8  # one layer at LOW bits, the others at HIGH
@@ -76,12 +73,6 @@ def data_label(splits) -> str:
     return lab4_vgg.data_label(splits)
 
 
-def _key(args: dict, splits, recipe) -> tuple[str, dict]:
-    _, desc = candidate_key(MODEL, args, splits, recipe)
-    desc = {**desc, "augment": AUGMENT, "bn_recalibration": f"{CALIB_BATCHES} x 256 clean training images"}
-    return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:12], desc
-
-
 def trained_cnn(splits, args: dict, recipe, cache_dir=None, progress: bool = True):
     """``(model, info)``: the CNN trained with ``recipe`` + :data:`AUGMENT`, BatchNorm recalibrated,
     in eval mode; loaded from ``cache_dir`` (default ``results/lab3_6/models``) when trained before.
@@ -90,27 +81,18 @@ def trained_cnn(splits, args: dict, recipe, cache_dir=None, progress: bool = Tru
     ``history`` (per epoch; None when loaded from an older file) and ``seconds`` of training.
     """
     cache_dir = results_dir("lab3_6") / "models" if cache_dir is None else cache_dir
-    key, desc = _key(args, splits, recipe)
-    path = candidate_path(cache_dir, MODEL, key)
-    model = build_model(MODEL, **args).to(memory_format=torch.channels_last)
-    if path.exists():
-        try:
-            obj = load_checkpoint_file(path)
-            if obj.get("candidate") != json.loads(json.dumps(desc)):
-                raise LabError(f"{path}: stored description does not match its key")
-            load_state(model, obj["state_dict"], path)
-            history = obj.get("metrics", {}).get("history") or {}
-            return model.eval(), {"path": path, "cached": True, "history": history.get("epochs"),
-                                  "seconds": history.get("seconds")}
-        except (LabError, KeyError) as exc:
-            warnings.warn(f"model cache {path} unusable ({exc}); retraining", stacklevel=2)
-    with torch.random.fork_rng(devices=[]):  # initial weights from the recipe's seed, global RNG untouched
-        torch.manual_seed(recipe.seed)
-        model = build_model(MODEL, **args).to(memory_format=torch.channels_last)
-        history = train(model, splits, recipe, augment=augment, progress=progress, desc="train the CNN")
-    S.recalibrate_bn(model, splits.x_train, n_batches=CALIB_BATCHES)
-    save_candidate(path, model, key, desc, splits, recipe, history)
-    return model.eval(), {"path": path, "cached": False, "history": history.epochs, "seconds": history.seconds}
+
+    def train_cnn(model):
+        history = train(model.to(memory_format=torch.channels_last), splits, recipe, augment=augment,
+                        progress=progress, desc="train the CNN")
+        recalibrate_bn(model, splits.x_train, n_batches=CALIB_BATCHES)
+        return history
+
+    model, info = trained_candidate(MODEL, args, splits, recipe, cache_dir, extra_desc=EXTRA_DESC, train_fn=train_cnn)
+    history = info["history"] or {}
+    return model.to(memory_format=torch.channels_last), {"path": Path(info["path"]), "cached": info["cached"],
+                                                         "history": history.get("epochs"),
+                                                         "seconds": history.get("seconds")}
 
 
 # ---------------------------------------------------------------- configurations

@@ -37,6 +37,7 @@ from lab_utils import atomic
 from lab_utils.analysis import claims
 from lab_utils.analysis import stats as S
 from lab_utils.analysis.cost import cost_summary
+from lab_utils.cache import canonical
 from lab_utils.errors import LabError
 from lab_utils.labs import lab4_stats as stats4
 from lab_utils.labs.lab4_stats import CONFIRM_SEED_OFFSET, MODELS
@@ -163,7 +164,7 @@ def upstream_runs(splits, quick: bool, epochs: int, logit_relu: bool = True) -> 
                        "can be reused")
     meta_path = results_dir("lab4_3") / "runs.meta.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    if {k: v for k, v in meta.items() if k != "table"} != json.loads(json.dumps(splits.describe())):
+    if {k: v for k, v in meta.items() if k != "table"} != canonical(splits.describe()):
         raise LabError("lab4_3 ran on other data (data set, version or size): run it again first")
     runs = pd.read_csv(results_dir("lab4_3") / "runs.csv")
     return runs[(runs["phase"] == "screen") & (runs["model"] == MODELS[bool(logit_relu)])].reset_index(drop=True)

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import TrialState, create_trial
 
+from lab_utils.cache import canonical
 from lab_utils.errors import LabError, is_storage_error
 from lab_utils.search import storage as st
 from lab_utils.search.faults import fault_point
@@ -163,8 +164,8 @@ def create_or_load(cfg, space, storage, study_name: str, sampler=None):
             break
         time.sleep(0.1)
         old = optuna.load_study(study_name=study_name, storage=storage).user_attrs.get("lab:fingerprint")
-    if old != json.loads(json.dumps(fp)):
-        diff = sorted(k for k in fp if (old or {}).get(k) != json.loads(json.dumps(fp[k])))
+    if old != canonical(fp):
+        diff = sorted(k for k in fp if (old or {}).get(k) != canonical(fp[k]))
         raise LabError(f"study {study_name!r} was made with a different {', '.join(diff) or 'configuration'}; "
                        "use another --out or --study-name to start a new search")
     return study, False

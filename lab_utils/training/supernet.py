@@ -15,8 +15,9 @@ How it works (the "slimmable"/once-for-all recipe, scaled to a CPU):
   supernet training: running statistics of a shared BN would mix all widths.
 - A candidate is evaluated by :func:`export` -- a plain ``vgg7(channels=..., fc=...)`` built through
   the width transform (:func:`build_candidate`) with the sliced weights copied in -- followed by
-  :func:`recalibrate_bn`, which recomputes its BatchNorm running statistics on a few training
-  batches (``torch.optim.swa_utils.update_bn``: a cumulative average with fresh buffers).
+  :func:`~lab_utils.training.train.recalibrate_bn`, which recomputes its BatchNorm running
+  statistics on a few training batches (``torch.optim.swa_utils.update_bn``: a cumulative average
+  with fresh buffers).
 - :func:`retrain` trains an architecture from scratch (``lab_utils.training.train.train``) so the
   supernet's ranking can be checked against from-scratch accuracy (:mod:`lab_utils.labs.lab4_vgg`).
 - Determinism: every random draw comes from a seed given here (:func:`build_candidate`'s
@@ -41,7 +42,7 @@ from lab_utils.passes.graph import trace
 from lab_utils.passes.widths import redefine_conv2d_transform_pass, vgg_channels_pass_args
 from lab_utils.progress import progress_bar
 from lab_utils.training.checkpoints import load_checkpoint_file, write_torch_file
-from lab_utils.training.train import check_lr, check_whole, minibatches, train
+from lab_utils.training.train import check_lr, check_whole, minibatches, recalibrate_bn, train
 
 REPORT_CHOICES = (64, 128, 256, 512)  # the lab report's channel list
 CPU_CHOICES = (16, 32, 48, 64)  # scaled down: the widest candidate costs ~63 M MACs per image
@@ -170,7 +171,7 @@ def export(supernet: VGGSupernet, channels) -> nn.Module:
     Every tensor of a candidate is a leading block of the supernet's tensor of the same name (conv
     ``[:c_k, :c_{k-1}]``, BN ``[:c_k]``, first Linear ``[:, :c_6*16]``, the rest whole), so the copy
     is one prefix slice per state-dict entry. BN running statistics come along but are meaningless
-    (the supernet never tracks them): call :func:`recalibrate_bn` before evaluating.
+    (the supernet never tracks them): call :func:`~lab_utils.training.train.recalibrate_bn` before evaluating.
     """
     c = check_channels(channels, supernet.choices)
     model = build_candidate(c, fc=supernet.fc, num_classes=supernet.num_classes)
@@ -178,21 +179,6 @@ def export(supernet: VGGSupernet, channels) -> nn.Module:
     new = {k: src[k][tuple(slice(0, n) for n in v.shape)].clone() for k, v in model.state_dict().items()}
     model.load_state_dict(new)
     return model.to(memory_format=torch.channels_last)
-
-
-@torch.no_grad()
-def recalibrate_bn(model: nn.Module, x: torch.Tensor, n_batches: int = 8, batch_size: int = 256) -> nn.Module:
-    """Recompute BatchNorm running statistics of ``model`` on the first ``n_batches`` of ``x``.
-
-    ``torch.optim.swa_utils.update_bn`` resets the buffers and averages exactly over the batches
-    (momentum None), so the result does not depend on the statistics the model had before.
-    """
-    batches = [x[i:i + batch_size] for i in range(0, min(len(x), n_batches * batch_size), batch_size)]
-    if not batches:
-        raise LabError("recalibrate_bn needs at least one calibration image")
-    torch.optim.swa_utils.update_bn(batches, model)
-    model.eval()
-    return model
 
 
 def candidate_model(supernet: VGGSupernet, channels, x_calib: torch.Tensor, n_batches: int = 8,
@@ -314,7 +300,7 @@ def retrain(channels, splits, recipe, *, fc: int = 256, augment=None, progress: 
     ``recipe`` is a :class:`lab_utils.training.train.Recipe` (e.g. SGD, lr 0.05, weight decay 5e-4,
     cosine); ``recipe.seed`` seeds the initial weights and the training. The caller's global RNG is
     left as it was (``train`` reseeds it). Afterwards the BatchNorm running statistics are
-    recomputed on the first ``n_calib_batches`` training batches (:func:`recalibrate_bn`), as for
+    recomputed on the first ``n_calib_batches`` training batches (:func:`~lab_utils.training.train.recalibrate_bn`), as for
     a supernet slice: VGG7's BatchNorm momentum 0.9 otherwise leaves statistics of the last one or
     two minibatches (augmented), a source of noise in every from-scratch score.
     """

@@ -13,6 +13,8 @@ torchmetrics' ``MulticlassAccuracy`` returns by default, and what MASE's search 
 :class:`Recipe` checks its fields with :func:`check_whole` and :func:`check_lr`, which the supernet
 recipe (:mod:`lab_utils.training.supernet`) shares; :class:`History` is the per-epoch record that
 :func:`train` and the batched trainer (:mod:`lab_utils.training.batched`) both fill.
+:func:`recalibrate_bn` recomputes BatchNorm statistics after training (lab3_6's augmented CNN) or
+after slicing a candidate out of a supernet.
 """
 
 from __future__ import annotations
@@ -226,6 +228,21 @@ def confusion_matrix(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_cla
     """Counts[true, predicted]."""
     pred = predict(model, x).argmax(dim=1)
     return torch.bincount(y * num_classes + pred, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+@torch.no_grad()
+def recalibrate_bn(model: nn.Module, x: torch.Tensor, n_batches: int = 8, batch_size: int = 256) -> nn.Module:
+    """Recompute BatchNorm running statistics of ``model`` on the first ``n_batches`` of ``x``.
+
+    ``torch.optim.swa_utils.update_bn`` resets the buffers and averages exactly over the batches
+    (momentum None), so the result does not depend on the statistics the model had before.
+    """
+    batches = [x[i:i + batch_size] for i in range(0, min(len(x), n_batches * batch_size), batch_size)]
+    if not batches:
+        raise LabError("recalibrate_bn needs at least one calibration image")
+    torch.optim.swa_utils.update_bn(batches, model)
+    model.eval()
+    return model
 
 
 def train(

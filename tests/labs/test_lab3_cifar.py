@@ -20,6 +20,7 @@ from lab_utils.labs import lab3_cifar_claims as LC
 from lab_utils.passes import graph as graph_mod
 from lab_utils.passes.quantize import quantize_model
 from lab_utils.training import supernet as S
+from lab_utils.training.candidates import candidate_key
 from lab_utils.training.checkpoints import load_checkpoint_file
 from lab_utils.training.train import Recipe, evaluate
 
@@ -172,8 +173,10 @@ def test_trained_cnn_is_cached_and_a_cli_checkpoint(tiny):
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
     obj = load_checkpoint_file(info["path"])
     assert obj["model"] == "vgg7" and obj["model_args"] == args  # what `search --load` reads
-    other = L._key(args, splits, Recipe(epochs=5, batch_size=64, lr=0.05, optimizer="sgd"))[0]
-    assert other not in info["path"].name
+    other = candidate_key(L.MODEL, args, splits, Recipe(epochs=5, batch_size=64, lr=0.05, optimizer="sgd"),
+                          L.EXTRA_DESC)[0]
+    assert info["path"].name == f"vgg7-{candidate_key(L.MODEL, args, splits, recipe, L.EXTRA_DESC)[0]}.ckpt" != \
+        f"vgg7-{other}.ckpt"
 
 
 def test_ptq_configs_quantize_what_they_say(tiny):

@@ -12,7 +12,7 @@ import torch
 
 from lab_utils.training import candidates
 from lab_utils.training.checkpoints import load_checkpoint_file
-from lab_utils.training.train import Recipe
+from lab_utils.training.train import Recipe, train
 
 MODEL = "jsc-three-linear-layers"
 RECIPE = Recipe(epochs=2, batch_size=256, lr=3e-3, seed=1)
@@ -89,3 +89,21 @@ def test_the_key_determines_the_weights_and_no_cache_writes_nothing(data, tmp_pa
     assert list(tmp_path.iterdir()) == []
     c, info_c = candidates.trained_candidate(MODEL, {"hidden": (16, 16)}, data, RECIPE, cache_dir=tmp_path)
     assert not info_c["cached"] and _same(a, c) and info_c["val"] == info["val"]
+
+
+def test_extra_desc_joins_the_key_and_train_fn_trains_instead(data, tmp_path):
+    calls = []
+
+    def train_fn(model):
+        calls.append(model)
+        return train(model, data, replace(RECIPE, epochs=1), progress=False)
+
+    _, plain = candidates.trained_candidate(MODEL, {"hidden": (16, 16)}, data, RECIPE, cache_dir=tmp_path)
+    model, info = candidates.trained_candidate(MODEL, {"hidden": (16, 16)}, data, RECIPE, cache_dir=tmp_path,
+                                               extra_desc={"trainer": "one epoch"}, train_fn=train_fn)
+    assert not info["cached"] and info["key"] != plain["key"] and calls == [model]
+    assert len(info["history"]["epochs"]) == 1 and len(plain["history"]["epochs"]) == RECIPE.epochs
+    assert load_checkpoint_file(info["path"])["candidate"]["trainer"] == "one epoch"
+    again, info2 = candidates.trained_candidate(MODEL, {"hidden": (16, 16)}, data, RECIPE, cache_dir=tmp_path,
+                                                extra_desc={"trainer": "one epoch"}, train_fn=train_fn)
+    assert info2["cached"] and info2["key"] == info["key"] and len(calls) == 1 and _same(model, again)

@@ -5,26 +5,24 @@ node name or by op type (Lab 3): post-training (``eval_mode = true``) or quantiz
 Quantization-aware trials fine-tune the loaded checkpoint under the trial's configuration
 (:func:`lab_utils.training.qat.qat_runs`, straight-through estimator, MASE's ``basic_train`` recipe),
 then measure the fine-tuned quantized model on the evaluation split. A trained trial is cached on
-disk in ``<out>/qat-cache/<key>.pt`` where ``key`` hashes the configuration, the recipe, the
-checkpoint's bytes and the data set, so a repeated configuration, a resumed study or another worker
-never trains it twice: training holds an exclusive ``flock`` on ``<key>.lock``, so a second worker
-wanting the same configuration waits and then reads the file. The file is written atomically. When
+disk in ``<out>/qat-cache/<key>.pt`` (a :class:`lab_utils.cache.Cache`) where ``key`` hashes the
+configuration, the recipe, the checkpoint's bytes and the data set, so a repeated configuration, a
+resumed study or another worker never trains it twice: training holds the entry's exclusive lock
+(``flock`` on ``<key>.lock``), so a second worker wanting the same configuration waits and then
+reads the file. The file is written atomically. When
 a trial's configuration is not cached yet, :meth:`MixedPrecisionPTQ.prefetch` fine-tunes it together
 with the queued trials' configurations (brute force and grid know them) in one batched call.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
-import fcntl
 import hashlib
-import json
 import math
-import os
-import warnings
 from pathlib import Path
 
-from lab_utils import atomic
+from lab_utils.cache import Cache, content_key
 from lab_utils.errors import LabError
 from lab_utils.passes import graph as graph_mod
 from lab_utils.passes import quantize
@@ -36,6 +34,7 @@ from lab_utils.training.qat import qat_model, qat_runs
 
 QAT_CACHE_FORMAT = "lab_utils.qat/1"
 PREFETCH = 48  # configurations fine-tuned in one batched call (lab_utils.training.qat.MAX_SLOTS)
+RESULT_KEYS = ("config", "seed", "state_dict", "val")  # what a cache entry keeps of a qat_runs result
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -161,31 +160,30 @@ class MixedPrecisionPTQ(SearchSpace):
         desc = {"format": QAT_CACHE_FORMAT, "model": self.ctx.model_name, "model_args": self.ctx.model_args,
                 "config": self.pass_args(config), "recipe": self.ctx.qat.as_dict(), "checkpoint": self._ckpt_digest,
                 "data": self.ctx.splits.describe()}
-        desc = json.loads(json.dumps(desc, sort_keys=True, default=str))
-        return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:24], desc
+        return content_key(desc, 24)
+
+    @property
+    def qat_cache(self) -> Cache:
+        """``<out>/qat-cache/<key>.pt``: one fine-tuned result per key, each with its lock."""
+        return Cache(Path(self.ctx.out_dir) / "qat-cache", what="QAT cache", read=load_checkpoint_file,
+                     redo="training again")
 
     def qat_result(self, config: dict) -> tuple[dict, bool]:
         """The fine-tuned result of ``config`` (:func:`qat_runs`'s dict) and whether it was trained now."""
         key, desc = self.qat_key(config)
         if self.ctx.out_dir is None:
             return self._train(config), True
-        folder = Path(self.ctx.out_dir) / "qat-cache"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{key}.pt"
-        fd = os.open(folder / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # another worker training this configuration: wait for its file
-            cached = self._load(path, desc)
+        cache = self.qat_cache
+        with cache.locked(key):  # another worker training this configuration: wait for its file
+            cached = cache.load(key, desc, lambda entry: {k: entry[k] for k in RESULT_KEYS})
             if cached is not None:
                 trained = key in self._trained_here  # fine-tuned by this process's prefetch just now
                 self._trained_here.discard(key)
                 return cached, trained
             result = self._train(config)
-            self._store(path, desc, result)
+            cache.store(key, desc, {k: result[k] for k in RESULT_KEYS})
             fault_point("qat_trained")
             return result, True
-        finally:
-            os.close(fd)
 
     @property
     def prefetches(self) -> bool:
@@ -199,53 +197,26 @@ class MixedPrecisionPTQ(SearchSpace):
         is cached already is left out. Post-training trials need nothing."""
         if not self.prefetches:
             return
-        folder = Path(self.ctx.out_dir) / "qat-cache"
-        folder.mkdir(parents=True, exist_ok=True)
-        batch, held = [], []
-        try:
+        cache = self.qat_cache
+        batch = []
+        with contextlib.ExitStack() as held:  # the locks of the batch, released once all are stored
             for c in [config, *upcoming]:
                 if len(batch) >= PREFETCH:
                     break
                 key, desc = self.qat_key(c)
-                fd = os.open(folder / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    os.close(fd)
+                if not held.enter_context(cache.locked(key, wait=False)):
                     continue
-                held.append(fd)
-                if not (folder / f"{key}.pt").exists():
+                if not cache.path(key).exists():
                     batch.append((c, key, desc))
             if len(batch) < 2:
                 return  # nothing to batch: evaluate() trains the one configuration itself
             results = qat_runs(self.ctx.model, [self.pass_args(c) for c, _, _ in batch], self.ctx.splits,
                                self.ctx.qat, workers=1, progress=False)
             for (_, key, desc), result in zip(batch, results):
-                self._store(folder / f"{key}.pt", desc, result)
+                cache.store(key, desc, {k: result[k] for k in RESULT_KEYS})
                 self._trained_here.add(key)
                 fault_point("qat_trained")
-        finally:
-            for fd in held:
-                os.close(fd)
-
-    @staticmethod
-    def _store(path: Path, desc: dict, result: dict) -> None:
-        atomic.torch_save(path, {"desc": desc, "config": result["config"], "seed": result["seed"],
-                                 "state_dict": result["state_dict"], "val": result["val"]})
 
     def _train(self, config: dict) -> dict:
         return qat_runs(self.ctx.model, [self.pass_args(config)], self.ctx.splits, self.ctx.qat, workers=1,
                         progress=False)[0]
-
-    @staticmethod
-    def _load(path: Path, desc: dict) -> dict | None:
-        if not path.exists():
-            return None
-        try:
-            obj = load_checkpoint_file(path)
-            if obj.get("desc") != desc:
-                raise LabError("stored description does not match its key")
-            return {k: obj[k] for k in ("config", "seed", "state_dict", "val")}
-        except (LabError, KeyError) as exc:
-            warnings.warn(f"QAT cache {path} unusable ({exc}); training again", stacklevel=2)
-            return None
