@@ -36,7 +36,7 @@ SLOW_TESTS = frozenset({
     "tests/search/test_cli.py::test_sigkill_then_rerun_covers_each_configuration_once",
     "tests/search/test_vgg_channels.py::test_search_runs_and_trial_metrics_equal_direct_evaluation",
     "tests/search/test_tables.py::test_layerwise_table_equals_space_evaluate",
-    "tests/labs/test_lab4.py::test_cli_searches_links_the_cache_and_reports_a_failure",  # CLI processes
+    "tests/labs/test_lab4_4.py::test_cli_searches_links_the_cache_and_reports_a_failure",  # CLI processes
     "tests/report/test_preflight.py::test_cli_stops_before_any_notebook",  # CLI process
     "tests/report/test_preflight.py::test_cli_rejects_an_unknown_parameter",  # CLI process
     "tests/report/test_readme.py::test_no_results_is_an_error",  # CLI process

@@ -1,23 +1,22 @@
-"""The baseline models lab0 trains and every later notebook loads.
+"""lab0 (the data and the baselines): the variant table, the logit-ReLU study and their claims.
 
-``ensure_baseline("jsc-tiny", splits)`` returns the trained model and its checkpoint path. It goes
-through the trained-candidate cache (:func:`lab_utils.training.candidates.trained_candidate`, keyed
-by architecture + recipe + data + seed) in ``results/lab0/models/``
-(:func:`lab_utils.report.paths.model_cache`), so a model is trained once for a given recipe and
-data — by lab0, or by whichever notebook a student opens first — and lab0's variant table reuses
-the baselines instead of training them again.
+The baselines themselves (:func:`lab_utils.labs.baselines.ensure_baseline`) are trained through the
+trained-candidate cache, so lab0's variant table (:func:`train_variants`) reuses them instead of
+training them again.
 
 Whether MASE's ReLU on the logits matters is answered over several seeds (:func:`logit_relu_study`):
 each model is trained with and without it from the same seeded init and minibatch order, so the two
 runs of a seed are paired, and :func:`logit_relu_claims` tests the per-seed differences (paired t-test,
-interval of the mean difference) and counts the runs that never predict some class. Quick mode (:data:`QUICK_RECIPE`, :data:`QUICK_JETS`)
-trains briefly on a small sample; :mod:`lab_utils.labs.presets` holds every notebook's quick values.
+interval of the mean difference) and counts the runs that never predict some class. The test
+confusion matrix's most confused pairs (:func:`top_confusions`) are a claim too.
+
+May import every layer below ``labs`` and :mod:`lab_utils.labs.baselines`. Figures:
+:mod:`lab_utils.report.plots.lab0`; tests: ``tests/labs/test_lab0.py``.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,33 +25,12 @@ from scipy import stats
 
 from lab_utils.analysis import claims as C
 from lab_utils.analysis import stats as S
-from lab_utils.data import load_dataset
 from lab_utils.data.splits import Splits
 from lab_utils.models import count_params
 from lab_utils.report.paths import model_cache
 from lab_utils.training.batched import train_runs
 from lab_utils.training.candidates import trained_candidate
 from lab_utils.training.train import Recipe, confusion_matrix, evaluate, predict
-
-BASELINE_RECIPE = Recipe(epochs=10, batch_size=512, lr=1e-3, optimizer="adam", seed=0)
-# Quick mode trains 3 epochs on 30,000 jets; lr 1e-2 gets jsc-tiny to ~67 % there (1e-3: ~44 %, with most
-# logits clipped to 0 by the logit ReLU, so argmax ties flip under any quantization and nothing is comparable).
-QUICK_RECIPE = Recipe(epochs=3, batch_size=512, lr=1e-2, optimizer="adam", seed=0)
-QUICK_JETS = 30_000
-
-
-def jsc_data(quick: bool = False, dataset: str = "jsc-sim", path: str | None = None) -> Splits:
-    """The JSC splits every notebook uses: full size, or 30,000 jets in quick mode."""
-    return load_dataset(dataset, n_samples=QUICK_JETS if quick else None, path=path)
-
-
-def ensure_baseline(model_name: str, splits: Splits, quick: bool = False, logit_relu: bool = True,
-                    recipe: Recipe | None = None, progress: bool = True):
-    """The trained baseline (loaded, or trained once and cached); returns ``(model, checkpoint_path)``."""
-    recipe = recipe or (QUICK_RECIPE if quick else BASELINE_RECIPE)
-    model, info = trained_candidate(model_name, {"logit_relu": logit_relu}, splits, recipe, cache_dir=model_cache(),
-                                    progress=progress)
-    return model, Path(info["path"])
 
 
 def train_variants(splits: Splits, variants: dict, progress: bool = True):

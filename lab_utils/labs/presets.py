@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from lab_utils.errors import LabError
-from lab_utils.labs.lab0 import QUICK_JETS, QUICK_RECIPE
+from lab_utils.labs.baselines import QUICK_JETS, QUICK_RECIPE
 from lab_utils.training.train import Recipe
 
 # per task: the parameters quick mode replaces (small data and budgets: checks that everything runs)

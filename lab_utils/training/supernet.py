@@ -19,7 +19,7 @@ How it works (the "slimmable"/once-for-all recipe, scaled to a CPU):
   statistics on a few training batches (``torch.optim.swa_utils.update_bn``: a cumulative average
   with fresh buffers).
 - :func:`retrain` trains an architecture from scratch (``lab_utils.training.train.train``) so the
-  supernet's ranking can be checked against from-scratch accuracy (:mod:`lab_utils.labs.lab4_vgg`).
+  supernet's ranking can be checked against from-scratch accuracy (:mod:`lab_utils.labs.lab4_5`).
 - Determinism: every random draw comes from a seed given here (:func:`build_candidate`'s
   ``seed``, the recipe's generator), never from the global RNG, which torch seeds randomly per
   process.

@@ -4,7 +4,7 @@ import pandas as pd
 import torch
 
 from lab_utils.data import load_dataset
-from lab_utils.labs import lab0
+from lab_utils.labs import baselines, lab0
 from lab_utils.training.batched import train_runs
 from lab_utils.training.candidates import trained_candidate
 
@@ -49,7 +49,7 @@ def test_quick_training_is_deterministic_whatever_the_global_rng():
     """Training a candidate twice (no cache) gives bit-identical weights, even when the global RNG
     was left in different states before each run, for the single and the batched trainer."""
     splits = load_dataset("jsc-sim", n_samples=3000)
-    recipe = lab0.QUICK_RECIPE
+    recipe = baselines.QUICK_RECIPE
     states = []
     for disturb in (1, 99):
         torch.manual_seed(disturb)

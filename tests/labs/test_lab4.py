@@ -1,16 +1,10 @@
-"""Lab 4 helpers: the runs table (failures from predictions), the screen plan, and lab4_4's upstream
-check, config patch, CLI runs, search-against-grid tables and claims (the statistics:
-tests/labs/test_lab4_stats.py)."""
+"""lab4 (lab4_1 to lab4_3): the runs table (failures from predictions), the layer table and lab4_1's
+claims (the statistics: tests/labs/test_lab4_claims.py; lab4_4: tests/labs/test_lab4_4.py)."""
 
-import json
-import tomllib
 
-import pandas as pd
 import pytest
 
-from lab_utils.errors import LabError
-from lab_utils.labs import lab4 as width_results
-from lab_utils.search.config import parse_config
+from lab_utils.labs import lab4
 
 
 def test_results_table_counts_params_and_accuracy(blobs):
@@ -22,7 +16,7 @@ def test_results_table_counts_params_and_accuracy(blobs):
     dead = seeded_init((16, 16), 0, logit_relu=False).eval()
     with torch.no_grad():  # a class that can never win: its logit's bias far below the others
         dead.seq_blocks[6].bias[3] = -1e6
-    table = width_results.results_table([{"hidden": (32, 64), "seed": 0, "model": model, "cached": True,
+    table = lab4.results_table([{"hidden": (32, 64), "seed": 0, "model": model, "cached": True,
                                           "history": {"best_epoch": 3}},
                                          {"hidden": (16, 16), "seed": 1, "model": dead, "logit_relu": False}], blobs)
     row = table.iloc[0]
@@ -44,108 +38,17 @@ def test_layer_table_lists_nodes_and_shapes():
     from lab_utils.passes import graph
 
     g = graph.trace(build_model("jsc-three-linear-layers"))
-    t = width_results.layer_table(g, shapes={"seq_blocks_2": (1, 16)})
+    t = lab4.layer_table(g, shapes={"seq_blocks_2": (1, 16)})
     assert t["node"].tolist()[:3] == ["seq_blocks_0", "seq_blocks_1", "seq_blocks_2"]
     assert t.set_index("node").loc["seq_blocks_2", "output shape"] == (1, 16)
     assert t.set_index("node").loc["seq_blocks_0", "output shape"] is None
-    assert "output shape" not in width_results.layer_table(g)
-
-
-def test_write_search_config_patches_only_the_named_keys(tmp_path):
-    path = width_results.write_search_config(tmp_path / "c.toml", n_samples=30000, epochs=1, batch_size=512, lr=1e-3,
-                                             seed=3, tpe_startup=6, logit_relu=False)
-    raw = tomllib.loads(path.read_text())
-    orig = tomllib.loads(width_results.SEARCH_CONFIG.read_text())
-    assert raw["n_samples"] == 30000 and raw["model_args"] == {"logit_relu": False}
-    assert raw["search"]["search_space"]["train"] == {"epochs": 1, "batch_size": 512, "lr": 1e-3, "optimizer": "adam",
-                                                      "seed": 3}
-    assert raw["search"]["strategy"]["setup"]["n_startup_trials"] == 6
-    assert raw["search"]["search_space"]["name"] == orig["search"]["search_space"]["name"]
-    parse_config(raw)  # still a valid search config
-    full = tomllib.loads(width_results.write_search_config(tmp_path / "f.toml", n_samples="NA", epochs=10,
-                                                           batch_size=512, lr=1e-3, seed=0, tpe_startup=6).read_text())
-    assert full["n_samples"] == "NA" and full.get("model_args") == orig.get("model_args")
-
-
-def test_upstream_runs_checks_mode_recipe_and_data(tmp_path, monkeypatch, blobs):
-    monkeypatch.setenv("LAB_OUTPUT_DIR", str(tmp_path))
-
-    class Splits:
-        def describe(self):
-            return {"dataset": "jsc-sim", "n": 10}
-
-    with pytest.raises(LabError, match="run lab4_3 first"):
-        width_results.upstream_runs(Splits(), True, 1)
-    d = tmp_path / "results" / "lab4_3"
-    d.mkdir(parents=True)
-    (d / "summary.json").write_text(json.dumps({"quick": True, "numbers": {"epochs": 1}}))
-    (d / "runs.meta.json").write_text(json.dumps({"table": "runs", "dataset": "jsc-sim", "n": 10}))
-    (d / "runs.csv").write_text("model,phase,a,c,seed,val_accuracy\nfaithful,screen,1,1,0,0.5\n"
-                                "fixed,screen,1,1,0,0.6\nfaithful,confirm,1,1,1000,0.7\n")
-    assert width_results.upstream_runs(Splits(), True, 1)["val_accuracy"].tolist() == [0.5]
-    assert width_results.upstream_runs(Splits(), True, 1, logit_relu=False)["val_accuracy"].tolist() == [0.6]
-    with pytest.raises(LabError, match="same mode"):
-        width_results.upstream_runs(Splits(), False, 1)
-    with pytest.raises(LabError, match="same mode"):
-        width_results.upstream_runs(Splits(), True, 10)
-    (d / "runs.meta.json").write_text(json.dumps({"table": "runs", "dataset": "jsc-sim", "n": 11}))
-    with pytest.raises(LabError, match="other data"):
-        width_results.upstream_runs(Splits(), True, 1)
-
-
-def test_search_against_grid_by_hand():
-    grid = pd.DataFrame({"a": [1, 1, 2, 2], "c": [1, 1, 1, 1], "seed": [0, 1, 0, 1], "params": [10, 10, 20, 20],
-                         "val_accuracy": [0.6, 0.8, 0.7, 0.65]})
-    tpe = pd.DataFrame({"number": [0, 1, 2], "state": ["COMPLETE", "COMPLETE", "FAIL"], "a": [1, 1, 2], "c": [1, 1, 1],
-                        "accuracy": [0.6, 0.6, 0.9], "params": [10, 10, 20]})
-    bf = pd.DataFrame({"number": [0, 1], "state": ["COMPLETE"] * 2, "a": [2, 1], "c": [1, 1], "accuracy": [0.7, 0.6],
-                       "params": [20, 10]})
-    compare, first_seed, exhaustive = width_results.search_vs_grid(grid, bf, seed=0)
-    assert compare["difference"].abs().max() == 0.0 and len(compare) == 2
-    assert exhaustive.set_index("a")["val_mean_all_seeds"].tolist() == pytest.approx([0.7, 0.675])
-    choice = width_results.search_choices({"tpe": tpe, "brute-force": bf}, first_seed, exhaustive)
-    assert int(choice["tpe"]["number"]) == 0  # the failed trial does not count; ties: fewer params, first
-    assert [int(choice[k]["a"]) for k in ("brute-force", "grid (seed)", "grid (mean)")] == [2, 2, 1]
-    assert width_results.rank_in_grid(first_seed, choice["tpe"]["accuracy"]) == 2
-    table = width_results.choices_table(choice, tpe_trials=3, seed=0)
-    assert table["method"].tolist() == ["TPE, 3 trials", "brute force, 25 trials", "lab4_3 grid, seed 0",
-                                         "lab4_3 screen, mean of trained runs"]
-    assert table["val accuracy (%)"].tolist() == pytest.approx([60.0, 70.0, 70.0, 70.0])
-    found = width_results.search_claims(choice, compare, trained_by_searches=0, width_p=0.4)
-    assert [c.holds for c in found] == [True, True, False, False]  # TPE (1,1) vs brute force (2,1); mean (1,1)
-    assert "p = 0.400" in found[3].evidence
-    again = width_results.search_claims({**choice, "tpe": choice["brute-force"], "grid (mean)": choice["brute-force"]},
-                                        compare.assign(difference=[0.0, 1e-3]), trained_by_searches=1, width_p=0.01)
-    assert [c.holds for c in again] == [False, True, True, True]
-
-
-def test_search_against_grid_ignores_failed_runs_in_the_mean():
-    grid = pd.DataFrame({"a": [1, 1, 2, 2], "c": [1, 1, 1, 1], "seed": [0, 1, 0, 1], "params": [10, 10, 20, 20],
-                         "val_accuracy": [0.6, 0.8, 0.7, 0.4], "failed": [False, False, False, True]})
-    bf = pd.DataFrame({"number": [0, 1], "state": ["COMPLETE"] * 2, "a": [2, 1], "c": [1, 1], "accuracy": [0.7, 0.6],
-                       "params": [20, 10]})
-    _, _, exhaustive = width_results.search_vs_grid(grid, bf, seed=0)
-    assert exhaustive.set_index("a")["val_mean_all_seeds"].tolist() == pytest.approx([0.7, 0.7])
-
-
-def test_cli_searches_links_the_cache_and_reports_a_failure(tmp_path):
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    (cache / "x.ckpt").write_bytes(b"")
-    printed = []
-    with pytest.raises(LabError, match="search with tpe failed"):
-        width_results.cli_searches(tmp_path / "missing.toml", tmp_path / "out", cache, {"tpe": 2}, seed=0,
-                                   print_fn=lambda *a: printed.append(a))
-    assert (tmp_path / "out" / "tpe" / "candidates").resolve() == cache.resolve()
-    assert width_results.count_cached(tmp_path / "out" / "tpe" / "candidates") == 1
-    assert printed[0][:2] == ("$ python -m lab_utils search --config", "missing.toml")
-    assert "error:" in printed[1][1]
+    assert "output shape" not in lab4.layer_table(g)
 
 
 def test_double_width_claims_both_ways():
-    good = width_results.double_width_claims(1797, (32, 32), 2, {"accuracy": 0.2, "n": 1000},
+    good = lab4.double_width_claims(1797, (32, 32), 2, {"accuracy": 0.2, "n": 1000},
                                              {"accuracy": 0.7, "n": 1000})
     assert [c.holds for c in good] == [True, True]  # 16*32+32 + 32*32+32 + 32*5+5 + 32 = 1,797
-    bad = width_results.double_width_claims(1796, (32, 16), 2, {"accuracy": 0.5, "n": 1000},
+    bad = lab4.double_width_claims(1796, (32, 16), 2, {"accuracy": 0.5, "n": 1000},
                                             {"accuracy": 0.49, "n": 1000})
     assert [c.holds for c in bad] == [False, False]

@@ -7,7 +7,7 @@ import pytest
 
 from lab_utils.errors import LabError
 from lab_utils.labs import presets
-from lab_utils.labs.lab0 import QUICK_JETS, QUICK_RECIPE
+from lab_utils.labs.baselines import QUICK_JETS, QUICK_RECIPE
 from lab_utils.training.train import Recipe
 
 LAB4_5 = {"choices": [16, 32, 48, 64], "fc": 256, "supernet_epochs": 3, "n_trials": 40, "n_random_baselines": 5,

@@ -15,6 +15,7 @@ from tests.helpers import ROOT, summary_of
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 BANNED_MODULES = {"subprocess", "shutil", "matplotlib", "json", "tomllib", "tomli_w", "os"}
+ALIASES = {("pandas", "pd"), ("notebook", "report")}  # the conventional ones; a module goes by its own name
 
 
 def test_there_are_notebooks():
@@ -44,8 +45,9 @@ def test_notebook_is_clean_and_parameterised(path):
 
 
 def _check_calls_only(source):
-    """No definitions, no subprocesses or file plumbing, no figure code, no private names, and no
-    quick-mode branches (quick values live in lab_utils.labs.presets)."""
+    """No definitions, no subprocesses or file plumbing, no figure code, no private names, no module
+    under another name (one name per lab), and no quick-mode branches (quick values live in
+    lab_utils.labs.presets)."""
     for n in ast.walk(_parse(source)):
         assert not isinstance(n, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)), \
             f"no definitions in notebooks: {ast.unparse(n)[:60]!r}"
@@ -53,6 +55,8 @@ def _check_calls_only(source):
             modules = [a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""]
             assert not any(m.split(".")[0] in BANNED_MODULES for m in modules), f"banned import: {ast.unparse(n)}"
             assert not any(a.name.startswith("_") for a in n.names), f"private name imported: {ast.unparse(n)}"
+            renamed = {(a.name.split(".")[-1], a.asname) for a in n.names if a.asname} - ALIASES
+            assert not renamed, f"a module or name imported under another name: {ast.unparse(n)}"
         if isinstance(n, ast.Attribute):
             assert not n.attr.startswith("_"), f"private name used: {ast.unparse(n)}"
         if isinstance(n, (ast.If, ast.IfExp)):

@@ -12,7 +12,7 @@ SAMPLER_STYLES = {"brute-force": ("C0", "-", "o"), "tpe": ("C3", "--", "s"), "ra
 
 def curves_figure(curves: dict, tolerance=0.5):
     """Best-so-far against trial number, one panel per study (``title -> curves``, as
-    :func:`lab_utils.labs.lab3_samplers.best_so_far_curves` gives them): mean and 95 % band over seeds per
+    :func:`lab_utils.labs.lab3_4.best_so_far_curves` gives them): mean and 95 % band over seeds per
     sampler (each with its own line style and staggered markers, so a curve that coincides with
     another stays visible), the exact expected curve of a random order (thin black) and the optimum
     minus ``tolerance`` (dotted; a number, or a dict ``title -> number`` for one per panel)."""
@@ -52,7 +52,7 @@ def _sampler_style(name: str, i: int) -> dict:
 def reach_ecdf_figure(data: dict):
     """Share of runs that have reached the target by each trial (empirical CDF of trials-to-target,
     capped at the budget: runs that never reach it keep the curve below 1), one panel per space
-    (``title -> data``, as :func:`lab_utils.labs.lab3_samplers.ecdf_data` gives them), a distinct
+    (``title -> data``, as :func:`lab_utils.labs.lab3_4.ecdf_data` gives them), a distinct
     line style and marker per sampler, and the exact law of a uniformly random order (thin black).
     The trial axis is logarithmic when the budget covers the whole space (runs get there early)."""
     fig, axes = plt.subplots(1, len(data), figsize=(6.2 * len(data), 4.4), squeeze=False)

@@ -14,7 +14,7 @@ QAT_STYLE = {"color": "tab:orange", "marker": "s", "label": "QAT (mean of seeds)
 
 def ptq_vs_qat(table: pd.DataFrame, ptq_ci: pd.DataFrame, qat_seeds: pd.DataFrame, float_accuracy: float,
                margin_pts: float = 1.0):
-    """Two panels over the quantized configurations (``table``: :func:`lab_utils.labs.lab3_cifar.results_table`
+    """Two panels over the quantized configurations (``table``: :func:`lab_utils.labs.lab3_6.results_table`
     without the float row):
 
     - left: test accuracy (%) of PTQ with its Clopper–Pearson 95 % interval (``ptq_ci``: config,

@@ -31,7 +31,7 @@ def accuracy_vs_macs(candidates: pd.DataFrame, runs: pd.DataFrame | None = None,
                      searched=None):
     """Left: every architecture the search evaluated (supernet slice, validation accuracy in %) against
     MACs, the Pareto front as a staircase and the searched architecture starred. Right (with ``runs``,
-    from :func:`lab_utils.labs.lab4_vgg.train_architectures`): the same-recipe from-scratch test
+    from :func:`lab_utils.labs.lab4_5.train_architectures`): the same-recipe from-scratch test
     accuracy of the searched architecture and each baseline with binomial 95 % error bars, and the
     lab report's accuracy."""
     u = candidates

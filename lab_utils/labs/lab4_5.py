@@ -1,12 +1,10 @@
-"""Helpers of the VGG channel-search notebook (lab4_5): data, search, same-recipe baselines, claims.
+"""lab4_5 (the VGG channel search on CIFAR-10): search, same-recipe baselines, claims.
 
 The notebook stays a sequence of short calls; everything with logic lives here and is tested:
 
-- :func:`load_data` gives the real CIFAR-10 (default search order of :mod:`lab_utils.data.cifar10`)
-  or, in quick mode, a tiny generated image set (labelled synthetic), with a validation split of
-  :data:`VAL_FRACTION` of the training images (the search space reloads the same split, see
-  :mod:`lab_utils.search.spaces.vgg_channels`), in channels_last memory once for every training;
-  :func:`data_label` names it with its sizes;
+- the data is :func:`lab_utils.labs.baselines.cifar_data` with :data:`VAL_FRACTION` of the training
+  images held out (the search space reloads the same split, see
+  :mod:`lab_utils.search.spaces.vgg_channels`);
 - :func:`search_config` / :func:`run_search` run TPE through the search engine over a trained
   supernet and return its trials table; :func:`unique_candidates` keeps one row per architecture;
 - :func:`pick_architectures` adds the same-recipe baselines to the search's choice (the widest,
@@ -19,6 +17,9 @@ The notebook stays a sequence of short calls; everything with logic lives here a
   (the lab report's 11 %);
 - :func:`quantized_accuracy` runs a network through ``quantize_transform_pass`` with 8-bit
   ``Conv2dInteger`` / ``LinearInteger`` layers (fractional widths chosen per tensor, ``"auto"``).
+
+May import every layer below ``labs`` and :mod:`lab_utils.labs.baselines`. Figures:
+:mod:`lab_utils.report.plots.lab4_5`; tests: ``tests/labs/test_lab4_5.py``.
 """
 
 from __future__ import annotations
@@ -32,40 +33,20 @@ import pandas as pd
 import torch
 
 from lab_utils.analysis import claims, stats
-from lab_utils.data.cifar10 import load_cifar10
-from lab_utils.data.tiny_images import make_tiny_image_set
+from lab_utils.data.cifar10 import augment
 from lab_utils.errors import LabError
+from lab_utils.labs import baselines
 from lab_utils.passes.quantize import lab_config, quantize_model
 from lab_utils.search import outputs
 from lab_utils.search import run as search_run
 from lab_utils.search.config import parse_config
 from lab_utils.search.spaces.vgg_channels import KEYS
 from lab_utils.training import supernet as S
-from lab_utils.training.train import metrics_from_logits, predict
 
 SPACE = "graph/architecture/vgg_channels"
 REPORT_ACCURACY = 0.11  # the lab report's VGG search: untrained candidates, about chance level
 CHANCE_TOLERANCE = 0.03  # "about the report's accuracy": within 3 points (10 classes: chance is 10 %)
 VAL_FRACTION = 0.25  # 2,500 of the subset's 10,000 training images: SE about 1 point per candidate
-
-
-def load_data(quick: bool, data_path: str = "", results_dir: Path | None = None, seed: int = 0,
-              val_fraction: float = VAL_FRACTION):
-    """Real CIFAR-10 (full mode) or a tiny generated set of 30 train / 10 test images per class
-    (quick), in channels_last memory (converted once here, not once per training)."""
-    if quick:
-        folder = make_tiny_image_set(Path(results_dir) / "tiny_images", "npz", n_per_class=30, n_test_per_class=10,
-                                     seed=seed)
-        splits = load_cifar10(path=folder, data_seed=seed, val_fraction=val_fraction, download=False)
-    else:
-        splits = load_cifar10(path=data_path or None, data_seed=seed, val_fraction=val_fraction)
-    return S.channels_last(splits)
-
-
-def data_label(splits) -> str:
-    """The data set as figures and the report name it: label plus split sizes."""
-    n = splits.sizes()
-    return f"{splits.label}: {n['train']:,} train / {n['val']:,} val / {n['test']:,} test images"
 
 
 def search_config(*, supernet_path, choices, fc: int, n_trials: int, seed: int = 0, data_path=None,
@@ -112,16 +93,8 @@ def unique_candidates(df: pd.DataFrame) -> pd.DataFrame:
     return df.drop_duplicates("channels").sort_values("macs").reset_index(drop=True)
 
 
-def scores(model, splits, split: str = "test") -> dict:
-    """Accuracy, macro accuracy, loss, n and the per-image ``correct`` array (for paired tests),
-    evaluated :data:`~lab_utils.training.supernet.EVAL_CHUNK` images at a time (bounded memory)."""
-    x, y = splits.split(split)
-    logits = predict(model, x, chunk=S.EVAL_CHUNK)
-    return {**metrics_from_logits(logits, y), "correct": (logits.argmax(1) == y).numpy()}
-
-
 def quantized_accuracy(model, splits, width: int = 8, split: str = "test") -> dict:
-    """:func:`scores` of ``model`` with every Conv2d and Linear as 8-bit fixed point
+    """:func:`lab_utils.labs.baselines.scores` of ``model`` with every Conv2d and Linear as 8-bit fixed point
     (Conv2dInteger/LinearInteger).
 
     Fractional widths are ``"auto"``: the largest that holds each weight / bias tensor, and for the
@@ -130,7 +103,19 @@ def quantized_accuracy(model, splits, width: int = 8, split: str = "test") -> di
     cfg = lab_config(data_in=(width, "auto"), weight=(width, "auto"), bias=(width, "auto"))
     q = quantize_model(model.eval(), {"by": "type", "default": {"config": cfg},
                                       "calibration": splits.x_train[:256].contiguous()})
-    return scores(q, splits, split)
+    return baselines.scores(q, splits, split)
+
+
+def train_supernet(choices, fc: int, splits, *, epochs: int, n_random: int, seed: int, path):
+    """The weight-sharing supernet over ``choices`` (classifier ``fc``) trained on ``splits`` with crop +
+    flip augmentation (:class:`lab_utils.training.supernet.SupernetRecipe`: ``epochs``, ``n_random``
+    random candidates per step besides the largest and the smallest, ``seed``) and saved to ``path``
+    (the checkpoint the search space loads); returns ``(supernet, history)``."""
+    net = S.VGGSupernet(choices, fc=fc, num_classes=splits.num_classes, seed=seed)
+    recipe = S.SupernetRecipe(epochs=epochs, n_random=n_random, seed=seed)
+    history = S.train_supernet(net, splits, recipe, augment=augment)
+    S.save_supernet(path, net, recipe=recipe, history=history, dataset=splits.describe())
+    return net, history
 
 
 def check_quick_run(splits, history: list[dict], supernet, choices, quick: bool) -> int:
@@ -185,7 +170,7 @@ def train_architectures(archs: pd.DataFrame, splits, recipe, *, fc: int, augment
             if key not in done:
                 model, _ = S.retrain(a.channels, splits, dataclasses.replace(recipe, seed=s), fc=fc, augment=augment,
                                      progress=progress)
-                val, test = scores(model, splits, "val"), scores(model, splits, "test")
+                val, test = baselines.scores(model, splits, "val"), baselines.scores(model, splits, "test")
                 done[key] = {"val_accuracy": val["accuracy"], "test_accuracy": test["accuracy"],
                              "test_macro_accuracy": test["macro_accuracy"], "correct": test["correct"]}
                 if first is None:
@@ -196,16 +181,16 @@ def train_architectures(archs: pd.DataFrame, splits, recipe, *, fc: int, augment
 
 
 def supernet_scores(supernet, channels_list, splits, split: str = "val") -> list[dict]:
-    """:func:`scores` of each architecture as the supernet sees it (slice + BN recalibration on the
+    """:func:`lab_utils.labs.baselines.scores` of each architecture as the supernet sees it (slice + BN recalibration on the
     first 2,048 training images, as the search space scores it)."""
     x_calib = splits.x_train[: 8 * 256]
-    return [scores(S.candidate_model(supernet, c, x_calib), splits, split) for c in channels_list]
+    return [baselines.scores(S.candidate_model(supernet, c, x_calib), splits, split) for c in channels_list]
 
 
 def untrained_scores(channels, splits, fc: int, seed: int = 0) -> dict:
     """:func:`scores` on the test images of a freshly initialised candidate (the lab report's case)."""
     model = S.build_candidate(channels, fc=fc, num_classes=splits.num_classes, seed=seed)
-    return scores(model.to(memory_format=torch.channels_last), splits, "test")
+    return baselines.scores(model.to(memory_format=torch.channels_last), splits, "test")
 
 
 # ---------------------------------------------------------------- claims

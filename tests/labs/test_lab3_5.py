@@ -1,4 +1,4 @@
-"""lab3_qat: the configurations, the learning-rate pick, each claim both ways on constructed tables, and a
+"""lab3_5 and lab3_5_claims: the configurations, the learning-rate pick, each claim both ways on constructed tables, and a
 small real study (PTQ against QAT) checked against direct evaluation."""
 
 from types import SimpleNamespace
@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from lab_utils.errors import LabError
-from lab_utils.labs import lab3_qat as Q
+from lab_utils.labs import lab3_5 as Q
+from lab_utils.labs import lab3_5_claims as QC
 from lab_utils.models import build_model
 from lab_utils.passes.quantize import quantize_model
 from lab_utils.training.qat import QATRecipe, qat_model, qat_runs
@@ -48,7 +49,7 @@ def test_hardest_is_largest_validation_loss():
 
 # ----------------------------------------------------------------------------- claims on constructed tables
 def _study(qat_by_config: dict, ptq: dict, float_acc=0.80, control=(0.80, 0.801, 0.799), widths=None):
-    """A table and runs as :func:`lab3_qat.config_table` builds them, from per-seed test accuracies."""
+    """A table and runs as :func:`lab3_5.config_table` builds them, from per-seed test accuracies."""
     rows = [{"config": Q.CONTROL, "seed": s, "lr": 1e-3, "val_accuracy": a, "selected": True, "test_accuracy": a}
             for s, a in enumerate(control)]
     for cfg, accs in qat_by_config.items():
@@ -77,33 +78,33 @@ def test_config_table_recovered_fraction_by_hand():
 
 def test_recovery_claim_both_ways_and_undetermined():
     good, runs = _study({"a": (0.785, 0.79, 0.788), "b": (0.77, 0.772, 0.771)}, {"a": 0.70, "b": 0.72})
-    c = Q.recovery_claim("m", good, runs)
+    c = QC.recovery_claim("m", good, runs)
     assert c.holds is True and c.numbers["qualified"] == 2
     bad, runs = _study({"a": (0.785, 0.79, 0.788), "b": (0.722, 0.724, 0.723)}, {"a": 0.70, "b": 0.72})
-    assert Q.recovery_claim("m", bad, runs).holds is False  # b recovers a twentieth of its loss
+    assert QC.recovery_claim("m", bad, runs).holds is False  # b recovers a twentieth of its loss
     wide, runs = _study({"a": (0.70, 0.79, 0.76)}, {"a": 0.70})
-    assert Q.recovery_claim("m", wide, runs).holds is None
+    assert QC.recovery_claim("m", wide, runs).holds is None
     few, runs = _study({"a": (0.80, 0.80, 0.80), "b": (0.75, 0.75, 0.75)}, {"a": 0.795, "b": 0.70}, widths={"a": 4, "b": 8})
-    c = Q.recovery_claim("m", few, runs)  # a loses half a point, b has 8-bit weights: nothing qualifies
+    c = QC.recovery_claim("m", few, runs)  # a loses half a point, b has 8-bit weights: nothing qualifies
     assert c.holds is None and c.numbers["qualified"] == 0
 
 
 def test_recovery_against_the_control_can_differ_from_float():
     # the control gains 10 points by fine-tuning alone: QAT's 0.77 recovers 0.7 of float's gap, 0.35 of the control's
     table, runs = _study({"a": (0.77, 0.771, 0.769)}, {"a": 0.70}, control=(0.90, 0.901, 0.899))
-    assert Q.recovery_claim("m", table, runs).holds is True
-    assert Q.recovery_claim("m", table, runs, against="control").holds is False
+    assert QC.recovery_claim("m", table, runs).holds is True
+    assert QC.recovery_claim("m", table, runs, against="control").holds is False
 
 
 def test_float_gap_and_control_claims_both_ways():
     near, runs = _study({"x": (0.797, 0.798, 0.799)}, {"x": 0.75})
-    assert Q.float_gap_claim("m", near, runs, ["x", "absent"]).holds is True
+    assert QC.float_gap_claim("m", near, runs, ["x", "absent"]).holds is True
     far, runs = _study({"x": (0.77, 0.772, 0.771)}, {"x": 0.75})
-    assert Q.float_gap_claim("m", far, runs, ["x"]).holds is False
-    assert Q.float_gap_claim("m", far, runs, ["absent"]).holds is None
-    assert Q.control_claim("m", runs, 0.80).holds is True  # control 0.80 ± 0.001
+    assert QC.float_gap_claim("m", far, runs, ["x"]).holds is False
+    assert QC.float_gap_claim("m", far, runs, ["absent"]).holds is None
+    assert QC.control_claim("m", runs, 0.80).holds is True  # control 0.80 ± 0.001
     _, moved = _study({"x": (0.77,) * 3}, {"x": 0.75}, control=(0.81, 0.812, 0.811))
-    assert Q.control_claim("m", moved, 0.80).holds is False
+    assert QC.control_claim("m", moved, 0.80).holds is False
 
 
 def _epochs(acc: dict) -> pd.DataFrame:
@@ -113,29 +114,29 @@ def _epochs(acc: dict) -> pd.DataFrame:
 
 def test_epochs_claim_finds_the_smallest_enough_count_or_says_more_help():
     flat = _epochs({("h", 1): (0.70, 0.701, 0.702), ("h", 2): (0.7005, 0.7012, 0.7021), ("h", 4): (0.701, 0.701, 0.703)})
-    c = Q.epochs_claim("m", flat)
+    c = QC.epochs_claim("m", flat)
     assert c.holds is True and c.numbers["epochs"] == 1
     late = _epochs({("h", 1): (0.70, 0.701, 0.702), ("h", 2): (0.71, 0.711, 0.712), ("h", 4): (0.711, 0.711, 0.713)})
-    assert Q.epochs_claim("m", late).numbers["epochs"] == 2
+    assert QC.epochs_claim("m", late).numbers["epochs"] == 2
     rising = _epochs({("h", 1): (0.70, 0.701, 0.702), ("h", 2): (0.71, 0.711, 0.712), ("h", 4): (0.72, 0.721, 0.722)})
-    assert Q.epochs_claim("m", rising).holds is False
+    assert QC.epochs_claim("m", rising).holds is False
     noisy = _epochs({("h", 1): (0.70, 0.72, 0.69), ("h", 2): (0.71, 0.69, 0.72)})
-    assert Q.epochs_claim("m", noisy).holds is None
+    assert QC.epochs_claim("m", noisy).holds is None
 
 
 def test_spearman_and_equivalence_claims_both_ways():
     ptq = {f"c{i}": 0.80 - 0.01 * i for i in range(6)}
     helps, runs = _study({f"c{i}": (0.80 - 0.002 * i,) * 2 + (0.8005 - 0.002 * i,) for i in range(6)}, ptq)
-    assert Q.spearman_claim("m", helps).holds is True  # the more PTQ loses, the more QAT gains
+    assert QC.spearman_claim("m", helps).holds is True  # the more PTQ loses, the more QAT gains
     hurts, runs = _study({f"c{i}": (0.81 - 0.02 * i,) * 2 + (0.8105 - 0.02 * i,) for i in range(6)}, ptq)
-    assert Q.spearman_claim("m", hurts).holds is False
-    eq = Q.equivalence_claim("m", helps)  # c0: PTQ loses nothing, QAT gains ~0.02 points: equivalent
+    assert QC.spearman_claim("m", hurts).holds is False
+    eq = QC.equivalence_claim("m", helps)  # c0: PTQ loses nothing, QAT gains ~0.02 points: equivalent
     assert eq.holds is True and eq.numbers["equivalent"] == ["c0"]
     stuck, runs = _study({"c0": (0.7, 0.7005, 0.7002), "c1": (0.79, 0.791, 0.792)}, {"c0": 0.70, "c1": 0.75})
-    eq = Q.equivalence_claim("m", stuck)  # c0 loses 10 points and QAT does nothing
+    eq = QC.equivalence_claim("m", stuck)  # c0 loses 10 points and QAT does nothing
     assert eq.holds is False and eq.numbers["equivalent"] == ["c0"]
     none, runs = _study({"c1": (0.79, 0.791, 0.792)}, {"c1": 0.75})
-    assert Q.equivalence_claim("m", none).holds is None
+    assert QC.equivalence_claim("m", none).holds is None
 
 
 # ----------------------------------------------------------------------------- a small real study
@@ -186,6 +187,6 @@ def test_real_study_ptq_against_qat(overlapping, monkeypatch):
     assert sorted(ep["epochs"].unique()) == [1, 2] and ep["config"].unique().tolist() == s["hard"]
     one = ep[ep["epochs"] == 1].set_index("seed")["test_accuracy"]
     assert one.tolist() == Q.seed_values(runs, s["hard"][0]).tolist()
-    assert len(Q.study_claims(s)) == 7
+    assert len(QC.study_claims(s)) == 7
     with pytest.raises(LabError, match="n_seeds and n_screen"):
         Q.study_seeds(0, 1)

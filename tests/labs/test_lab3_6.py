@@ -1,4 +1,4 @@
-"""lab3_6's helpers (lab_utils.labs.lab3_cifar) and claims (lab_utils.labs.lab3_cifar_claims).
+"""lab3_6's helpers (lab_utils.labs.lab3_6) and claims (lab_utils.labs.lab3_6_claims).
 
 The claims are checked on constructed per-image correctness arrays that make each of them hold, fail
 and (where it can) stay undetermined; the paired statistic against hand-counted numbers and an exact
@@ -15,8 +15,8 @@ import torch
 
 from lab_utils.data.cifar10 import load_cifar10
 from lab_utils.data.tiny_images import make_tiny_image_set
-from lab_utils.labs import lab3_cifar as L
-from lab_utils.labs import lab3_cifar_claims as LC
+from lab_utils.labs import lab3_6 as L
+from lab_utils.labs import lab3_6_claims as LC
 from lab_utils.passes import graph as graph_mod
 from lab_utils.passes.quantize import quantize_model
 from lab_utils.training import supernet as S

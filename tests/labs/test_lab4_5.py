@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from lab_utils.analysis.pareto import pareto_mask
-from lab_utils.labs import lab4_vgg as L
+from lab_utils.labs import lab4_5 as L
 from lab_utils.training import supernet as S
 
 

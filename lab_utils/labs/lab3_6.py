@@ -3,9 +3,8 @@
 
 How it works:
 
-- :func:`load_data` reads the real CIFAR-10 (quick mode: a tiny generated image set, labelled
-  synthetic) through :func:`lab_utils.labs.lab4_vgg.load_data`, with :data:`VAL_FRACTION` of the
-  training images held out: the split ``load_dataset("cifar10")`` makes, so the shipped search
+- the data is the real CIFAR-10 (quick mode: a tiny generated image set, labelled synthetic) from
+  :func:`lab_utils.labs.baselines.cifar_data`, with :data:`VAL_FRACTION` of the training images held out: the split ``load_dataset("cifar10")`` makes, so the shipped search
   config (``configs/cifar10_cnn_qat.toml``) validates on images the CNN never trained on.
 - :func:`trained_cnn` trains a narrow VGG7 (SGD, crop + flip augmentation, channels-last) once per
   architecture, recipe, augmentation and data set, cached in ``results/lab3_6/models/`` by the
@@ -23,7 +22,7 @@ How it works:
   configurations with :func:`lab_utils.training.qat.qat_runs` (one configuration after another: a
   CNN is not batched) on several seeds and evaluates them the same way; both keep the per-image
   correctness, so every comparison is paired (same images). The claims are in
-  :mod:`lab_utils.labs.lab3_cifar_claims`.
+  :mod:`lab_utils.labs.lab3_6_claims`.
 """
 
 from __future__ import annotations
@@ -37,8 +36,7 @@ import torch
 from lab_utils.analysis import stats
 from lab_utils.data.cifar10 import augment
 from lab_utils.errors import LabError
-from lab_utils.labs import lab3_cifar_claims as LC
-from lab_utils.labs import lab4_vgg
+from lab_utils.labs import baselines, lab3_6_claims
 from lab_utils.passes import graph as graph_mod
 from lab_utils.passes.quantize import QUANTIZED_MODULES, lab_config, quantize_model
 from lab_utils.report.paths import results_dir
@@ -62,15 +60,6 @@ def model_args(channels, fc: int) -> dict:
     """``build_model("vgg7", **model_args(...))``: six conv widths, classifier width, BatchNorm
     momentum 0.1 (PyTorch's default; MASE's 0.9 keeps the statistics of the last batch or two)."""
     return {"channels": [int(c) for c in channels], "fc": int(fc), "bn_momentum": 0.1}
-
-
-def load_data(quick: bool, data_path: str = "", seed: int = 0):
-    """Real CIFAR-10 (quick: 30 train / 10 test generated images per class), channels_last."""
-    return lab4_vgg.load_data(quick, data_path, results_dir("lab3_6"), seed, VAL_FRACTION)
-
-
-def data_label(splits) -> str:
-    return lab4_vgg.data_label(splits)
 
 
 def trained_cnn(splits, args: dict, recipe, cache_dir=None, progress: bool = True):
@@ -139,12 +128,12 @@ def ptq_runs(model, configs: pd.DataFrame, splits, split: str = "test") -> tuple
     Table columns: config, scope, layer, weight_width, accuracy, macro_accuracy, loss, n.
     """
     rows, correct = [], {}
-    s = lab4_vgg.scores(model, splits, split)
+    s = baselines.scores(model, splits, split)
     correct[FLOAT] = s.pop("correct")
     rows.append({"config": FLOAT, "scope": "float", "layer": "", "weight_width": 32, **s})
     for _, c in configs.iterrows():
         q = quantize_model(model, with_calibration(c.pass_args, splits))
-        s = lab4_vgg.scores(q, splits, split)
+        s = baselines.scores(q, splits, split)
         correct[c.config] = s.pop("correct")
         rows.append({"config": c.config, "scope": c.scope, "layer": c.layer, "weight_width": c.weight_width, **s})
     return pd.DataFrame(rows), correct
@@ -181,7 +170,7 @@ def qat_run(model, plan: pd.DataFrame, splits, recipe: QATRecipe, split: str = "
                        seeds=[int(s) for s in plan.seed], progress=progress)
     rows, correct = [], {}
     for (_, c), r in zip(plan.iterrows(), results):
-        s = lab4_vgg.scores(qat_model(model, r), splits, split)
+        s = baselines.scores(qat_model(model, r), splits, split)
         correct[(c.config, int(c.seed))] = s.pop("correct")
         rows.append({"config": c.config, "scope": c.scope, "layer": c.layer, "weight_width": c.weight_width,
                      "seed": int(c.seed), "val_accuracy": r["val"]["accuracy"], **s, "train_loss": r["train_loss"],
@@ -204,11 +193,11 @@ def results_table(ptq: pd.DataFrame, qat: pd.DataFrame, ptq_correct: dict, qat_c
     rows = []
     for _, r in ptq.iterrows():
         row = {"config": r.config, "scope": r.scope, "ptq_%": 100 * r.accuracy}
-        d = LC.per_image_difference(ptq_correct[r.config], base)
+        d = lab3_6_claims.per_image_difference(ptq_correct[r.config], base)
         row.update({"ptq_vs_float_pts": 100 * d["diff"], "ptq_low": 100 * d["low"], "ptq_high": 100 * d["high"]})
         if r.config in set(qat.config):
             acc = qat.loc[qat.config == r.config, "accuracy"]
-            d = LC.per_image_difference(seed_mean(qat_correct, r.config), base)
+            d = lab3_6_claims.per_image_difference(seed_mean(qat_correct, r.config), base)
             row.update({"qat_%": 100 * acc.mean(), "qat_seeds": len(acc), "qat_min_%": 100 * acc.min(),
                         "qat_max_%": 100 * acc.max(), "qat_vs_float_pts": 100 * d["diff"],
                         "qat_low": 100 * d["low"], "qat_high": 100 * d["high"]})
@@ -232,30 +221,30 @@ def seed_runs(correct: dict, config: str) -> list[np.ndarray]:
 
 
 def conclusions(ptq_correct: dict, qat_correct: dict, configs: pd.DataFrame) -> dict:
-    """The notebook's claims by name (see :mod:`lab_utils.labs.lab3_cifar_claims`): ``int8``, ``w16``,
+    """The notebook's claims by name (see :mod:`lab_utils.labs.lab3_6_claims`): ``int8``, ``w16``,
     ``w4_loss``, ``recovers``, ``recovers_net``, ``qat_w4``, ``layers_ptq``, ``layers_qat``."""
     f = ptq_correct[FLOAT]
     low, high = f"all w{LOW}", f"all w{HIGH}"
     one = configs[configs.scope == "one layer"]
     runs = seed_runs(qat_correct, low)
     return {
-        "int8": LC.claim_within("int8", f, ptq_correct[high], "8-bit PTQ (weights, inputs and biases of every layer)"),
-        "w16": LC.claim_matches("w16", f, ptq_correct["all w16"], "PTQ with 16-bit weights (8-bit inputs)"),
-        "w4_loss": LC.claim_loses("w4_loss", f, ptq_correct[low], f"PTQ with {LOW}-bit weights in every layer"),
-        "recovers": LC.claim_recovers("recovers", f, ptq_correct[low], runs, f"{LOW}-bit weights in every layer"),
-        "recovers_net": LC.claim_recovers("recovers_net", f, ptq_correct[low], runs, f"{LOW}-bit weights in every layer",
+        "int8": lab3_6_claims.claim_within("int8", f, ptq_correct[high], "8-bit PTQ (weights, inputs and biases of every layer)"),
+        "w16": lab3_6_claims.claim_matches("w16", f, ptq_correct["all w16"], "PTQ with 16-bit weights (8-bit inputs)"),
+        "w4_loss": lab3_6_claims.claim_loses("w4_loss", f, ptq_correct[low], f"PTQ with {LOW}-bit weights in every layer"),
+        "recovers": lab3_6_claims.claim_recovers("recovers", f, ptq_correct[low], runs, f"{LOW}-bit weights in every layer"),
+        "recovers_net": lab3_6_claims.claim_recovers("recovers_net", f, ptq_correct[low], runs, f"{LOW}-bit weights in every layer",
                                           control=(ptq_correct[high], seed_runs(qat_correct, high))),
-        "qat_w4": LC.claim_qat_within("qat_w4", f, runs, f"{LOW}-bit weights in every layer (8-bit inputs)"),
-        "layers_ptq": LC.claim_every_layer("layers_ptq", f, {r.layer: ptq_correct[r.config] for _, r in one.iterrows()},
+        "qat_w4": lab3_6_claims.claim_qat_within("qat_w4", f, runs, f"{LOW}-bit weights in every layer (8-bit inputs)"),
+        "layers_ptq": lab3_6_claims.claim_every_layer("layers_ptq", f, {r.layer: ptq_correct[r.config] for _, r in one.iterrows()},
                                            f"With PTQ, {LOW}-bit weights"),
-        "layers_qat": LC.claim_every_layer("layers_qat", f, {r.layer: seed_mean(qat_correct, r.config) for _, r in one.iterrows()},
+        "layers_qat": lab3_6_claims.claim_every_layer("layers_qat", f, {r.layer: seed_mean(qat_correct, r.config) for _, r in one.iterrows()},
                                            f"After QAT, {LOW}-bit weights"),
     }
 
 
 def jet_conclusions(found: dict):
     """(claim, table): Lab 3's conclusions on the simulated jets, each with the claim that tests it here."""
-    return LC.jets_hold([
+    return lab3_6_claims.jets_hold([
         ("8-bit PTQ stays within 1 point of float", "lab3_1 (the lab report's 'PTQ keeps accuracy')", found["int8"]),
         ("the widest format matches float within ±0.5 points", "lab3_1, lab3_3", found["w16"]),
         ("narrow weights lose more than 1 point with PTQ", "lab3_1, lab3_3 (weights with a coarse step)",

@@ -1,4 +1,4 @@
-"""lab3_samplers (lab3_4) against oracles: scipy's tests on the same numbers, exact random-order laws, and
+"""lab3_4 (the samplers' sample efficiency) against oracles: scipy's tests on the same numbers, exact random-order laws, and
 constructed inputs that make every claim come out both ways (its tables: ``tests/search/test_tables.py``)."""
 
 import math
@@ -8,54 +8,54 @@ import pytest
 from scipy import stats
 
 from lab_utils.errors import LabError
-from lab_utils.labs import lab3_samplers
+from lab_utils.labs import lab3_4
 from lab_utils.search import replay
 from tests.helpers import BlobSplits, trained_on_blobs
 
 
 def test_build_space_of_the_per_layer_config_and_its_evaluated_samples(blobs):
     model = trained_on_blobs("jsc-three-linear-layers", blobs)
-    raw = lab3_samplers.three_layer_space_config(weight_widths=(2, 8), weight_fracs=(1, 4), data_in_widths=(4,),
+    raw = lab3_4.three_layer_space_config(weight_widths=(2, 8), weight_fracs=(1, 4), data_in_widths=(4,),
                                                  nodes=("seq_blocks_2", "seq_blocks_6"))
-    space, cfg = lab3_samplers.build_space(raw, model, BlobSplits(blobs), metrics=("accuracy",))
+    space, cfg = lab3_4.build_space(raw, model, BlobSplits(blobs), metrics=("accuracy",))
     assert space.by == "name" and cfg.model == "jsc-three-linear-layers"
     assert sorted({k.split("/")[0] for k in space.variable()}) == ["seq_blocks_2", "seq_blocks_6"]
-    assert lab3_samplers.evaluated_samples(space) == blobs.split("val")[0].shape[0] == 1000
+    assert lab3_4.evaluated_samples(space) == blobs.split("val")[0].shape[0] == 1000
     raw["search"]["strategy"]["sw_runner"]["basic_evaluation"]["num_samples"] = 300
-    assert lab3_samplers.evaluated_samples(lab3_samplers.build_space(raw, model, BlobSplits(blobs))[0]) == 300
+    assert lab3_4.evaluated_samples(lab3_4.build_space(raw, model, BlobSplits(blobs))[0]) == 300
 
 
 def test_target_epsilon_is_never_finer_than_the_evaluation():
-    e = lab3_samplers.target_epsilon(0.5, 73.0, 66_400)
+    e = lab3_4.target_epsilon(0.5, 73.0, 66_400)
     assert e["jet"] == pytest.approx(100 / 66_400)
     assert e["se"] == pytest.approx(100 * math.sqrt(0.73 * 0.27 / 66_400))
     assert e["eps"] == 0.5 and e["target"] == pytest.approx(72.5)  # the requested tolerance is coarser
-    small = lab3_samplers.target_epsilon(0.01, 50.0, 1000)  # 1,000 samples: SE 1.58 points
+    small = lab3_4.target_epsilon(0.01, 50.0, 1000)  # 1,000 samples: SE 1.58 points
     assert small["eps"] == pytest.approx(100 * math.sqrt(0.25 / 1000)) and small["eps"] > small["jet"]
-    assert lab3_samplers.target_epsilon(0.0, 100.0, 10)["eps"] == pytest.approx(10.0)  # SE 0: one jet
+    assert lab3_4.target_epsilon(0.0, 100.0, 10)["eps"] == pytest.approx(10.0)  # SE 0: one jet
     with pytest.raises(LabError, match="n_eval"):
-        lab3_samplers.target_epsilon(0.5, 70.0, 0)
+        lab3_4.target_epsilon(0.5, 70.0, 0)
 
 
 def test_claim_fewer_trials_both_ways_and_against_scipy():
     fast, slow = np.arange(1, 41, dtype=float), np.arange(20, 60, dtype=float)
-    c = lab3_samplers.claim_fewer_trials("k", "s", fast, slow, budget=50)
+    c = lab3_4.claim_fewer_trials("k", "s", fast, slow, budget=50)
     assert c.holds is True and "n = 40 + 40" in c.evidence and "reached 40/40 vs 31/40" in c.evidence
     # the never-reached runs (>= 51 -> 51) enter as budget + 1; the p is scipy's on those values
     p = stats.mannwhitneyu(fast, slow, alternative="less", method="asymptotic").pvalue
     assert c.numbers["p"] == pytest.approx(p)
-    assert lab3_samplers.claim_fewer_trials("k", "s", slow, fast, budget=50).holds is False
-    same = lab3_samplers.claim_fewer_trials("k", "s", fast, fast.copy(), budget=50)
+    assert lab3_4.claim_fewer_trials("k", "s", slow, fast, budget=50).holds is False
+    same = lab3_4.claim_fewer_trials("k", "s", fast, fast.copy(), budget=50)
     assert same.holds is False and same.numbers["p"] > 0.4
 
 
 def test_claim_reaches_more_often_both_ways():
     a = np.r_[np.full(45, 10.0), np.full(5, 151.0)]
     b = np.r_[np.full(20, 10.0), np.full(30, 151.0)]
-    c = lab3_samplers.claim_reaches_more_often("k", "s", a, b, budget=150)
+    c = lab3_4.claim_reaches_more_often("k", "s", a, b, budget=150)
     assert c.holds is True and c.numbers["reached_a"] == 45 and c.numbers["reached_b"] == 20
     assert c.numbers["p"] == pytest.approx(stats.fisher_exact([[45, 5], [20, 30]], alternative="greater")[1])
-    assert lab3_samplers.claim_reaches_more_often("k", "s", b, a, budget=150).holds is False
+    assert lab3_4.claim_reaches_more_often("k", "s", b, a, budget=150).holds is False
 
 
 def test_claim_random_order_law_on_real_replays_and_on_a_biased_order():
@@ -64,12 +64,12 @@ def test_claim_random_order_law_on_real_replays_and_on_a_biased_order():
     study = replay.sampler_study(table, ("brute-force",), seeds=range(120))
     target = np.sort(table.values)[-4]
     m = replay.good_count(table, target)
-    t = lab3_samplers.trials_by_sampler(study, target)["brute-force"]
-    c = lab3_samplers.claim_random_order_law("k", "s", t, table.n, m, table.n)
+    t = lab3_4.trials_by_sampler(study, target)["brute-force"]
+    c = lab3_4.claim_random_order_law("k", "s", t, table.n, m, table.n)
     assert c.holds is True and c.numbers["bins"] >= 3
     biased = np.minimum(t, 2.0)  # an order that always finds a good one by the second trial
-    assert lab3_samplers.claim_random_order_law("k", "s", biased, table.n, m, table.n).holds is False
-    assert lab3_samplers.claim_random_order_law("k", "s", t[:3], table.n, m, table.n).holds is None  # one bin: no test
+    assert lab3_4.claim_random_order_law("k", "s", biased, table.n, m, table.n).holds is False
+    assert lab3_4.claim_random_order_law("k", "s", t[:3], table.n, m, table.n).holds is None  # one bin: no test
 
 
 def _study_with(first_a, first_b, n_seeds=60):
@@ -83,12 +83,12 @@ def _study_with(first_a, first_b, n_seeds=60):
 def test_check_first_trials_both_ways():
     rng = np.random.default_rng(0)
     better = _study_with(rng.uniform(5, 9, 60), rng.uniform(0, 4, 60))
-    chk = lab3_samplers.check_first_trials(better)
+    chk = lab3_4.check_first_trials(better)
     assert chk.verdict == "agrees" and "k=1" in chk.run_shows and "k=5" in chk.run_shows
     same = _study_with(rng.uniform(0, 9, 60), rng.uniform(0, 9, 60))
-    assert lab3_samplers.check_first_trials(same).verdict == "disagrees"
+    assert lab3_4.check_first_trials(same).verdict == "disagrees"
     worse = _study_with(rng.uniform(0, 4, 60), rng.uniform(5, 9, 60))
-    assert lab3_samplers.check_first_trials(worse).verdict == "disagrees"  # significant, but the other way
+    assert lab3_4.check_first_trials(worse).verdict == "disagrees"  # significant, but the other way
 
 
 def test_sampler_tables_ecdf_and_curves():
@@ -97,17 +97,17 @@ def test_sampler_tables_ecdf_and_curves():
     study = replay.sampler_study(table, ("brute-force", "random"), seeds=range(3), n_startup_trials=2)
     reach = replay.reach_table(study, 5.0)
     eps = {"t": {"eps": 1.0}}
-    nums = lab3_samplers.sampler_numbers({"t": reach}, eps)
+    nums = lab3_4.sampler_numbers({"t": reach}, eps)
     assert nums["t: configurations within the target"] == 2 and nums["t: brute-force reach rate"] == 1.0
     assert nums["t: random order (exact) median trials"] == 2  # P(T <= 2) = 1 - C(4,2)/C(6,2) = 0.6
-    shown = lab3_samplers.reach_columns(reach)
+    shown = lab3_4.reach_columns(reach)
     assert shown.set_index("sampler").loc["brute-force", "reached %"] == 100.0
     assert shown["runs"].tolist()[1:] == [3, 3] and str(shown["runs"].dtype) == "Int64"
-    data = lab3_samplers.ecdf_data({"t": (study, 5.0)})["t"]
+    data = lab3_4.ecdf_data({"t": (study, 5.0)})["t"]
     assert data["good"] == 2 and data["budget"] == 6
     assert np.array_equal(data["trials"]["brute-force"], replay.censored_trials(study.best("brute-force"), 5.0))
     assert data["exact_cdf"][0] == 0.0 and data["exact_cdf"][-1] == pytest.approx(1.0)
-    curves = lab3_samplers.best_so_far_curves({"t": study})["t"]
+    curves = lab3_4.best_so_far_curves({"t": study})["t"]
     assert curves["trials"].tolist() == [1, 2, 3, 4, 5, 6] and curves["optimum"] == 6.0 and curves["n_seeds"] == 3
     mean, lo, hi = curves["samplers"]["brute-force"]
     assert mean[-1] == 6.0 and (lo <= mean).all() and (mean <= hi).all()
