@@ -12,20 +12,25 @@ training -> analysis -> search -> report), bottom to top:
   ``jsc_sim`` (the simulator), ``cifar10`` (readers, download, augmentation), ``tiny_images``
   (generated image sets for tests); ``load_dataset`` dispatches by name;
 - ``models``: the lab models by name;
-- ``passes/``: ``graph`` (torch.fx tracing, the chain-of-modules test), ``quantize`` (fixed-point layers and the quantize pass),
-  ``widths`` (width transforms);
-- ``training/``: ``train`` (loop, evaluation, metrics, thread count, BatchNorm recalibration), ``checkpoints``, ``candidates``
-  (trained-model cache), ``batched`` (many small candidates as one model), ``qat`` and ``qat_slots``
+- ``passes/``: ``graph`` (torch.fx tracing, the chain-of-modules test), ``quantize`` (fixed-point layers
+  and the quantize pass), ``widths`` (width transforms);
+- ``training/``: ``train`` (loop, evaluation, metrics, thread count, BatchNorm recalibration),
+  ``checkpoints``, ``candidates`` (trained-model cache), ``batched`` (many small candidates as one model), ``qat`` and ``qat_slots``
   (quantization-aware training of many configurations as one model), ``slots`` (their groups, worker
   processes and the package's one process pool), ``supernet`` (VGG7);
-- ``analysis/``: ``cost`` (params, MACs, FLOPs, bit-ops, size, latency), ``pareto``;
+- ``analysis/``: ``cost`` (params, MACs, FLOPs, bit-ops, size, latency), ``pareto``, ``stats`` (every
+  statistical primitive once: intervals, the paired binary test, Holm, permutation tests, rank
+  correlations, the interval verdict, ``ALPHA``), ``claims`` (computed conclusions with stable keys);
 - ``search/``: ``config`` (the TOML), ``space`` (protocol, registry, context), ``spaces/`` (one module
   per registered space), ``samplers``, ``strategy``, ``storage``, ``journal`` (journal-file check and
   repair), ``outputs``, ``replay``, ``tables`` (the tables replayed: every configuration evaluated
   once), ``faults`` (test-only kill hook), ``run``, ``cli``;
-- ``report/``: ``paths``, ``notebook`` (the notebook API), ``plots`` (every figure), ``harness``
-  (papermill and the HTML report);
-- ``labs/``: one helper module per lab notebook (and ``presets``, the quick-mode parameters);
+- ``report/``: ``paths``, ``notebook`` (the notebook API), ``plots/`` (every figure, one module per lab),
+  ``preflight`` (output folders and data checked before anything runs), ``provenance``, ``harness``
+  (papermill and the run), ``index`` (the HTML report), ``readme`` (the README's results section);
+- ``labs/``: what the notebooks call, one module per lab under the lab's name (``lab3_4``: notebook
+  ``lab3_4_*``, figures ``report/plots/lab3_4``, tests ``tests/labs/test_lab3_4``), ``baselines`` (the
+  data and baselines every notebook starts from) and ``presets`` (the quick-mode parameters);
 - ``cli`` / ``__main__``: ``python -m lab_utils train|eval|search|report``.
 
 The import rule: a module imports only from its own layer or the layers below it (a package may

@@ -46,13 +46,22 @@ def t_quantile(n, level: float = LEVEL):
     return float(out) if out.ndim == 0 else out
 
 
+def t_half_width(std, n, level: float = LEVEL):
+    """Half-width ``t(0.5 + level/2, n − 1) · std / sqrt(n)`` of the Student-t interval of a mean of ``n``
+    values with standard deviation ``std`` (scalars or arrays); NaN where ``n < 2``. The one t interval:
+    :func:`mean_ci`, :func:`t_band` and :func:`t_half_widths` are this formula on their inputs."""
+    n = np.asarray(n, dtype=float)
+    out = t_quantile(n, level) * np.asarray(std, dtype=float) / np.sqrt(np.maximum(n, 1))
+    return float(out) if np.ndim(out) == 0 else out
+
+
 def mean_ci(values, level: float = LEVEL) -> tuple[float, float, float]:
     """Mean and Student-t confidence interval of ``values`` (NaN interval with fewer than 2 values)."""
     x = np.asarray(values, dtype=float)
     m = float(x.mean()) if x.size else float("nan")
     if x.size < 2:
         return m, float("nan"), float("nan")
-    half = float(t_quantile(x.size, level) * x.std(ddof=1) / math.sqrt(x.size))
+    half = t_half_width(x.std(ddof=1), x.size, level)
     return m, m - half, m + half
 
 
@@ -63,16 +72,14 @@ def t_band(curves, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray, np.nda
     mean = c.mean(axis=0)
     if c.shape[0] < 2:
         return mean, mean.copy(), mean.copy()
-    half = t_quantile(c.shape[0], level) * c.std(axis=0, ddof=1) / np.sqrt(c.shape[0])
+    half = t_half_width(c.std(axis=0, ddof=1), c.shape[0], level)
     return mean, mean - half, mean + half
 
 
 def t_half_widths(std, counts, level: float = LEVEL) -> np.ndarray:
-    """Half-widths ``t · std / sqrt(n)`` of the Student-t intervals of several means (a figure's error
-    bars from a ``groupby().agg(["std", "count"])``); 0 where a mean has fewer than 2 values."""
-    n = np.asarray(counts, dtype=float)
-    sd = np.nan_to_num(np.asarray(std, dtype=float))
-    return np.where(n >= 2, np.nan_to_num(t_quantile(n, level)) * sd / np.sqrt(np.maximum(n, 1)), 0.0)
+    """:func:`t_half_width` of several means for a figure's error bars (from a ``groupby().agg(["std",
+    "count"])``), 0 where a mean has fewer than 2 values (no bar rather than a gap)."""
+    return np.nan_to_num(np.asarray(t_half_width(std, counts, level), dtype=float))
 
 
 def normal_mean_ci(values, level: float = LEVEL) -> dict:

@@ -1,7 +1,7 @@
 """Lab 3 helpers: the lab's quantization grid measured with every metric, scaled-sum objectives,
 rank agreement between two quality metrics, and the brute-force search run from a TOML (lab3_3).
 The sample-efficiency study (lab3_4) is in :mod:`lab_utils.labs.lab3_4`, the figures in
-:mod:`lab_utils.report.plots`.
+:mod:`lab_utils.report.plots.lab3`; the claims in :mod:`lab_utils.labs.lab3_claims`.
 
 How it works: :func:`metric_grid` quantizes a trained model once per grid configuration with
 :func:`lab_utils.passes.quantize.quantize_model` (by type: every Linear gets the configuration), evaluates

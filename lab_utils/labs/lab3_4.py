@@ -1,4 +1,4 @@
-"""Lab 3.4's sample-efficiency study: the spaces the samplers are compared on and what the notebook reads off them.
+"""lab3_4 (TPE against brute force): the sample-efficiency study: the spaces the samplers are compared on and what the notebook reads off them.
 
 How it works: :func:`build_space` gets a search-engine space from the engine's own constructor
 (:func:`lab_utils.search.space.build_context`) on a model and data already in memory, and
@@ -8,6 +8,9 @@ the target "within ε of the best" no finer than the evaluation resolves; the ``
 :func:`check_first_trials` turn replayed studies into tested conclusions (Mann–Whitney U, Fisher exact,
 chi-square goodness of fit to the exact random-order law); :func:`ecdf_data` and
 :func:`best_so_far_curves` are what the figures draw.
+
+May import every layer below ``labs``. Figures: :mod:`lab_utils.report.plots.lab3_4`; tests:
+``tests/labs/test_lab3_4.py``.
 """
 
 from __future__ import annotations

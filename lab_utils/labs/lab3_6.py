@@ -1,11 +1,11 @@
-"""Lab 3 on real images (lab3_6): post-training quantization (PTQ) and quantization-aware training
+"""lab3_6 (Lab 3 on real images): post-training quantization (PTQ) and quantization-aware training
 (QAT) of a small CIFAR-10 CNN, by type and one layer at a time, measured on the test images.
 
 How it works:
 
 - the data is the real CIFAR-10 (quick mode: a tiny generated image set, labelled synthetic) from
-  :func:`lab_utils.labs.baselines.cifar_data`, with :data:`VAL_FRACTION` of the training images held out: the split ``load_dataset("cifar10")`` makes, so the shipped search
-  config (``configs/cifar10_cnn_qat.toml``) validates on images the CNN never trained on.
+  :func:`lab_utils.labs.baselines.cifar_data`, with :data:`VAL_FRACTION` of the training images held
+  out: the split ``load_dataset("cifar10")`` makes, so the shipped search config (``configs/cifar10_cnn_qat.toml``) validates on images the CNN never trained on.
 - :func:`trained_cnn` trains a narrow VGG7 (SGD, crop + flip augmentation, channels-last) once per
   architecture, recipe, augmentation and data set, cached in ``results/lab3_6/models/`` by the
   candidate cache (:func:`lab_utils.training.candidates.trained_candidate` with :data:`EXTRA_DESC`
@@ -23,6 +23,10 @@ How it works:
   CNN is not batched) on several seeds and evaluates them the same way; both keep the per-image
   correctness, so every comparison is paired (same images). The claims are in
   :mod:`lab_utils.labs.lab3_6_claims`.
+
+May import every layer below ``labs``, :mod:`lab_utils.labs.baselines` and
+:mod:`lab_utils.labs.lab3_6_claims`. Figures: :mod:`lab_utils.report.plots.lab3_6`; tests:
+``tests/labs/test_lab3_6.py``.
 """
 
 from __future__ import annotations

@@ -23,6 +23,10 @@ The procedure, per model variant ("faithful": logit ReLU, the lab's model; "fixe
 4. *Confirm* (:func:`confirm_claims`): the selected candidate, the base and (lab4_3) the lab's target
    retrained on fresh seeds and compared on the *test* split (Welch's interval of the difference of
    trained runs), so neither the seeds nor the data that chose the candidate judge it.
+
+The statistics are :mod:`lab_utils.analysis.stats` (permutation tests, intervals, ``ALPHA``); each
+claim has a stable key (``screen.width_changes_accuracy.faithful``, ``confirm.beats_base.fixed``, ...)
+by which lab4_4 and the report check find it. Tests: ``tests/labs/test_lab4_claims.py``.
 """
 
 from __future__ import annotations
