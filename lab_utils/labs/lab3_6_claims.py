@@ -64,32 +64,34 @@ def _numbers(d: dict) -> dict:
     return {k: (C.rounded(d[k]) if isinstance(d[k], float) else d[k]) for k in keep if k in d}
 
 
+def _drop_claim(key: str, float_correct, q_correct, statement: str, note: str = "", **side) -> C.Claim:
+    """A claim on the paired drop float - quantized, decided by its interval (``side``: ``below=``,
+    ``above=`` or ``within=`` a margin, :func:`lab_utils.analysis.stats.interval_verdict`)."""
+    d = per_image_difference(float_correct, q_correct)
+    return C.claim(key, statement, S.interval_verdict(d["low"], d["high"], **side),
+                   f"{_pts(d)}; {_discordant_line(d)}{note}",
+                   test="paired difference (Agresti-Min 95 % CI); exact McNemar", **_numbers(d))
+
+
 def claim_within(key: str, float_correct, q_correct, label: str, margin: float = MARGIN):
     """"``label`` is within ``margin`` of float (test accuracy)": the drop float - ``label``."""
-    d = per_image_difference(float_correct, q_correct)
-    return C.claim(key, f"{label} stays within {100 * margin:g} point of float on the test images",
-                   S.interval_verdict(d["low"], d["high"], below=margin),
-                   f"{_pts(d)}; {_discordant_line(d)}; tolerance {100 * margin:g} point",
-                   test="paired difference (Agresti-Min 95 % CI); exact McNemar", **_numbers(d))
+    return _drop_claim(key, float_correct, q_correct,
+                       f"{label} stays within {100 * margin:g} point of float on the test images",
+                       f"; tolerance {100 * margin:g} point", below=margin)
 
 
 def claim_matches(key: str, float_correct, q_correct, label: str, margin: float = MATCH):
     """"``label`` matches float within ±``margin``": the interval of the drop inside ±margin (an
     equivalence test; it does not hold when the interval lies wholly outside)."""
-    d = per_image_difference(float_correct, q_correct)
-    return C.claim(key, f"{label} matches float within ±{100 * margin:g} points on the test images",
-                   S.interval_verdict(d["low"], d["high"], within=margin),
-                   f"{_pts(d)}; {_discordant_line(d)}",
-                   test="paired difference (Agresti-Min 95 % CI); exact McNemar", **_numbers(d))
+    return _drop_claim(key, float_correct, q_correct,
+                       f"{label} matches float within ±{100 * margin:g} points on the test images", within=margin)
 
 
 def claim_loses(key: str, float_correct, q_correct, label: str, margin: float = MARGIN):
     """"``label`` loses more than ``margin`` against float": the drop's interval above ``margin``."""
-    d = per_image_difference(float_correct, q_correct)
-    return C.claim(key, f"{label} loses more than {100 * margin:g} point against float on the test images",
-                   S.interval_verdict(d["low"], d["high"], above=margin),
-                   f"{_pts(d)}; {_discordant_line(d)}", test="paired difference (Agresti-Min 95 % CI); exact McNemar",
-                   **_numbers(d))
+    return _drop_claim(key, float_correct, q_correct,
+                       f"{label} loses more than {100 * margin:g} point against float on the test images",
+                       above=margin)
 
 
 def _share(share: float) -> str:
