@@ -1,5 +1,12 @@
 """Shared fixtures (a small in-memory classification problem, the quick report, one torch thread, a
-PostgreSQL server) and the markers ``notebooks`` and ``slow``, given by path in one place.
+PostgreSQL server), a known environment for every test, and the markers ``notebooks`` and ``slow``.
+
+Environment: the tests never see the caller's ``LAB_*`` or ``TQDM_*`` variables. They are removed here,
+before ``lab_utils`` or tqdm is imported (both read some at import: ``LAB_DATA_DIR``, ``LAB_FAULT_KILL``,
+tqdm's ``TQDM_*`` defaults), and :func:`known_environment` resets them before each test to
+:data:`KNOWN_ENV` (``TQDM_DISABLE=1``: no bars). A test that needs a variable sets it itself
+(``monkeypatch.setenv``, or ``env=`` of :func:`tests.helpers.run_cli`); subprocesses inherit the known
+environment. Hypothesis keeps its files in ``.hypothesis/`` at the repository root, wherever pytest starts.
 
 Markers: every test under ``tests/notebooks/`` is ``notebooks`` (the quick report runs every notebook);
 every test under ``tests/system/``, ``tests/search/test_workers.py`` and the tests named in
@@ -13,19 +20,34 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
-import torch
+USER_PREFIXES = ("LAB_", "TQDM_")  # the variables the package, the tests and tqdm read
+_early = [m for m in ("lab_utils", "tqdm") if m in sys.modules]
+_removed = sorted(k for k in os.environ if k.startswith(USER_PREFIXES))
+for _k in _removed:
+    del os.environ[_k]
+if _early and _removed:  # a plugin imported them first: they already read the caller's variables
+    raise RuntimeError(f"tests/conftest.py: {', '.join(_early)} imported before {', '.join(_removed)} "
+                       "could be removed from the environment")
 
-from lab_utils.training.train import num_threads
-from tests.helpers import run_cli
+import hypothesis.configuration  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
-os.environ.setdefault("TQDM_DISABLE", "1")
+from lab_utils.training.train import num_threads  # noqa: E402
+from tests.helpers import run_cli  # noqa: E402
 
 TESTS = Path(__file__).resolve().parent
+hypothesis.configuration.set_hypothesis_home_dir(TESTS.parent / ".hypothesis")  # not ./.hypothesis
+# set after tqdm was imported (with no TQDM_* variable), as the report harness does: tqdm's defaults stay
+# its own, and lab_utils.progress reads TQDM_DISABLE at each call (tests/test_progress.py checks both)
+KNOWN_ENV = {"TQDM_DISABLE": "1"}
+os.environ.update(KNOWN_ENV)
+
 SLOW_PATHS = ("system/", "search/test_workers.py")  # relative to tests/
 # node ids (from the repository root) of single tests elsewhere that took more than a few seconds in
 # `pytest --durations=30`; a parametrised test is named without its brackets (every case is slow)
@@ -52,6 +74,16 @@ def pytest_collection_modifyitems(config, items):
         node = f"tests/{rel}::{item.nodeid.split('::', 1)[1].split('[')[0]}"  # the same from any directory
         if rel.startswith(SLOW_PATHS) or node in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def known_environment(monkeypatch):
+    """Every test starts in :data:`KNOWN_ENV` with no other ``LAB_*``/``TQDM_*`` variable, whatever an
+    earlier test left behind (the report harness sets ``TQDM_DISABLE`` itself); undone after the test."""
+    for k in [k for k in os.environ if k.startswith(USER_PREFIXES) and k not in KNOWN_ENV]:
+        monkeypatch.delenv(k)
+    for k, v in KNOWN_ENV.items():
+        monkeypatch.setenv(k, v)
 
 
 @pytest.fixture

@@ -20,7 +20,9 @@ N = 2000  # jsc-sim samples: small and fast
 
 
 def run_cli(*args, env=None, cwd=None, timeout=300):
-    """Run ``python -m lab_utils ARGS`` and return the CompletedProcess (text)."""
+    """Run ``python -m lab_utils ARGS`` and return the CompletedProcess (text). The process gets this
+    process's environment, which ``tests/conftest.py`` keeps free of the caller's ``LAB_*``/``TQDM_*``
+    variables, plus ``env``: a variable the test needs is given here."""
     full_env = {**os.environ, "TQDM_DISABLE": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "lab_utils", *map(str, args)], capture_output=True, text=True,
                           env=full_env, cwd=cwd or ROOT, timeout=timeout)
