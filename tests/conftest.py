@@ -9,9 +9,10 @@ tqdm's ``TQDM_*`` defaults), and :func:`known_environment` resets them before ea
 environment. Hypothesis keeps its files in ``.hypothesis/`` at the repository root, wherever pytest starts.
 
 Markers: every test under ``tests/notebooks/`` is ``notebooks`` (the quick report runs every notebook);
-every test under ``tests/system/``, ``tests/search/test_workers.py`` and the tests named in
-:data:`SLOW_TESTS` (each measured at more than a few seconds with ``pytest --durations=30``) are
-``slow``. ``make test`` runs everything; ``make test-unit`` runs ``-m "not slow and not notebooks"``.
+every test under the :data:`SLOW_PATHS` (``tests/system/``, ``tests/search/test_workers.py``) is ``slow``,
+and so is each test elsewhere decorated ``@pytest.mark.slow`` (measured at more than a few seconds with
+``pytest --durations=30``, or one that starts processes). ``--strict-markers`` (pyproject.toml) rejects an
+unregistered marker. ``make test`` runs everything; ``make test-unit`` runs ``-m "not slow and not notebooks"``.
 """
 
 import contextlib
@@ -46,31 +47,18 @@ hypothesis.configuration.set_hypothesis_home_dir(TESTS.parent / ".hypothesis")  
 KNOWN_ENV = {"TQDM_DISABLE": "1"}
 os.environ.update(KNOWN_ENV)
 
-SLOW_PATHS = ("system/", "search/test_workers.py")  # relative to tests/
-# node ids (from the repository root) of single tests elsewhere that took more than a few seconds in
-# `pytest --durations=30`; a parametrised test is named without its brackets (every case is slow)
-SLOW_TESTS = frozenset({
-    "tests/test_cli.py::test_errors_are_one_line",  # nine CLI processes
-    "tests/test_cli.py::test_train_then_eval",
-    "tests/search/test_cli.py::test_bad_input_exits_2_one_line_study_untouched",  # eight CLI processes
-    "tests/search/test_cli.py::test_sigkill_then_rerun_covers_each_configuration_once",
-    "tests/search/test_vgg_channels.py::test_search_runs_and_trial_metrics_equal_direct_evaluation",
-    "tests/labs/test_lab3.py::test_layerwise_table_equals_space_evaluate",
-    "tests/labs/test_lab4.py::test_cli_searches_links_the_cache_and_reports_a_failure",  # CLI processes
-    "tests/report/test_preflight.py::test_cli_stops_before_any_notebook",  # CLI process
-    "tests/report/test_preflight.py::test_cli_rejects_an_unknown_parameter",  # CLI process
-    "tests/report/test_readme.py::test_no_results_is_an_error",  # CLI process
-})
+SLOW_PATHS = ("system/", "search/test_workers.py")  # relative to tests/; every test under them is slow
+for _p in SLOW_PATHS:
+    assert (TESTS / _p).exists(), f"SLOW_PATHS names {_p}, which is not under tests/"
 
 
 def pytest_collection_modifyitems(config, items):
-    """Mark by path: ``tests/notebooks/**`` -> notebooks; ``SLOW_PATHS`` and ``SLOW_TESTS`` -> slow."""
+    """Mark by path: ``tests/notebooks/**`` -> notebooks; :data:`SLOW_PATHS` -> slow."""
     for item in items:
         rel = Path(item.path).resolve().relative_to(TESTS).as_posix()
         if rel.startswith("notebooks/"):
             item.add_marker(pytest.mark.notebooks)
-        node = f"tests/{rel}::{item.nodeid.split('::', 1)[1].split('[')[0]}"  # the same from any directory
-        if rel.startswith(SLOW_PATHS) or node in SLOW_TESTS:
+        if rel.startswith(SLOW_PATHS):
             item.add_marker(pytest.mark.slow)
 
 
