@@ -19,6 +19,11 @@ from lab_utils.training.qat_slots import SlotChain, _slot_quantize, _SlotQuantiz
 from lab_utils.training.train import Recipe, evaluate, train
 from tests.helpers import make_blobs, trained_on_blobs
 
+# the oracle's plain loops and the blob models are tiny: on one thread they run several times faster when other
+# processes share the cores (measured at load 4 on 2 cores, one thread against two: 18 s -> 3.6 s for the three
+# slot-equality cases)
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def _by_name(node, di=(8, 4), w=(4, 2), b=(8, 4), **kw):
     return {"by": "name", node: {"config": lab_config(di, w, b, **kw)}}
