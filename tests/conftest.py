@@ -1,10 +1,18 @@
 """Shared fixtures (a small in-memory classification problem, the quick report, one torch thread, a
-PostgreSQL server) and the markers ``notebooks`` and ``slow``, given by path in one place.
+PostgreSQL server), a known environment for every test, and the markers ``notebooks`` and ``slow``.
+
+Environment: the tests never see the caller's ``LAB_*`` or ``TQDM_*`` variables. They are removed here,
+before ``lab_utils`` or tqdm is imported (both read some at import: ``LAB_DATA_DIR``, ``LAB_FAULT_KILL``,
+tqdm's ``TQDM_*`` defaults), and :func:`known_environment` resets them before each test to
+:data:`KNOWN_ENV` (``TQDM_DISABLE=1``: no bars). A test that needs a variable sets it itself
+(``monkeypatch.setenv``, or ``env=`` of :func:`tests.helpers.run_cli`); subprocesses inherit the known
+environment. Hypothesis keeps its files in ``.hypothesis/`` at the repository root, wherever pytest starts.
 
 Markers: every test under ``tests/notebooks/`` is ``notebooks`` (the quick report runs every notebook);
-every test under ``tests/system/``, ``tests/search/test_workers.py`` and the tests named in
-:data:`SLOW_TESTS` (each measured at more than a few seconds with ``pytest --durations=30``) are
-``slow``. ``make test`` runs everything; ``make test-unit`` runs ``-m "not slow and not notebooks"``.
+every test under the :data:`SLOW_PATHS` (``tests/system/``, ``tests/search/test_workers.py``) is ``slow``,
+and so is each test elsewhere decorated ``@pytest.mark.slow`` (measured at more than a few seconds with
+``pytest --durations=30``, or one that starts processes). ``--strict-markers`` (pyproject.toml) rejects an
+unregistered marker. ``make test`` runs everything; ``make test-unit`` runs ``-m "not slow and not notebooks"``.
 """
 
 import contextlib
@@ -13,62 +21,62 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 
-import pytest
-import torch
+USER_PREFIXES = ("LAB_", "TQDM_")  # the variables the package, the tests and tqdm read
+_early = [m for m in ("lab_utils", "tqdm") if m in sys.modules]
+_removed = sorted(k for k in os.environ if k.startswith(USER_PREFIXES))
+for _k in _removed:
+    del os.environ[_k]
+if _early and _removed:  # a plugin imported them first: they already read the caller's variables
+    raise RuntimeError(f"tests/conftest.py: {', '.join(_early)} imported before {', '.join(_removed)} "
+                       "could be removed from the environment")
 
-from lab_utils.training.train import num_threads
-from tests.helpers import run_cli
+import hypothesis.configuration  # noqa: E402
+import pytest  # noqa: E402
 
-os.environ.setdefault("TQDM_DISABLE", "1")
+from lab_utils.training.train import num_threads  # noqa: E402
+from tests.helpers import make_blobs, run_cli  # noqa: E402
 
 TESTS = Path(__file__).resolve().parent
-SLOW_PATHS = ("system/", "search/test_workers.py")  # relative to tests/
-# node ids (from the repository root) of single tests elsewhere that took more than a few seconds in
-# `pytest --durations=30`; a parametrised test is named without its brackets (every case is slow)
-SLOW_TESTS = frozenset({
-    "tests/test_cli.py::test_errors_are_one_line",  # nine CLI processes
-    "tests/test_cli.py::test_train_then_eval",
-    "tests/search/test_cli.py::test_bad_input_exits_2_one_line_study_untouched",  # eight CLI processes
-    "tests/search/test_cli.py::test_sigkill_then_rerun_covers_each_configuration_once",
-    "tests/search/test_vgg_channels.py::test_search_runs_and_trial_metrics_equal_direct_evaluation",
-    "tests/search/test_tables.py::test_layerwise_table_equals_space_evaluate",
-    "tests/labs/test_lab4_4.py::test_cli_searches_links_the_cache_and_reports_a_failure",  # CLI processes
-    "tests/report/test_preflight.py::test_cli_stops_before_any_notebook",  # CLI process
-    "tests/report/test_preflight.py::test_cli_rejects_an_unknown_parameter",  # CLI process
-    "tests/report/test_readme.py::test_no_results_is_an_error",  # CLI process
-})
+hypothesis.configuration.set_hypothesis_home_dir(TESTS.parent / ".hypothesis")  # not ./.hypothesis
+# set after tqdm was imported (with no TQDM_* variable), as the report harness does: tqdm's defaults stay
+# its own, and lab_utils.progress reads TQDM_DISABLE at each call (tests/test_progress.py checks both)
+KNOWN_ENV = {"TQDM_DISABLE": "1"}
+os.environ.update(KNOWN_ENV)
+
+SLOW_PATHS = ("system/", "search/test_workers.py")  # relative to tests/; every test under them is slow
+for _p in SLOW_PATHS:
+    assert (TESTS / _p).exists(), f"SLOW_PATHS names {_p}, which is not under tests/"
 
 
 def pytest_collection_modifyitems(config, items):
-    """Mark by path: ``tests/notebooks/**`` -> notebooks; ``SLOW_PATHS`` and ``SLOW_TESTS`` -> slow."""
+    """Mark by path: ``tests/notebooks/**`` -> notebooks; :data:`SLOW_PATHS` -> slow."""
     for item in items:
         rel = Path(item.path).resolve().relative_to(TESTS).as_posix()
         if rel.startswith("notebooks/"):
             item.add_marker(pytest.mark.notebooks)
-        node = f"tests/{rel}::{item.nodeid.split('::', 1)[1].split('[')[0]}"  # the same from any directory
-        if rel.startswith(SLOW_PATHS) or node in SLOW_TESTS:
+        if rel.startswith(SLOW_PATHS):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def known_environment(monkeypatch):
+    """Every test starts in :data:`KNOWN_ENV` with no other ``LAB_*``/``TQDM_*`` variable, whatever an
+    earlier test left behind (the report harness sets ``TQDM_DISABLE`` itself); undone after the test."""
+    for k in [k for k in os.environ if k.startswith(USER_PREFIXES) and k not in KNOWN_ENV]:
+        monkeypatch.delenv(k)
+    for k, v in KNOWN_ENV.items():
+        monkeypatch.setenv(k, v)
 
 
 @pytest.fixture
 def blobs():
-    """Five Gaussian blobs in 16-d: a learnable JSC-shaped problem with no data files."""
-    g = torch.Generator().manual_seed(0)
-    centers = torch.randn(5, 16, generator=g) * 2.0
-
-    def draw(n):
-        y = torch.arange(n) % 5
-        return centers[y] + torch.randn(n, 16, generator=g), y
-
-    xt, yt = draw(4000)
-    xv, yv = draw(1000)
-    xs, ys = draw(1000)
-    return SimpleNamespace(x_train=xt, y_train=yt, x_val=xv, y_val=yv, x_test=xs, y_test=ys,
-                           split=lambda s: {"train": (xt, yt), "val": (xv, yv), "test": (xs, ys)}[s])
+    """Five Gaussian blobs in 16-d (:func:`tests.helpers.make_blobs`): a learnable JSC-shaped problem with no
+    data files; 4,000 / 1,000 / 1,000 rows."""
+    return make_blobs(spread=2.0, train=4000, val=1000, test=1000)
 
 
 @pytest.fixture(scope="session")

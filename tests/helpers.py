@@ -1,4 +1,5 @@
-"""Helpers shared by the tests: CLI runners, a tiny trained checkpoint, small search configs, small models."""
+"""Helpers shared by the tests: CLI runners, a tiny trained checkpoint, small search configs, small models,
+seeded blobs."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 from torch import nn
@@ -21,7 +23,9 @@ N = 2000  # jsc-sim samples: small and fast
 
 
 def run_cli(*args, env=None, cwd=None, timeout=300):
-    """Run ``python -m lab_utils ARGS`` and return the CompletedProcess (text)."""
+    """Run ``python -m lab_utils ARGS`` and return the CompletedProcess (text). The process gets this
+    process's environment, which ``tests/conftest.py`` keeps free of the caller's ``LAB_*``/``TQDM_*``
+    variables, plus ``env``: a variable the test needs is given here."""
     full_env = {**os.environ, "TQDM_DISABLE": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "lab_utils", *map(str, args)], capture_output=True, text=True,
                           env=full_env, cwd=cwd or ROOT, timeout=timeout)
@@ -126,6 +130,24 @@ def run_search_cli(args, cwd=ROOT, timeout=300, **popen):
     env = {**os.environ, "TQDM_DISABLE": "1", "PYTHONWARNINGS": "ignore"}
     return subprocess.run([sys.executable, "-m", "lab_utils.search.cli", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout, env=env, **popen)
+
+
+def make_blobs(spread: float, train: int, val: int, test: int = 0, seed: int = 0) -> SimpleNamespace:
+    """Seeded Gaussian blobs: five centres in 16-d drawn ``N(0, spread**2)``, then ``train``, ``val`` and
+    ``test`` rows in that order from the same generator (label ``i % 5``, unit noise around its centre).
+
+    Returns ``x_<split>``/``y_<split>`` for each split with rows and ``split(name) -> (x, y)``. ``spread=2``
+    separates the classes well; ``spread=0.6`` overlaps them (a float MLP reaches about 0.86).
+    """
+    g = torch.Generator().manual_seed(seed)
+    centers = torch.randn(5, 16, generator=g) * spread
+    parts = {}
+    for name, n in (("train", train), ("val", val), ("test", test)):
+        if n:
+            y = torch.arange(n) % 5
+            parts[name] = (centers[y] + torch.randn(n, 16, generator=g), y)
+    return SimpleNamespace(**{f"{v}_{name}": t for name, xy in parts.items() for v, t in zip("xy", xy)},
+                           split=parts.__getitem__)
 
 
 class BlobSplits:

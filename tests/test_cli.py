@@ -31,6 +31,7 @@ def test_help_lists_subcommands(capsys):
         assert exc.value.code == 0 and f"python -m lab_utils {sub}" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # CLI processes
 def test_train_then_eval(tmp_path):
     env = {"LAB_DATA_DIR": str(tmp_path / "data")}
     out = tmp_path / "run"
@@ -55,6 +56,7 @@ def test_train_then_eval(tmp_path):
     assert (out / "best.ckpt").read_bytes() == before
 
 
+@pytest.mark.slow  # nine CLI processes
 def test_errors_are_one_line(tmp_path):
     assert_one_line_error(run_cli("train", "--model", "resnet", "--out", tmp_path), "unknown model 'resnet'")
     assert_one_line_error(run_cli("train", "--model", "jsc-tiny", "--dataset", "mnist", "--out", tmp_path),

@@ -1,8 +1,6 @@
 """lab3_5 and lab3_5_claims: the configurations, the learning-rate pick, each claim both ways on constructed tables, and a
 small real study (PTQ against QAT) checked against direct evaluation."""
 
-from types import SimpleNamespace
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +13,7 @@ from lab_utils.models import build_model
 from lab_utils.passes.quantize import quantize_model
 from lab_utils.training.qat import QATRecipe, qat_model, qat_runs
 from lab_utils.training.train import Recipe, evaluate, train
+from tests.helpers import make_blobs
 
 
 # ----------------------------------------------------------------------------- configurations
@@ -143,15 +142,7 @@ def test_spearman_and_equivalence_claims_both_ways():
 @pytest.fixture(scope="module")
 def overlapping():
     """Overlapping seeded blobs where a float jsc-three-linear-layers reaches about 0.86 and 2-bit weights lose."""
-    g = torch.Generator().manual_seed(0)
-    centers = torch.randn(5, 16, generator=g) * 0.6
-
-    def draw(n):
-        y = torch.arange(n) % 5
-        return centers[y] + torch.randn(n, 16, generator=g), y
-
-    (xt, yt), (xv, yv), (xs, ys) = draw(4000), draw(2000), draw(2000)
-    data = SimpleNamespace(x_train=xt, y_train=yt, x_val=xv, y_val=yv, x_test=xs, y_test=ys)
+    data = make_blobs(spread=0.6, train=4000, val=2000, test=2000)
     torch.manual_seed(0)
     model = build_model("jsc-three-linear-layers", logit_relu=False)
     train(model, data, Recipe(epochs=20, batch_size=128, lr=1e-2), progress=False)

@@ -89,6 +89,7 @@ def test_search_against_grid_ignores_failed_runs_in_the_mean():
     assert exhaustive.set_index("a")["val_mean_all_seeds"].tolist() == pytest.approx([0.7, 0.7])
 
 
+@pytest.mark.slow  # CLI processes
 def test_cli_searches_links_the_cache_and_reports_a_failure(tmp_path):
     cache = tmp_path / "cache"
     cache.mkdir()

@@ -96,6 +96,7 @@ def test_overrides_parse_and_typos_are_errors():
         harness.parse_overrides(["oops"])
 
 
+@pytest.mark.slow  # a CLI process
 def test_cli_stops_before_any_notebook(tmp_path):
     """`report --param data_path=<missing>`: exit 2 with the message, no notebook executed, no index."""
     proc = run_cli("report", "--only", "lab4_5_vgg_channel_search", "--param", f"data_path={tmp_path / 'missing'}",
@@ -107,6 +108,7 @@ def test_cli_stops_before_any_notebook(tmp_path):
     assert not (tmp_path / "out" / "reports").exists() or not list((tmp_path / "out" / "reports").iterdir())
 
 
+@pytest.mark.slow  # a CLI process
 def test_cli_rejects_an_unknown_parameter(tmp_path):
     proc = run_cli("report", "--only", "lab0_data_and_baselines", "--param", "no_such_parameter=1",
                    env={"LAB_OUTPUT_DIR": str(tmp_path / "out")}, timeout=120)

@@ -80,6 +80,7 @@ def test_markers_are_required(tmp_path, monkeypatch):
         "a\n<!-- results:start -->\nnew\n<!-- results:end -->\nb"
 
 
+@pytest.mark.slow  # a CLI process
 def test_no_results_is_an_error(tmp_path, monkeypatch):
     monkeypatch.setenv("LAB_OUTPUT_DIR", str(tmp_path))
     proc = run_cli("report", "--readme", env={"LAB_OUTPUT_DIR": str(tmp_path)})

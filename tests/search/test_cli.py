@@ -21,6 +21,7 @@ def digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow  # eight CLI processes
 def test_bad_input_exits_2_one_line_study_untouched(tmp_path, ckpt):
     good = tmp_path / "good.toml"
     good.write_text(small_toml())
@@ -53,6 +54,7 @@ def test_bad_input_exits_2_one_line_study_untouched(tmp_path, ckpt):
         assert digest(out / "study.journal") == before, name
 
 
+@pytest.mark.slow  # CLI processes, one killed
 def test_sigkill_then_rerun_covers_each_configuration_once(tmp_path, ckpt):
     from tests.helpers import bruteforce_toml
 

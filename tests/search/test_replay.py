@@ -119,6 +119,7 @@ def test_tpe_repeats_are_counted():
     assert tab.loc["brute-force", "unique_configs_mean"] == 24
 
 
+@pytest.mark.slow  # spawns two worker processes: the replays take 0.2 s, the processes' start 3 s or more
 def test_parallel_study_equals_sequential():
     table, _, _ = _counting_table()
     kw = dict(samplers=("brute-force", "tpe", "random", "nsgaii"), seeds=[5, 1, 9, 3, 7], n_trials=20, n_startup_trials=4)

@@ -51,6 +51,7 @@ def test_config_errors(tmp_path):
         parse_config(_raw_cfg(tmp_path, val_fraction=1.5))
 
 
+@pytest.mark.slow  # trains a VGG supernet, then searches it
 def test_search_runs_and_trial_metrics_equal_direct_evaluation(tmp_path):
     d = make_tiny_image_set(tmp_path / "img", "npz", n_per_class=10, n_test_per_class=2)
     cfg = parse_config(_raw_cfg(d))

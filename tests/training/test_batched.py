@@ -147,6 +147,7 @@ def test_a_run_does_not_depend_on_its_group(blobs):
     assert alone["val"] == crowd["val"]
 
 
+@pytest.mark.slow  # spawns two worker processes (each imports torch): the floor is their start
 def test_two_processes_equal_one(blobs):
     data, recipe = _with_describe(blobs), Recipe(epochs=1, batch_size=256, lr=3e-3)
     runs = [((16 * a, 16 * c), s, relu) for a, c in [(1, 1), (2, 4), (5, 3), (4, 5)] for s in (0, 1) for relu in (True, False)]
@@ -179,7 +180,8 @@ def _with_describe(blobs):
 def test_train_grid_fills_the_candidate_cache_that_search_reads(blobs, tmp_path):
     data = _with_describe(blobs)
     recipe = Recipe(epochs=2, batch_size=256, lr=3e-3)
-    rows = train_grid([(16, 16), (32, 64)], [0, 1], data, recipe, cache_dir=tmp_path, progress=False)
+    # in this process (workers=1): that two processes train the same is test_two_processes_equal_one
+    rows = train_grid([(16, 16), (32, 64)], [0, 1], data, recipe, cache_dir=tmp_path, progress=False, workers=1)
     assert [(r["hidden"], r["seed"]) for r in rows] == [((16, 16), 0), ((16, 16), 1), ((32, 64), 0), ((32, 64), 1)]
     assert not any(r["cached"] for r in rows) and len(list(tmp_path.glob("*.ckpt"))) == 4
     # What the search space calls (lab_utils.search.spaces.ChannelMultiplier.evaluate): a cache hit.
