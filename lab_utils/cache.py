@@ -55,6 +55,11 @@ def content_key(desc, n: int = 12) -> tuple[str, dict]:
     return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:n], desc
 
 
+def file_digest(path) -> str:
+    """SHA-256 (hex) of a file's bytes: how a description names a file it depends on (a checkpoint)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 class Cache:
     """Entries ``<folder>/<prefix><key><suffix>`` holding their description under ``field``.
 

@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from lab_utils import atomic
-from lab_utils.cache import Cache, canonical, content_key
+from lab_utils.cache import Cache, canonical, content_key, file_digest
 from lab_utils.data.splits import cache_file
 from lab_utils.training import candidates
 from lab_utils.training.checkpoints import load_checkpoint_file
@@ -178,3 +178,9 @@ def test_a_second_holder_waits_for_the_first_then_reads_its_entry(tmp_path):
     with cache.locked(key, wait=False) as mine:
         assert mine is True  # released by both
     assert sorted(os.listdir(tmp_path)) == [f"{key}.lock", f"{key}.pt"]
+
+
+def test_file_digest_is_sha256_of_the_bytes(tmp_path):
+    f = tmp_path / "ckpt.pt"
+    f.write_bytes(b"weights")
+    assert file_digest(f) == "9a129038d9a00aed0cf6a7ea059ca50a813449061ab87848cf1a13eafdf33b2c"  # printf weights | sha256sum

@@ -113,6 +113,12 @@ def proportion_ci(k: int, n: int, level: float = LEVEL) -> tuple[float, float, f
     return k / n, float(ci.low), float(ci.high)
 
 
+def binomial_p(k: int, n: int, p0: float, alternative: str = "two-sided") -> float:
+    """Exact binomial test of ``k`` successes in ``n`` trials against success probability ``p0``
+    (``scipy.stats.binomtest``; ``p0`` clipped to [0, 1])."""
+    return float(stats.binomtest(int(k), int(n), min(max(float(p0), 0.0), 1.0), alternative=alternative).pvalue)
+
+
 # ----------------------------------------------------------------------------- paired binary outcomes
 def discordant(first, second) -> tuple[int, int]:
     """``(n10, n01)`` of two correctness arrays on the same items: ``n10`` items ``first`` gets right and

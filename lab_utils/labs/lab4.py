@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import pandas as pd
 import torch
-from scipy import stats
 
 from lab_utils.analysis import claims
 from lab_utils.analysis import stats as S
@@ -146,15 +145,15 @@ def double_width_claims(params_after: int, hidden: tuple[int, int], multiplier: 
     hand = 16 * h + h + h * h + h + h * 5 + 5 + 2 * 16
     n = int(trained["n"])
     hits = round(trained["accuracy"] * n)
-    p = float(stats.binomtest(hits, n, max(min(untrained["accuracy"], 1.0), 0.0), alternative="greater").pvalue)
+    p = S.binomial_p(hits, n, untrained["accuracy"], alternative="greater")
     return [
         claims.claim("passes_give_widths", f"the lab's passes give 16 → {h} → {h} → 5 with the hand-counted parameters",
-                            tuple(hidden) == (h, h) and params_after == hand,
-                            f"hidden widths {tuple(hidden)}, {params_after:,} parameters; hand count {hand:,}",
-                            test="exact count"),
+                     tuple(hidden) == (h, h) and params_after == hand,
+                     f"hidden widths {tuple(hidden)}, {params_after:,} parameters; hand count {hand:,}",
+                     test="exact count"),
         claims.claim("expanded_model_learns", "the expanded model learns: trained validation accuracy above the untrained one",
-                            p < S.ALPHA,
-                            f"{100 * untrained['accuracy']:.2f} % untrained -> {100 * trained['accuracy']:.2f} % trained "
-                            f"on {n:,} validation jets; one-sided exact binomial test, {claims.fmt_p(p)}",
-                            test="exact binomial test", p=p),
+                     p < S.ALPHA,
+                     f"{100 * untrained['accuracy']:.2f} % untrained -> {100 * trained['accuracy']:.2f} % trained "
+                     f"on {n:,} validation jets; one-sided exact binomial test, {claims.fmt_p(p)}",
+                     test="exact binomial test", p=p),
     ]

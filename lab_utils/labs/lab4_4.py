@@ -171,17 +171,18 @@ def search_claims(choice: dict, compare: pd.DataFrame, trained_by_searches: int,
     max_diff = float(compare["difference"].abs().max())
     return [
         claims.claim("reused_lab4_3", "every search trial loaded a candidate lab4_3 trained, with the same accuracy",
-                            trained_by_searches == 0 and max_diff == 0.0,
-                            f"{trained_by_searches} candidates trained by the searches; largest |search - grid| "
-                            f"accuracy = {max_diff:.1e} over {len(compare)} candidates", test="exact comparison"),
+                     trained_by_searches == 0 and max_diff == 0.0,
+                     f"{trained_by_searches} candidates trained by the searches; largest |search - grid| "
+                     f"accuracy = {max_diff:.1e} over {len(compare)} candidates", test="exact comparison"),
         claims.claim("brute_force_matches_grid", "brute force chose the same candidate as lab4_3's grid for the same seed",
-                            ac["brute-force"] == ac["grid (seed)"],
-                            f"brute force {ac['brute-force']}, grid (same seed) {ac['grid (seed)']}", test="exact comparison"),
-        claims.claim("tpe_matches_brute_force", "TPE chose the same candidate as brute force", ac["tpe"] == ac["brute-force"],
-                            f"TPE {ac['tpe']}, brute force {ac['brute-force']}", test="exact comparison"),
-        claims.claim(
-            "one_seed_matches_screen", "the one-seed search chose the candidate the multi-seed screen chose", ac["brute-force"] == ac["grid (mean)"],
-            f"search {ac['brute-force']}, screen (mean of trained runs) {ac['grid (mean)']}; caveat: lab4_3's test of "
-            f"width against seed noise gave {claims.fmt_p(width_p)}, so a one-seed choice may be luck",
-            test="exact comparison", width_p=width_p),
+                     ac["brute-force"] == ac["grid (seed)"],
+                     f"brute force {ac['brute-force']}, grid (same seed) {ac['grid (seed)']}", test="exact comparison"),
+        claims.claim("tpe_matches_brute_force", "TPE chose the same candidate as brute force",
+                     ac["tpe"] == ac["brute-force"], f"TPE {ac['tpe']}, brute force {ac['brute-force']}",
+                     test="exact comparison"),
+        claims.claim("one_seed_matches_screen", "the one-seed search chose the candidate the multi-seed screen chose",
+                     ac["brute-force"] == ac["grid (mean)"],
+                     f"search {ac['brute-force']}, screen (mean of trained runs) {ac['grid (mean)']}; caveat: lab4_3's "
+                     f"test of width against seed noise gave {claims.fmt_p(width_p)}, so a one-seed choice may be luck",
+                     test="exact comparison", width_p=width_p),
     ]

@@ -192,3 +192,9 @@ def test_all_hold_is_intersection_union():
     assert stats.all_hold([True, None, False]) is False
     assert stats.all_hold([True, None]) is None
     assert stats.all_hold([]) is None
+
+
+def test_binomial_p_from_binomial_sums():
+    # 9 of 10 against 1/2: P(X >= 9) = (C(10, 9) + C(10, 10)) / 2^10
+    assert math.isclose(stats.binomial_p(9, 10, 0.5, alternative="greater"), 11 / 1024)
+    assert stats.binomial_p(3, 10, 1.5, alternative="greater") == 1.0  # p0 clipped to 1: nothing is above it

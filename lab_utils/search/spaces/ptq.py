@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import math
 from pathlib import Path
 
-from lab_utils.cache import Cache, content_key
+from lab_utils.cache import Cache, content_key, file_digest
 from lab_utils.errors import LabError
 from lab_utils.passes import graph as graph_mod
 from lab_utils.passes import quantize
@@ -156,7 +155,7 @@ class MixedPrecisionPTQ(SearchSpace):
         """(24-hex key, the description it hashes): configuration, recipe, checkpoint bytes, data."""
         if not hasattr(self, "_ckpt_digest"):
             ckpt = self.ctx.checkpoint
-            self._ckpt_digest = hashlib.sha256(Path(ckpt).read_bytes()).hexdigest() if ckpt else None
+            self._ckpt_digest = file_digest(ckpt) if ckpt else None
         desc = {"format": QAT_CACHE_FORMAT, "model": self.ctx.model_name, "model_args": self.ctx.model_args,
                 "config": self.pass_args(config), "recipe": self.ctx.qat.as_dict(), "checkpoint": self._ckpt_digest,
                 "data": self.ctx.splits.describe()}
