@@ -32,6 +32,7 @@ from tests.helpers import (
     ROOT,
     assert_one_line_error,
     bf18_toml,
+    bruteforce_toml,
     run_cli,
     search_files,
     small_toml,
@@ -170,8 +171,16 @@ def test_search_killed_at_several_points_loses_and_duplicates_nothing(search_set
     assert (df.state == "COMPLETE").sum() == 18 and set(df.state) <= {"COMPLETE", "FAIL"}
 
 
-def test_one_of_two_workers_killed_on_a_shared_journal(search_setup):
-    tmp, cfg, ckpt = search_setup
+@pytest.fixture(scope="module")
+def workers_setup(tmp_path_factory):
+    """The 144-configuration brute-force space: a trial takes about 10 ms, so 18 trials were over before the
+    second spawned worker had started as often as not (the kill below then never happened); 144 keep both
+    workers claiming trials for over a second."""
+    return search_files(tmp_path_factory.mktemp("workerkill"), bruteforce_toml(), "bf144.toml")
+
+
+def test_one_of_two_workers_killed_on_a_shared_journal(workers_setup):
+    tmp, cfg, ckpt = workers_setup
     out = tmp / "workers"
     # worker 1 dies while evaluating its 2nd trial; worker 0 re-queues that trial (its pid is dead) and
     # finishes the study; the parent reports the lost worker, and the rerun has nothing left to do.
@@ -193,7 +202,7 @@ def test_one_of_two_workers_killed_on_a_shared_journal(search_setup):
     done = {t.number: t.user_attrs["result"]["config_key"] for t in study.get_trials(deepcopy=False)
             if t.state.name == "COMPLETE"}
     assert first.items() <= done.items()
-    assert len(done) == 18 and len(set(done.values())) == 18
+    assert len(done) == 144 and len(set(done.values())) == 144
 
 
 # ---------------------------------------------------------------------------- secrets and paths
