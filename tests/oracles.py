@@ -127,3 +127,11 @@ def mann_whitney(x, y, alternative: str) -> tuple[float, float]:
     s = math.sqrt(n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1))))
     u, sides = {"less": (n1 * n2 - u1, 1), "greater": (u1, 1), "two-sided": (max(u1, n1 * n2 - u1), 2)}[alternative]
     return float(u1), min(1.0, sides * float(sps.norm.sf((u - n1 * n2 / 2 - 0.5) / s)))
+
+
+def z_interval(values) -> tuple[float, float, float]:
+    """Mean and 95 % normal interval of many per-item values: mean ± z · sd / sqrt(n) (stdlib sd, ddof 1)."""
+    v = [float(x) for x in values]
+    m = statistics.fmean(v)
+    half = Z975 * statistics.stdev(v) / math.sqrt(len(v))
+    return m, m - half, m + half
