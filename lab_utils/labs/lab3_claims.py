@@ -296,7 +296,8 @@ def scaled_sum_claim(df: pd.DataFrame, sum_col: str, units: str, bits: str = "av
     s, b = df[sum_col].to_numpy(float), df[bits].to_numpy(float)
     i, j = np.triu_indices(len(df), 1)
     differ = b[i] != b[j]
-    against = int((((b[i] < b[j]) != (s[i] > s[j])) & differ).sum())
+    # against: the one with fewer bits does not get a strictly higher sum (a tie counts against, whichever row is first)
+    against = int((((b[i] < b[j]) & ~(s[i] > s[j])) | ((b[i] > b[j]) & ~(s[j] > s[i]))).sum())
     n = int(differ.sum())
     return C.claim(f"scaled_sum.{sum_col}", f"with accuracy {units}, the scaled sum orders the configurations by bitwidth alone (fewer bits "
                    "always rank higher, whatever the accuracy)", n > 0 and against == 0,

@@ -1,12 +1,18 @@
 """lab0: its claims on constructed inputs (holding and not), and deterministic training (issue 12, item 7)."""
 
+import math
+
+import numpy as np
 import pandas as pd
+import pytest
 import torch
+from scipy import stats
 
 from lab_utils.data import load_dataset
 from lab_utils.labs import baselines, lab0
 from lab_utils.training.batched import train_runs
 from lab_utils.training.candidates import trained_candidate
+from tests.oracles import T975, clopper_pearson
 
 
 def _study(diffs, fail_with=(0, 0, 0), base=0.70):
@@ -33,6 +39,29 @@ def test_logit_relu_claim_holds_fails_and_is_undetermined():
     assert lab0.logit_relu_claims(_study([1.0] * 5, fail_with=(1, 0)))[1].holds is None
 
 
+def test_logit_relu_claims_evidence_numbers_by_hand():
+    # without minus with the ReLU, per seed: 1.0, 1.2, 0.9, 1.1, 1.0 points; mean 1.04, squared deviations sum to
+    # 0.052, sd sqrt(0.013); interval mean +/- t(0.975, 4) sd / sqrt(5); paired t = mean / (sd / sqrt(5)), 4 dof
+    acc, fails = lab0.logit_relu_claims(_study([1.0, 1.2, 0.9, 1.1, 1.0], fail_with=(1, 0)))
+    sd = math.sqrt(0.052 / 4)
+    half = T975[4] * sd / math.sqrt(5)
+    assert acc.key == "logit_relu.accuracy.m" and acc.numbers["model"] == "m" and acc.numbers["n"] == 5
+    assert acc.numbers["mean_pts"] == pytest.approx(1.04)
+    assert (acc.numbers["low_pts"], acc.numbers["high_pts"]) == pytest.approx((1.04 - half, 1.04 + half), rel=1e-6)
+    assert acc.numbers["p"] == pytest.approx(2 * stats.t.sf(1.04 / (sd / math.sqrt(5)), 4), rel=1e-4)
+    assert "mean difference +1.04 points (95 % CI +0.90 to +1.18)" in acc.evidence and "p < 0.001" in acc.evidence
+    # seeds 0, 2 and 4 fail with the ReLU (a class never predicted), none without
+    assert "3 of 5 with the ReLU, 0 of 5 without" in acc.evidence
+    # Fisher one-sided on [[3, 2], [0, 5]]: P(all 3 failures among the 5 ReLU runs) = C(5, 3) / C(10, 3)
+    assert fails.key == "logit_relu.failures.m" and fails.numbers["model"] == "m"
+    assert fails.numbers["p"] == pytest.approx(math.comb(5, 3) / math.comb(10, 3))
+    assert "failed runs 3 of 5 with the ReLU, 0 of 5 without" in fails.evidence and "p = 0.083" in fails.evidence
+    flipped = lab0.logit_relu_claims(_study([-1.0, -1.2, -0.9, -1.1, -1.0]))[0]  # the sign follows the orientation
+    assert flipped.numbers["mean_pts"] == pytest.approx(-1.04) and flipped.numbers["high_pts"] < 0
+    two = lab0.logit_relu_claims(_study([1.0] * 5, fail_with=(1,)))[1]  # 5 of 5 against 0 of 5
+    assert two.numbers["p"] == pytest.approx(1 / math.comb(10, 5)) and two.holds is True
+
+
 def test_recipe_and_confusion_claims_both_ways():
     t = pd.DataFrame({"variant": ["ours", "theirs"], "test_accuracy": [0.73, 0.40], "val_accuracy": [0.73, 0.40],
                       "test_n": [100_000, 100_000]})
@@ -43,6 +72,46 @@ def test_recipe_and_confusion_claims_both_ways():
     assert lab0.confusion_claim(["w<->z", "t<->w"]).holds is False
     assert lab0.report_recipe_check(t, "theirs", synthetic=True).verdict == "not comparable"
     assert lab0.report_recipe_check(t.assign(val_accuracy=[0.73, 0.52]), "theirs", synthetic=False).verdict == "agrees"
+
+
+def test_recipe_claim_gap_and_clopper_pearson_intervals():
+    t = pd.DataFrame({"variant": ["ours", "theirs"], "test_accuracy": [0.73, 0.40], "test_n": [1000, 1000]})
+    c = lab0.recipe_claim(t, "ours", "theirs")
+    (a_lo, a_hi), (b_lo, b_hi) = clopper_pearson(730, 1000), clopper_pearson(400, 1000)
+    assert c.key == "report_recipe_gap" and c.numbers["gap_pts"] == pytest.approx(33.0)
+    assert (f"test accuracy 73.00 % (95 % CI {100 * a_lo:.2f}–{100 * a_hi:.2f}) against 40.00 % "
+            f"({100 * b_lo:.2f}–{100 * b_hi:.2f}), n = 1000 jets") in c.evidence
+    swapped = lab0.recipe_claim(t, "theirs", "ours")
+    assert swapped.numbers["gap_pts"] == pytest.approx(-33.0) and swapped.holds is False
+
+
+def test_confusion_claim_on_a_hand_counted_matrix():
+    # rows g, q, w, z, t (100 jets each); pair rates summed both ways: g-q 0.30 + 0.25, w-z 0.20 + 0.15, t-w 0.10 + 0.05
+    cm = np.diag([45, 75, 70, 85, 95])
+    cm[0, 1], cm[1, 0], cm[2, 3], cm[3, 2], cm[4, 2], cm[2, 4] = 30, 25, 20, 15, 5, 10
+    cm[0, 4] = 25  # g -> t: 0.25, below the two pairs above
+    top = lab0.top_confusions(cm, ["g", "q", "w", "z", "t"])
+    c = lab0.confusion_claim(top)
+    assert top == ["g<->q", "w<->z"] and c.key == "most_confused_pairs" and c.holds is True
+    assert c.numbers == {"top": ["g<->q", "w<->z"]} and c.evidence.endswith("matrix: g<->q, w<->z")
+    cm[4, 2] = 45  # t -> w now 0.45: t-w (0.55) ties g-q at the top, w-z falls to third
+    cm[4, 4] = 55
+    other = lab0.confusion_claim(lab0.top_confusions(cm, ["g", "q", "w", "z", "t"]))
+    assert other.holds is False and set(other.numbers["top"]) == {"g<->q", "w<->t"}
+
+
+def test_report_recipe_check_shows_the_run_s_accuracy():
+    t = pd.DataFrame({"variant": ["ours", "theirs"], "val_accuracy": [0.73, 0.40]})
+    synthetic = lab0.report_recipe_check(t, "theirs", synthetic=True)
+    assert synthetic.report_said == "validation accuracy 51.30 %" and synthetic.verdict == "not comparable"
+    assert synthetic.run_shows == ("validation accuracy 40.00 % with the same recipe on synthetic data (jsc-sim), "
+                                   "so not comparable")
+    real = lab0.report_recipe_check(t, "theirs", synthetic=False)
+    assert real.run_shows == "validation accuracy 40.00 % with the same recipe" and real.verdict == "disagrees"
+    # the report's 51.3 %: within 2 points agrees (52.5 %), beyond it does not (53.5 %, 49.0 %)
+    verdicts = [lab0.report_recipe_check(t.assign(val_accuracy=[0.73, v]), "theirs", synthetic=False).verdict
+                for v in (0.525, 0.535, 0.49)]
+    assert verdicts == ["agrees", "disagrees", "disagrees"]
 
 
 def test_quick_training_is_deterministic_whatever_the_global_rng():

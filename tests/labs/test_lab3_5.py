@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from lab_utils.errors import LabError
+from lab_utils.labs import lab3
 from lab_utils.labs import lab3_5 as Q
 from lab_utils.labs import lab3_5_claims as QC
 from lab_utils.models import build_model
@@ -14,6 +15,7 @@ from lab_utils.passes.quantize import quantize_model
 from lab_utils.training.qat import QATRecipe, qat_model, qat_runs
 from lab_utils.training.train import Recipe, evaluate, train
 from tests.helpers import make_blobs
+from tests.oracles import spearman_p, spearman_rho, t_interval
 
 
 # ----------------------------------------------------------------------------- configurations
@@ -136,6 +138,133 @@ def test_spearman_and_equivalence_claims_both_ways():
     assert eq.holds is False and eq.numbers["equivalent"] == ["c0"]
     none, runs = _study({"c1": (0.79, 0.791, 0.792)}, {"c1": 0.75})
     assert QC.equivalence_claim("m", none).holds is None
+
+
+def test_control_claim_evidence_numbers_by_hand():
+    # control - float per seed: 0, 0.2, 0.1 points: mean 0.1, sd 0.1, interval 0.1 +/- t(0.975, 2) * 0.1 / sqrt(3)
+    _, runs = _study({"x": (0.77,) * 3}, {"x": 0.75}, control=(0.80, 0.802, 0.801))
+    c = QC.control_claim("m", runs, 0.80)
+    m, lo, hi = t_interval([0.0, 0.2, 0.1])
+    assert c.key == "control.m" and c.holds is None  # (-0.15, +0.35) reaches past +0.25
+    assert c.numbers["model"] == "m"
+    assert {k: v for k, v in c.numbers.items() if k != "model"} == pytest.approx(
+        {"mean_pts": m, "low_pts": lo, "high_pts": hi}, rel=1e-6)
+    assert c.evidence == "control − float +0.10 points (95 % CI -0.15 to +0.35), t-interval over 3 seeds"
+    moved = QC.control_claim("m", runs, 0.79)  # against 0.79: 1.0, 1.2, 1.1 points, wholly above 0.25
+    assert moved.holds is False and moved.numbers["mean_pts"] == pytest.approx(1.1)
+    assert moved.numbers["low_pts"] == pytest.approx(t_interval([1.0, 1.2, 1.1])[1], rel=1e-6)
+
+
+def test_recovery_claim_per_config_fractions_by_hand():
+    # (qat - ptq) / (float - ptq) per seed: a (0.785, 0.79, 0.788) over 0.70..0.80 -> 0.85, 0.90, 0.88;
+    # b (0.77, 0.772, 0.771) over 0.72..0.80 -> 0.625, 0.65, 0.6375; t-intervals over the 3 seeds
+    table, runs = _study({"a": (0.785, 0.79, 0.788), "b": (0.77, 0.772, 0.771), "c": (0.80,) * 3},
+                         {"a": 0.70, "b": 0.72, "c": 0.70}, widths={"a": 4, "b": 3, "c": 8})
+    c = QC.recovery_claim("m", table, runs)
+    a, b = t_interval([0.85, 0.90, 0.88]), t_interval([0.625, 0.65, 0.6375])
+    assert c.key == "recovery.float.m" and c.holds is True
+    assert (c.numbers["model"], c.numbers["qualified"], c.numbers["examined"]) == ("m", 2, 2)  # c has 8-bit weights
+    assert [r["config"] for r in c.numbers["per_config"]] == ["a", "b"]
+    for row, want in zip(c.numbers["per_config"], (a, b)):
+        assert (row["mean"], row["low"], row["high"]) == pytest.approx(want, abs=1e-4)
+    assert c.evidence.startswith("2 of 2 configurations with weights ≤ 4 bits lose > 1 point under PTQ; recovered "
+                                 f"fraction: lowest lower bound {b[1]:.2f} (b), lowest mean {b[0]:.2f} (b); 95 % "
+                                 "t-intervals over 3 seeds")
+    # against the control of the same seed (0.90, 0.901, 0.899): 0.07 / 0.20, 0.071 / 0.201, 0.069 / 0.199
+    table, runs = _study({"a": (0.77, 0.771, 0.769)}, {"a": 0.70}, control=(0.90, 0.901, 0.899))
+    net = QC.recovery_claim("m", table, runs, against="control")
+    want = t_interval([0.07 / 0.20, 0.071 / 0.201, 0.069 / 0.199])
+    assert net.key == "recovery.control.m" and net.holds is False
+    row = net.numbers["per_config"][0]
+    assert (row["mean"], row["low"], row["high"]) == pytest.approx(want, abs=1e-4)
+    assert QC.recovery_claim("m", table, runs).numbers["per_config"][0]["mean"] == pytest.approx(0.7, abs=1e-4)
+
+
+def test_float_gap_claim_per_config_by_hand():
+    # float - QAT: x 0.3, 0.2, 0.1 points; y 3.0, 2.8, 2.9 points
+    table, runs = _study({"x": (0.797, 0.798, 0.799), "y": (0.77, 0.772, 0.771)}, {"x": 0.75, "y": 0.75})
+    c = QC.float_gap_claim("m", table, runs, ["x", "absent"])
+    x = t_interval([0.3, 0.2, 0.1])
+    assert c.key == "float_gap.m" and c.holds is True and c.numbers["model"] == "m"
+    assert [r["config"] for r in c.numbers["per_config"]] == ["x"]
+    assert [c.numbers["per_config"][0][k] for k in ("mean", "low", "high")] == pytest.approx(x, abs=1e-4)
+    assert c.evidence == (f"float − QAT in points, x: 0.20 (95 % CI {x[1]:.2f} to {x[2]:.2f}); t-intervals over 3 "
+                          "seeds")
+    both = QC.float_gap_claim("m", table, runs, ["x", "y"])
+    y = t_interval([3.0, 2.8, 2.9])
+    assert both.holds is False and f"y: 2.90 (95 % CI {y[1]:.2f} to {y[2]:.2f})" in both.evidence
+    none = QC.float_gap_claim("m", table, runs, ["absent"])
+    assert none.key == "float_gap.m" and none.numbers == {} and none.evidence == "none of the configurations was run"
+
+
+def test_epochs_claim_evidence_numbers_by_hand():
+    # paired gains from 1 epoch: to 2 epochs 0.05, 0.02, 0.01 points, to 4 epochs 0.1, 0.0, 0.1 points; the largest
+    # upper bound is the 1 -> 4 one
+    flat = _epochs({("h", 1): (0.70, 0.701, 0.702), ("h", 2): (0.7005, 0.7012, 0.7021),
+                    ("h", 4): (0.701, 0.701, 0.703)})
+    c = QC.epochs_claim("m", flat)
+    assert c.key == "epochs.m" and c.numbers == {"model": "m", "epochs": 1, "counts": [1, 2, 4]}
+    worst = max(t_interval([0.05, 0.02, 0.01])[2], t_interval([0.1, 0.0, 0.1])[2])
+    assert worst == pytest.approx(t_interval([0.1, 0.0, 0.1])[2])
+    assert c.evidence == (f"largest upper bound of the paired gain after 1 epoch(s): {worst:+.2f} points; "
+                          "configurations h; t-intervals over seeds")
+    # more epochs keep helping: 2 -> 4 gains 1.0, 1.2, 1.0 points
+    rising = _epochs({("h", 1): (0.70, 0.701, 0.702), ("h", 2): (0.71, 0.711, 0.712), ("h", 4): (0.72, 0.723, 0.722)})
+    r = QC.epochs_claim("m", rising)
+    m, lo, hi = t_interval([1.0, 1.2, 1.0])
+    assert r.holds is False and r.numbers == {"model": "m", "counts": [1, 2, 4]}
+    assert r.evidence == (f"gain from 2 to 4 epochs per configuration (h): {m:+.2f} (95 % CI {lo:+.2f} to {hi:+.2f}) "
+                          "points; paired t-intervals over seeds")
+
+
+def test_spearman_claim_rhos_by_hand():
+    # PTQ loss 0..5 points; QAT gain ranks 1, 3, 2, 5, 4, 6: rho = 1 - 6 * 4 / (6 * 35); what QAT leaves
+    # (float - QAT) 0, 0.5, 1.0, 0.3, 1.5, 1.0 points, with a tie
+    loss, gain = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], [0.1, 0.5, 0.3, 1.2, 0.9, 1.5]
+    left = [0.0, 0.5, 1.0, 0.3, 1.5, 1.0]
+    table = pd.DataFrame({"ptq_loss_pts": loss, "gain_pts": gain, "float": 0.80,
+                          "qat": [0.80 - v / 100 for v in left]})
+    c = QC.spearman_claim("m", table)
+    rho, rho_left = 1 - 24 / 210, spearman_rho(loss, left)
+    assert spearman_rho(loss, gain) == pytest.approx(rho) and c.key == "gain_follows_loss.m" and c.holds is True
+    want = {"rho": rho, "p": spearman_p(rho, 6), "rho_left": rho_left, "p_left": spearman_p(rho_left, 6), "n": 6}
+    assert c.numbers["model"] == "m" and {k: v for k, v in c.numbers.items() if k != "model"} == pytest.approx(want)
+    assert c.evidence == (f"Spearman's rho +0.89 between PTQ's loss and QAT's mean gain, p = {spearman_p(rho, 6):.3f}; "
+                          f"between PTQ's loss and what QAT leaves (float − QAT) {rho_left:+.2f}, "
+                          f"p = {spearman_p(rho_left, 6):.3f}; n = 6 configurations")
+    back = QC.spearman_claim("m", table.assign(gain_pts=gain[::-1]))
+    assert back.holds is False and back.numbers["rho"] == pytest.approx(-rho)
+
+
+def test_equivalence_claim_counts_by_hand():
+    # QAT - PTQ intervals: c0 (-0.1, 0.2) and c3 (0.1, 0.2) inside +/-0.25; c1 and c3 above 0; c2 below 0;
+    # c4 (-0.3, 0.1) neither inside nor on one side
+    table = pd.DataFrame({"config": ["c0", "c1", "c2", "c3", "c4"], "gain_low": [-0.1, 0.5, -2.0, 0.1, -0.3],
+                          "gain_high": [0.2, 1.5, -1.0, 0.2, 0.1], "ptq_loss_pts": [0.5, 3.0, 2.0, 0.8, 4.0]})
+    c = QC.equivalence_claim("m", table)
+    assert c.key == "stops_helping.m" and c.holds is True
+    assert c.numbers == {"model": "m", "equivalent": ["c0", "c3"], "helped": 2, "hurt": 1}
+    assert c.evidence == ("2 of 5 configurations equivalent (95 % t-interval of QAT − PTQ within ±0.25 points): c0, c3; "
+                          "largest PTQ loss among them 0.80 points; QAT better (interval above 0) at 2, worse (below 0) "
+                          "at 1")
+    stuck = QC.equivalence_claim("m", table.assign(ptq_loss_pts=[0.5, 3.0, 2.0, 1.5, 4.0]))
+    assert stuck.holds is False and "largest PTQ loss among them 1.50 points" in stuck.evidence
+
+
+def test_study_claims_in_order_from_the_study_s_tables():
+    label = lab3.config_label((8, 4), (4, 2))  # jsc-tiny's 4-bit-weight, 8-bit-input configuration
+    table, runs = _study({label: (0.797, 0.798, 0.799)}, {label: 0.75}, control=(0.80, 0.802, 0.801))
+    ptq = pd.DataFrame({"config": [Q.FLOAT, label], "grid": ["float", "lab"], "test_accuracy": [0.795, 0.75]})
+    epochs = _epochs({(label, 1): (0.797, 0.798, 0.799), (label, 2): (0.797, 0.798, 0.799)})
+    found = QC.study_claims({"table": table.assign(model="jsc-tiny"), "runs": runs, "ptq": ptq, "epochs": epochs})
+    assert [c.key for c in found] == ["control.jsc-tiny", "recovery.float.jsc-tiny", "recovery.control.jsc-tiny",
+                                      "float_gap.jsc-tiny", "epochs.jsc-tiny", "gain_follows_loss.jsc-tiny",
+                                      "stops_helping.jsc-tiny"]
+    # the control is judged against the PTQ table's float (0.795): 0.5, 0.7, 0.6 points
+    assert found[0].numbers["mean_pts"] == pytest.approx(0.6)
+    assert found[0].numbers["low_pts"] == pytest.approx(t_interval([0.5, 0.7, 0.6])[1], rel=1e-6)
+    assert [r["config"] for r in found[3].numbers["per_config"]] == [label]  # the lab's 4-bit configuration
+    assert found[1].numbers["qualified"] == 1
 
 
 # ----------------------------------------------------------------------------- a small real study

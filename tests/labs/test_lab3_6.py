@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy import stats as sps
 
 from lab_utils.data.cifar10 import load_cifar10
 from lab_utils.data.tiny_images import make_tiny_image_set
@@ -23,6 +24,7 @@ from lab_utils.training import supernet as S
 from lab_utils.training.candidates import candidate_key
 from lab_utils.training.checkpoints import load_checkpoint_file
 from lab_utils.training.train import Recipe, evaluate
+from tests.oracles import Z975, agresti_min, mcnemar_two_sided, z_interval
 
 N = 10_000
 
@@ -72,6 +74,21 @@ def test_claim_within_holds_fails_and_undetermined():
     assert "McNemar" in c.evidence and c.numbers["n10"] == 20 and c.numbers["n01"] == 0
 
 
+def test_claim_within_evidence_numbers_by_hand():
+    # 20 images lost, none gained, of 10,000: drop 0.2 points, Agresti-Min and McNemar written out (tests/oracles.py)
+    c = LC.claim_within("within.ptq8", ones(), wrong(20), "8-bit PTQ")
+    am = agresti_min(20, 0, N)
+    assert c.key == "within.ptq8" and c.statement == "8-bit PTQ stays within 1 point of float on the test images"
+    assert c.numbers == pytest.approx({**am, "n": N, "n10": 20, "n01": 0, "p_mcnemar": mcnemar_two_sided(20, 0)},
+                                      rel=1e-5)
+    assert c.evidence == (f"drop +0.20 points (95 % CI {100 * am['low']:+.2f} to {100 * am['high']:+.2f}, paired over "
+                          "n = 10,000 test images); exact McNemar (two-sided) p < 0.001, 20 images lost / 0 gained; "
+                          "tolerance 1 point")
+    back = LC.claim_within("k", wrong(20), ones(), "x")  # the quantized network right where float is wrong: gained
+    assert (back.numbers["n10"], back.numbers["n01"]) == (0, 20) and back.numbers["diff"] == pytest.approx(-0.002)
+    assert "0 images lost / 20 gained" in back.evidence and "drop -0.20 points" in back.evidence
+
+
 def test_claim_matches_both_ways():
     f = wrong(500)
     assert LC.claim_matches("k", f, wrong(500, offset=300), "x").holds is True  # same accuracy, 300 swapped each way
@@ -105,6 +122,21 @@ def test_claim_loses_both_ways():
     assert LC.claim_loses("k", ones(), wrong(100), "x").holds is None
 
 
+def test_claim_loses_evidence_numbers_by_hand():
+    # of 1,000 images: float wrong on 990-992 (the quantized network right there: 3 gained), the quantized network
+    # wrong on 0-11 (12 lost); McNemar 2 * P(X <= 3), X ~ Bin(15, 1/2) = 2 * 576 / 32768
+    f, q = wrong(3, n=1000, offset=990), wrong(12, n=1000)
+    c = LC.claim_loses("loses.w2", f, q, "2-bit weights")
+    am = agresti_min(12, 3, 1000)
+    assert c.key == "loses.w2" and c.holds is None  # +0.9 points, interval from about +0.2 to +1.6
+    assert c.numbers == pytest.approx({**am, "n": 1000, "n10": 12, "n01": 3, "p_mcnemar": 2 * 576 / 32768}, rel=1e-5)
+    assert c.evidence == (f"drop +0.90 points (95 % CI {100 * am['low']:+.2f} to {100 * am['high']:+.2f}, paired over "
+                          "n = 1,000 test images); exact McNemar (two-sided) p = 0.035, 12 images lost / 3 gained")
+    big = LC.claim_loses("k", ones(), wrong(500), "x")
+    assert big.numbers["diff"] == pytest.approx(0.05) and big.numbers["low"] == pytest.approx(
+        agresti_min(500, 0, N)["low"], rel=1e-5)
+
+
 def test_claim_recovers_both_ways_and_net_of_the_control():
     f, p = ones(), wrong(1000)  # PTQ loses 10 points
     good = [wrong(100), wrong(150)]  # QAT recovers 90 and 85 % of it
@@ -124,10 +156,47 @@ def test_claim_recovers_both_ways_and_net_of_the_control():
     assert net.holds is False and "control" in net.statement and net.numbers["gain"] == pytest.approx(0.0, abs=1e-12)
 
 
+def test_claim_recovers_evidence_numbers_by_hand():
+    # PTQ wrong on images 0-999; QAT's two seeds wrong on 0-99 and 0-199, so the share of seeds right is 0 on 0-99,
+    # 1/2 on 100-199, 1 elsewhere. Per image, gain - loss / 2 is -1/2 on 0-99, 0 on 100-199, +1/2 on 200-999, 0 after
+    c = LC.claim_recovers("recovers.w4", ones(), wrong(1000), [wrong(100), wrong(200)], "4-bit weights")
+    m, lo, hi = z_interval([-0.5] * 100 + [0.0] * 100 + [0.5] * 800 + [0.0] * 9000)
+    assert c.key == "recovers.w4" and c.holds is True and m == pytest.approx(0.035)
+    nums = dict(c.numbers)
+    assert nums.pop("per_seed_fraction") == pytest.approx([0.9, 0.8])
+    assert nums == pytest.approx({"fraction": 0.85, "loss": 0.1, "gain": 0.085, "margin_diff": 0.035, "low": lo,
+                                  "high": hi, "seeds": 2}, rel=1e-5)
+    assert c.evidence.startswith("PTQ lost 10.00 points; QAT recovered +8.50 points = 85% of it (QAT test accuracy per "
+                                 "seed: 99.00, 98.00 %); recovered - 50% of the loss = +3.50 points "
+                                 f"(95 % CI {100 * lo:+.2f} to {100 * hi:+.2f}, paired over n = 10,000 test images")
+    # net of the control: QAT +1 on 2200-2999, fine-tuning alone +1 on 1200-1999, PTQ's loss 1 on 2000-2999
+    f, p = wrong(2000), wrong(3000)
+    net = LC.claim_recovers("k", f, p, [wrong(2200)] * 2, "x", control=(f, [wrong(1200)] * 2))
+    m, lo, hi = z_interval([-1.0] * 800 + [-0.5] * 200 + [0.5] * 800 + [0.0] * 8200)
+    nums = dict(net.numbers)
+    assert nums.pop("per_seed_fraction") == []  # per-seed fractions only without a control
+    assert nums == pytest.approx({"fraction": 0.0, "loss": 0.1, "gain": 0.0, "margin_diff": -0.05, "low": lo,
+                                  "high": hi, "seeds": 2}, rel=1e-5, abs=1e-12)
+    assert "fine-tuning alone (8-bit control, 2 seed(s)) gained +8.00 points, subtracted from QAT's gain" in net.evidence
+    nothing = LC.claim_recovers("k", ones(), ones(), [wrong(100)], "x")
+    assert nothing.numbers == {"loss": 0.0, "loss_low": 0.0}
+    assert nothing.evidence == ("PTQ lost nothing measurable: drop +0.00 points (95 % CI +0.00 to +0.00, paired over "
+                                "n = 10,000 test images); nothing to recover")
+
+
 def test_claim_qat_within_both_ways():
     assert LC.claim_qat_within("k", ones(), [wrong(10), wrong(30)], "x").holds is True
     assert LC.claim_qat_within("k", ones(), [wrong(400), wrong(300)], "x").holds is False
     assert "99.90 %" in LC.claim_qat_within("k", ones(), [wrong(10)], "x").evidence  # per-seed accuracy in %
+    # float - share of seeds right: 1 on images 0-9, 1/2 on 10-29, 0 elsewhere
+    c = LC.claim_qat_within("qat_within.w4", ones(), [wrong(10), wrong(30)], "4-bit weights")
+    m, lo, hi = z_interval([1.0] * 10 + [0.5] * 20 + [0.0] * (N - 30))
+    assert c.key == "qat_within.w4" and m == pytest.approx(0.002)
+    assert c.numbers == pytest.approx({"seeds": 2, "diff": 0.002, "low": lo, "high": hi, "se": (hi - m) / Z975,
+                                       "n": N}, rel=1e-5)
+    assert c.evidence == (f"drop +0.20 points (95 % CI {100 * lo:+.2f} to {100 * hi:+.2f}, paired over n = 10,000 test "
+                          "images); QAT test accuracy per seed: 99.90, 99.70 % (2 seed(s); the seed-to-seed spread is "
+                          "not in the interval); tolerance 1 point")
 
 
 def test_claim_every_layer_both_ways():
@@ -144,6 +213,28 @@ def test_claim_every_layer_both_ways():
     assert LC.claim_every_layer("k", f, edge, "x").holds is None
 
 
+def test_claim_every_layer_evidence_numbers_by_hand():
+    f = ones()
+    small = {f"l{i}": wrong(10 + i) for i in range(9)}
+    ok = LC.claim_every_layer("every_layer.w4", f, small, "With PTQ, 4-bit weights")
+    assert ok.key == "every_layer.w4"
+    assert ok.numbers == {"worst_layer": "l8", "worst_drop": pytest.approx(0.0018), "layers": 9, "inside": 9, "above": []}
+    bad = LC.claim_every_layer("k", f, {**small, "l3": wrong(500)}, "x")
+    m, lo, hi = z_interval([1.0] * 500 + [0.0] * (N - 500))
+    assert bad.numbers == {"worst_layer": "l3", "worst_drop": pytest.approx(0.05), "layers": 9, "inside": 8,
+                           "above": ["l3"]}
+    assert bad.evidence == (f"largest drop l3: drop +5.00 points (95 % CI {100 * lo:+.2f} to {100 * hi:+.2f}, paired over "
+                            "n = 10,000 test images); 8 of 9 layers' 95 % intervals below 1 point; 1 layer(s) above it "
+                            "with Bonferroni over 9 layers (l3)")
+    # 130 of 10,000: the 95 % interval lies above 1 point, the Bonferroni one (z at 1 - 0.05 / 18) reaches below it
+    edge = LC.claim_every_layer("k", f, {**small, "l3": wrong(130)}, "x")
+    m, lo, _ = z_interval([1.0] * 130 + [0.0] * (N - 130))
+    low_bonferroni = m - sps.norm.ppf(1 - 0.05 / 18) * (m - lo) / Z975
+    assert low_bonferroni < 0.01 < lo
+    assert (edge.numbers["inside"], edge.numbers["above"], edge.holds) == (8, [], None)
+    assert "8 of 9 layers' 95 % intervals below 1 point; 0 layer(s) above it with Bonferroni over 9 layers" in edge.evidence
+
+
 def test_jets_hold_all_one_failure_one_undetermined():
     yes, no, unknown = (LC.claim_within("k", ones(), wrong(k), "x") for k in (10, 300, 100))
     claim, table = LC.jets_hold([("a", "lab3_1", yes), ("b", "lab3_3", yes)])
@@ -151,6 +242,11 @@ def test_jets_hold_all_one_failure_one_undetermined():
     assert LC.jets_hold([("a", "", yes), ("b", "", no), ("c", "", unknown)])[0].holds is False
     claim, _ = LC.jets_hold([("a", "", yes), ("c", "", unknown)])
     assert claim.holds is None and claim.numbers == {"hold": 1, "do not": 0, "undetermined": 1}
+    claim, table = LC.jets_hold([("a", "lab3_1", yes), ("b", "lab3_3", no), ("c", "lab3_3", unknown), ("d", "", no)])
+    assert claim.key == "jet_conclusions_hold" and claim.numbers == {"hold": 1, "do not": 2, "undetermined": 1}
+    assert claim.evidence == ("1 of 4 hold, 2 do not, 1 undetermined: a: holds; b: does not hold; c: undetermined; "
+                              "d: does not hold")
+    assert list(table["drawn in"]) == ["lab3_1", "lab3_3", "lab3_3", ""]
 
 
 # ---------------------------------------------------------------- configurations and runs on tiny images

@@ -1,6 +1,7 @@
 """lab4 (lab4_1 to lab4_3): the runs table (failures from predictions), the layer table and lab4_1's
 claims (the statistics: tests/labs/test_lab4_claims.py; lab4_4: tests/labs/test_lab4_4.py)."""
 
+import math
 
 import pytest
 
@@ -52,3 +53,22 @@ def test_double_width_claims_both_ways():
     bad = lab4.double_width_claims(1796, (32, 16), 2, {"accuracy": 0.5, "n": 1000},
                                             {"accuracy": 0.49, "n": 1000})
     assert [c.holds for c in bad] == [False, False]
+
+
+def test_double_width_claims_evidence_numbers_by_hand():
+    # multiplier 3: 16 -> 48 -> 48 -> 5 with BatchNorm(16): 16*48+48 + 48*48+48 + 48*5+5 + 2*16 = 3,445 parameters;
+    # 15 of 20 validation jets right against an untrained 50 %: P(X >= 15), X ~ Bin(20, 1/2) = 21,700 / 2^20
+    widths, learns = lab4.double_width_claims(3445, (48, 48), 3, {"accuracy": 0.5, "n": 20},
+                                              {"accuracy": 0.75, "n": 20})
+    assert (widths.key, widths.holds, widths.numbers) == ("passes_give_widths", True, {})
+    assert widths.evidence == "hidden widths (48, 48), 3,445 parameters; hand count 3,445"
+    p = sum(math.comb(20, k) for k in range(15, 21)) / 2**20
+    assert p == pytest.approx(21_700 / 2**20)
+    assert learns.key == "expanded_model_learns" and learns.holds is True and learns.numbers["p"] == pytest.approx(p)
+    assert learns.evidence == ("50.00 % untrained -> 75.00 % trained on 20 validation jets; one-sided exact binomial "
+                               "test, p = 0.021")
+    # against an untrained 20 %: 5 of 10 right, P(X >= 5) for X ~ Bin(10, 0.2); one parameter short of the count
+    short, learns = lab4.double_width_claims(3444, (48, 48), 3, {"accuracy": 0.2, "n": 10}, {"accuracy": 0.5, "n": 10})
+    assert short.holds is False and short.evidence.endswith("3,444 parameters; hand count 3,445")
+    p = sum(math.comb(10, k) * 0.2**k * 0.8 ** (10 - k) for k in range(5, 11))
+    assert learns.numbers["p"] == pytest.approx(p) and learns.holds is True

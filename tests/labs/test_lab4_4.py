@@ -75,9 +75,19 @@ def test_search_against_grid_by_hand():
     found = lab4_4.search_claims(choice, compare, trained_by_searches=0, width_p=0.4)
     assert [c.holds for c in found] == [True, True, False, False]  # TPE (1,1) vs brute force (2,1); mean (1,1)
     assert "p = 0.400" in found[3].evidence
+    assert [c.key for c in found] == ["reused_lab4_3", "brute_force_matches_grid", "tpe_matches_brute_force",
+                                      "one_seed_matches_screen"]
+    assert [c.evidence for c in found[:3]] == [
+        "0 candidates trained by the searches; largest |search - grid| accuracy = 0.0e+00 over 2 candidates",
+        "brute force (2, 1), grid (same seed) (2, 1)", "TPE (1, 1), brute force (2, 1)"]
+    assert found[3].evidence.startswith("search (2, 1), screen (mean of trained runs) (1, 1); caveat:")
+    assert [c.numbers for c in found] == [{}, {}, {}, {"width_p": 0.4}]
     again = lab4_4.search_claims({**choice, "tpe": choice["brute-force"], "grid (mean)": choice["brute-force"]},
-                                        compare.assign(difference=[0.0, 1e-3]), trained_by_searches=1, width_p=0.01)
+                                        compare.assign(difference=[0.0, -1e-3]), trained_by_searches=1, width_p=0.01)
     assert [c.holds for c in again] == [False, True, True, True]
+    assert again[0].evidence == ("1 candidates trained by the searches; largest |search - grid| accuracy = 1.0e-03 over "
+                                 "2 candidates")  # the largest absolute difference, whatever its sign
+    assert again[3].numbers == {"width_p": 0.01} and "p = 0.010" in again[3].evidence
 
 
 def test_search_against_grid_ignores_failed_runs_in_the_mean():

@@ -9,6 +9,7 @@ import pytest
 
 from lab_utils.analysis import claims
 from lab_utils.labs import lab4, lab4_claims
+from tests.oracles import fisher_greater, welch
 
 
 def _runs(spec, model="fixed", phase="screen"):
@@ -84,12 +85,62 @@ def test_failure_rate_test_both_ways():
     assert lab4_claims.screen_claims(none, 9)[2].holds is False
 
 
+def test_screen_claims_carry_the_screen_s_numbers():
+    t = {"model": "fixed", "n_runs": 36, "n_trained": 30, "anova_p": 0.01, "max_stat": 0.0123, "max_p": 0.2,
+         "n_failed": 6, "failure_p": 0.03}
+    width, best, fails = lab4_claims.screen_claims(t, 9)
+    assert [c.key for c in (width, best, fails)] == ["screen.width_changes_accuracy.fixed",
+                                                     "screen.best_beats_base.fixed", "screen.failures_depend_on_width.fixed"]
+    assert (width.numbers, width.holds) == ({"p": 0.01, "n": 30}, True)
+    assert width.evidence == "permutation one-way ANOVA over 9 candidates, 30 trained runs, p = 0.010"
+    assert (best.numbers, best.holds) == ({"p": 0.2, "statistic": 0.0123}, False)
+    assert best.evidence == ("max-statistic permutation test, best mean minus base mean = +1.23 points, p = 0.200, "
+                             "9999 permutations")
+    assert (fails.numbers, fails.holds) == ({"p": 0.03, "failed": 6, "n": 36}, True)
+    assert fails.evidence == ("6 of 36 runs failed; permutation chi-square (Fisher–Freeman–Halton null) over 9 "
+                              "candidates, p = 0.030")
+    nan = lab4_claims.screen_claims({**t, "n_trained": 3, "anova_p": math.nan, "max_p": math.nan,
+                                     "max_stat": math.nan}, 9)
+    assert [c.holds for c in nan[:2]] == [None, None] and nan[0].numbers["n"] == 3
+    assert nan[0].evidence == "too few trained runs (3) to compare candidates"
+    assert nan[1].evidence == "the base has no trained run in the screen (or too few runs): no test"
+
+
+def test_screen_tests_numbers_by_hand():
+    # three candidates, six seeds each, distinct values: the base (1, 1) at 0.700..0.705, (2, 2) at 0.720..0.724 with
+    # one failed run, (3, 3) at 0.800..0.805. Best minus base = 0.8025 - 0.7025; the observed grouping is the most
+    # extreme one, reached again only by reordering within groups (chance about 6! 5! 6! / 17! per permutation), so
+    # both permutation p-values sit at their floor 1 / (1 + 9999); the one failure lands in a group of six whatever
+    # the permutation, so the failure statistic never changes and its p is 1
+    runs = _runs({(1, 1): [0.700 + i / 1000 for i in range(6)], (2, 2): [0.720 + i / 1000 for i in range(5)] + [None],
+                  (3, 3): [0.800 + i / 1000 for i in range(6)]})
+    t = lab4_claims.screen_tests(runs, "fixed", base=(1, 1), seed=0)
+    assert (t["model"], t["n_runs"], t["n_trained"], t["n_failed"]) == ("fixed", 18, 17, 1)
+    assert t["max_stat"] == pytest.approx(0.10)
+    assert (t["anova_p"], t["max_p"], t["failure_p"]) == pytest.approx((1 / 10_000, 1 / 10_000, 1.0))
+    width, best, fails = lab4_claims.screen_claims(t, 3)
+    assert width.numbers == pytest.approx({"p": 1e-4, "n": 17}) and "3 candidates, 17 trained runs, p < 0.001" in width.evidence
+    assert best.numbers == pytest.approx({"p": 1e-4, "statistic": 0.10}) and "= +10.00 points, p < 0.001" in best.evidence
+    assert fails.numbers == {"p": 1.0, "failed": 1, "n": 18} and fails.evidence.startswith("1 of 18 runs failed")
+    assert fails.holds is False
+
+
 def test_logit_relu_claim_both_ways():
     faithful = _runs({(1, 1): [None, None, None, 0.7, None, None]}, model="faithful")
     fixed = _runs({(1, 1): [0.7] * 6}, model="fixed")
     assert lab4_claims.logit_relu_claim(pd.concat([faithful, fixed])).holds is True
     same = _runs({(1, 1): [0.7] * 6}, model="faithful")
     assert lab4_claims.logit_relu_claim(pd.concat([same, fixed])).holds is False
+    # 5 of 6 faithful runs failed, none of 6 fixed: P(all 5 failures among the faithful 6) = C(7, 1) / C(12, 6)
+    c = lab4_claims.logit_relu_claim(pd.concat([faithful, fixed]))
+    assert c.key == "logit_relu.failures" and c.numbers["p"] == pytest.approx(7 / 924)
+    assert c.numbers["p"] == pytest.approx(fisher_greater(5, 6, 0, 6))
+    assert c.evidence == "failed 5/6 (faithful) vs 0/6 (fixed); one-sided Fisher exact test, p = 0.008"
+    flipped = lab4_claims.logit_relu_claim(pd.concat([same, _runs({(1, 1): [None] * 5 + [0.7]}, model="fixed")]))
+    assert flipped.holds is False and flipped.numbers["p"] == pytest.approx(1.0)
+    assert flipped.evidence.startswith("failed 0/6 (faithful) vs 5/6 (fixed)")
+    alone = lab4_claims.logit_relu_claim(faithful)  # no fixed run: no test
+    assert alone.holds is None and math.isnan(alone.numbers["p"])
 
 
 def test_confirm_runs_and_claims_both_ways():
@@ -106,6 +157,42 @@ def test_confirm_runs_and_claims_both_ways():
     out = lab4_claims.confirm_claims(flat, {"faithful": (2, 4), "fixed": (1, 1)}, base=(1, 1))
     assert [c.holds for c in out] == [False, False]
     assert "itself" in out[1].evidence
+
+
+def test_confirm_claims_welch_numbers_by_hand():
+    # the failed confirm run of (2, 4) is left out: n = 3 trained runs against the base's 4; Welch written out
+    best, base = [0.770, 0.771, 0.772], [0.760, 0.761, 0.759, 0.760]
+    runs = _runs({(2, 4): best + [None], (1, 1): base}, phase="confirm")
+    beats, = lab4_claims.confirm_claims(runs, {"fixed": (2, 4)}, base=(1, 1))[1:]
+    w = welch(best, base)
+    assert beats.key == "confirm.beats_base.fixed" and beats.holds is True
+    assert beats.numbers == pytest.approx(w)
+    assert beats.evidence == (f"test accuracy, trained runs on fresh seeds: (2, 4) minus (1, 1) = +1.10 points, 95 % CI "
+                              f"[{100 * w['low']:+.2f}, {100 * w['high']:+.2f}], Welch, p < 0.001, n = 3 and 4")
+    worse = lab4_claims.confirm_claims(_runs({(2, 4): base, (1, 1): best}, phase="confirm"), {"fixed": (2, 4)})[1]
+    assert worse.holds is False and worse.numbers == pytest.approx(welch(base, best))
+    few = lab4_claims.confirm_claims(_runs({(2, 4): [0.77, None], (1, 1): base}, phase="confirm"), {"fixed": (2, 4)})[1]
+    assert few.holds is None and (few.numbers["n_a"], few.numbers["n_b"]) == (1, 4) and math.isnan(few.numbers["low"])
+    assert few.evidence == "too few trained runs on fresh seeds for an interval: n = 1 ((2, 4)) and 4 ((1, 1))"
+    none = lab4_claims.confirm_claims(runs, {"fixed": None}, base=(1, 1))[1]
+    assert (none.key, none.holds, none.numbers) == ("confirm.beats_base.fixed", None, {})
+
+
+def test_target_claim_numbers_by_hand():
+    # margin: 1 / sqrt(166,000 test jets), about 0.25 points; best (3, 3) minus target (2, 4) by Welch written out
+    best, target = [0.7600, 0.7601, 0.7599, 0.7600], [0.7600, 0.7599, 0.7601, 0.7601]
+    runs = _runs({(3, 3): best, (2, 4): target, (1, 1): [0.75, 0.751]}, phase="confirm")
+    c = claims.find(lab4_claims.confirm_claims(runs, {"fixed": (3, 3)}, base=(1, 1), target=(2, 4)),
+                    "confirm.target_among_best.fixed")
+    w = welch(best, target)
+    assert c.holds is True and c.numbers == pytest.approx({"margin": 1 / math.sqrt(166_000), **w})
+    assert c.evidence == (f"test accuracy on fresh seeds, best minus target = {100 * w['diff']:+.2f} points, 95 % CI "
+                          f"[{100 * w['low']:+.2f}, {100 * w['high']:+.2f}] against an equivalence margin of ±0.25 "
+                          "points, Welch, n = 4 and 4")
+    one = _runs({(3, 3): [0.76], (2, 4): [0.76], (1, 1): [0.75, 0.751]}, phase="confirm")
+    c = claims.find(lab4_claims.confirm_claims(one, {"fixed": (3, 3)}, target=(2, 4)), "confirm.target_among_best.fixed")
+    assert c.holds is None and c.evidence == "too few trained runs on fresh seeds for an interval: n = 1 and 1"
+    assert c.numbers["margin"] == pytest.approx(1 / math.sqrt(166_000)) and (c.numbers["n_a"], c.numbers["n_b"]) == (1, 1)
 
 
 def test_target_claim_equivalent_worse_and_undetermined():
@@ -128,3 +215,19 @@ def test_report_check_verdicts():
     assert lab4.report_checks("lab4_2", t, [])[0].verdict == "partly"  # level matches, winner not confirmed
     t2 = lab4_claims.candidate_table(_runs({(5, 5): [0.76, 0.761, 0.759], (1, 1): [0.76, 0.761, 0.76]}, model="faithful"))
     assert lab4.report_checks("lab4_2", t2, [])[0].verdict == "disagrees"
+
+
+def test_report_check_shows_counts_and_the_confirmation():
+    # (5, 5): three trained runs (mean 23.50 %, interval about 23.3 to 23.7) and one failed run of four
+    t = lab4_claims.candidate_table(_runs({(5, 5): [0.235, 0.236, 0.234, None], (1, 1): [0.20, 0.21, 0.20, 0.20]},
+                                          model="faithful"))
+    confirmed = claims.claim("confirm.beats_base.faithful", "s", True, "e")
+    chk = lab4_claims.report_check(t, [confirmed], "width results", "multiplier 5 is best", (5, 5), 0.235)
+    assert (chk.topic, chk.report_said, chk.verdict) == ("width results", "multiplier 5 is best", "agrees")
+    assert chk.run_shows == ("(5, 5): 23.50 % mean validation accuracy of 3 trained runs (1 of 4 failed); the screen's "
+                             "best is (5, 5), confirmed against the base on fresh seeds")
+    other = claims.claim("confirm.beats_base.fixed", "s", True, "e")  # the fixed model's confirmation does not count
+    assert lab4_claims.report_check(t, [other], "w", "s", (5, 5), 0.235).verdict == "partly"
+    assert lab4_claims.report_check(t, [confirmed], "w", "s", (5, 5), 0.30).verdict == "partly"  # 30 % outside
+    absent = lab4_claims.report_check(t, [], "w", "s", (2, 2), 0.235)
+    assert (absent.verdict, absent.run_shows) == ("not comparable", "no trained run of (2, 2)")
