@@ -38,7 +38,7 @@ readme-results: $(STAMP) ## rewrite README.md's results section from results/*/s
 test: $(STAMP) ## every test: unit, slow (system, workers) and every notebook in quick mode
 	$(PY) -m pytest -q tests
 
-test-unit: $(STAMP) ## the fast tests only (-m "not slow and not notebooks"), well under a minute
+test-unit: $(STAMP) ## the fast tests only (-m "not slow and not notebooks"), about 40 s
 	$(PY) -m pytest -q -m "not slow and not notebooks" tests
 
 lint: $(STAMP) ## ruff
