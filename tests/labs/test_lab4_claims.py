@@ -229,5 +229,14 @@ def test_report_check_shows_counts_and_the_confirmation():
     other = claims.claim("confirm.beats_base.fixed", "s", True, "e")  # the fixed model's confirmation does not count
     assert lab4_claims.report_check(t, [other], "w", "s", (5, 5), 0.235).verdict == "partly"
     assert lab4_claims.report_check(t, [confirmed], "w", "s", (5, 5), 0.30).verdict == "partly"  # 30 % outside
+    # the screen's max-statistic claim ("faithful model: the screen's best beats the base by more than picking the
+    # best of 25 explains") holding is not a confirmation on fresh seeds: lab4_3's full run at ed77772 said
+    # "confirmed" from it (a lookup by sentence prefix) while the fresh-seed claim was undetermined
+    screen = claims.claim("screen.best_beats_base.faithful", "faithful model: the screen's best beats the base by "
+                          "more than picking the best of 25 explains", True, "e")
+    unsure = claims.claim("confirm.beats_base.faithful", "faithful model: the screen's best (5, 5) beats the base "
+                          "(1, 1) on fresh seeds", None, "e")
+    chk = lab4_claims.report_check(t, [screen, unsure], "w", "s", (5, 5), 0.235)
+    assert chk.run_shows.endswith("not confirmed against the base on fresh seeds") and chk.verdict == "partly"
     absent = lab4_claims.report_check(t, [], "w", "s", (2, 2), 0.235)
     assert (absent.verdict, absent.run_shows) == ("not comparable", "no trained run of (2, 2)")
