@@ -5,7 +5,8 @@ How it works:
 
 - the data is the real CIFAR-10 (quick mode: a tiny generated image set, labelled synthetic) from
   :func:`lab_utils.labs.baselines.cifar_data`, with :data:`VAL_FRACTION` of the training images held
-  out: the split ``load_dataset("cifar10")`` makes, so the shipped search config (``configs/cifar10_cnn_qat.toml``) validates on images the CNN never trained on.
+  out: the split ``load_dataset("cifar10")`` makes, so the shipped search config
+  (``configs/cifar10_cnn_qat.toml``) validates on images the CNN never trained on.
 - :func:`trained_cnn` trains a narrow VGG7 (SGD, crop + flip augmentation, channels-last) once per
   architecture, recipe, augmentation and data set, cached in ``results/lab3_6/models/`` by the
   candidate cache (:func:`lab_utils.training.candidates.trained_candidate` with :data:`EXTRA_DESC`
@@ -192,7 +193,9 @@ def seed_mean(correct: dict, config: str) -> np.ndarray:
 
 def results_table(ptq: pd.DataFrame, qat: pd.DataFrame, ptq_correct: dict, qat_correct: dict) -> pd.DataFrame:
     """One row per configuration: PTQ accuracy and, where fine-tuned, the QAT mean over seeds, both
-    in % with their paired difference to float in points and its normal 95 % interval."""
+    in % with their paired difference to float in points and its 95 % interval
+    (:func:`lab_utils.labs.lab3_6_claims.per_image_difference`: Agresti–Min for PTQ's single run, the
+    normal interval for QAT's share of seeds right)."""
     base = ptq_correct[FLOAT]
     rows = []
     for _, r in ptq.iterrows():
@@ -231,18 +234,20 @@ def conclusions(ptq_correct: dict, qat_correct: dict, configs: pd.DataFrame) -> 
     low, high = f"all w{LOW}", f"all w{HIGH}"
     one = configs[configs.scope == "one layer"]
     runs = seed_runs(qat_correct, low)
+    c = lab3_6_claims
+    low_bits, by_layer = f"{LOW}-bit weights in every layer", {r.layer: r.config for _, r in one.iterrows()}
     return {
-        "int8": lab3_6_claims.claim_within("int8", f, ptq_correct[high], "8-bit PTQ (weights, inputs and biases of every layer)"),
-        "w16": lab3_6_claims.claim_matches("w16", f, ptq_correct["all w16"], "PTQ with 16-bit weights (8-bit inputs)"),
-        "w4_loss": lab3_6_claims.claim_loses("w4_loss", f, ptq_correct[low], f"PTQ with {LOW}-bit weights in every layer"),
-        "recovers": lab3_6_claims.claim_recovers("recovers", f, ptq_correct[low], runs, f"{LOW}-bit weights in every layer"),
-        "recovers_net": lab3_6_claims.claim_recovers("recovers_net", f, ptq_correct[low], runs, f"{LOW}-bit weights in every layer",
-                                          control=(ptq_correct[high], seed_runs(qat_correct, high))),
-        "qat_w4": lab3_6_claims.claim_qat_within("qat_w4", f, runs, f"{LOW}-bit weights in every layer (8-bit inputs)"),
-        "layers_ptq": lab3_6_claims.claim_every_layer("layers_ptq", f, {r.layer: ptq_correct[r.config] for _, r in one.iterrows()},
-                                           f"With PTQ, {LOW}-bit weights"),
-        "layers_qat": lab3_6_claims.claim_every_layer("layers_qat", f, {r.layer: seed_mean(qat_correct, r.config) for _, r in one.iterrows()},
-                                           f"After QAT, {LOW}-bit weights"),
+        "int8": c.claim_within("int8", f, ptq_correct[high], "8-bit PTQ (weights, inputs and biases of every layer)"),
+        "w16": c.claim_matches("w16", f, ptq_correct["all w16"], "PTQ with 16-bit weights (8-bit inputs)"),
+        "w4_loss": c.claim_loses("w4_loss", f, ptq_correct[low], f"PTQ with {low_bits}"),
+        "recovers": c.claim_recovers("recovers", f, ptq_correct[low], runs, low_bits),
+        "recovers_net": c.claim_recovers("recovers_net", f, ptq_correct[low], runs, low_bits,
+                                         control=(ptq_correct[high], seed_runs(qat_correct, high))),
+        "qat_w4": c.claim_qat_within("qat_w4", f, runs, f"{low_bits} (8-bit inputs)"),
+        "layers_ptq": c.claim_every_layer("layers_ptq", f, {k: ptq_correct[v] for k, v in by_layer.items()},
+                                          f"With PTQ, {LOW}-bit weights"),
+        "layers_qat": c.claim_every_layer("layers_qat", f, {k: seed_mean(qat_correct, v) for k, v in by_layer.items()},
+                                          f"After QAT, {LOW}-bit weights"),
     }
 
 
