@@ -53,13 +53,44 @@ for _p in SLOW_PATHS:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Mark by path: ``tests/notebooks/**`` -> notebooks; :data:`SLOW_PATHS` -> slow."""
+    """Mark by path: ``tests/notebooks/**`` -> notebooks; :data:`SLOW_PATHS` -> slow. The test that every
+    finding can fail (:data:`FINDINGS_TEST`) runs last, after the unit tests whose claims it reads."""
     for item in items:
         rel = Path(item.path).resolve().relative_to(TESTS).as_posix()
         if rel.startswith("notebooks/"):
             item.add_marker(pytest.mark.notebooks)
         if rel.startswith(SLOW_PATHS):
             item.add_marker(pytest.mark.slow)
+    last = [i for i in items if i.nodeid.endswith(FINDINGS_TEST)]
+    items[:] = [i for i in items if i not in last] + last
+
+
+# ----------------------------------------------------------------------------- every finding can fail
+# Every Claim built while a unit test of a claim function runs (tests/labs/) is recorded
+# as (key, kind, verdict, test). tests/labs/test_findings_can_fail.py, run last, fails for a *finding*
+# family (its key less the last dot-separated part: "control.jsc-tiny" and "control.jsc-mlp" are one
+# family) whose unit tests only ever produced one verdict: a statement that comes out the same for every input
+# is a definition or an implementation check (claims.check), not a finding.
+FINDINGS_TEST = "test_findings_can_fail.py::test_every_finding_takes_more_than_one_verdict_in_its_unit_tests"
+CLAIM_LOG: list[tuple[str, str, str, str]] = []
+UNIT_DIRS = ("tests/labs/",)
+
+
+def _record_claims():
+    from lab_utils.analysis import claims as claims_mod
+
+    original = claims_mod.Claim.__post_init__
+
+    def recording(self):
+        original(self)
+        test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
+        if test.startswith(UNIT_DIRS):
+            CLAIM_LOG.append((self.key, self.kind, self.verdict, test))
+
+    claims_mod.Claim.__post_init__ = recording
+
+
+_record_claims()
 
 
 @pytest.fixture(autouse=True)

@@ -25,8 +25,12 @@ from lab_utils.errors import LabError
 from lab_utils.report import provenance as prov_mod
 from lab_utils.report.paths import figures_dir, read_summary, reports_dir, results_dir
 
-BADGE = {"holds": "ok", "does not hold": "bad", "undetermined": "unk",
-         "agrees": "ok", "disagrees": "bad", "partly": "unk", "not comparable": "unk"}
+# Colours that mean what they say: green supported, amber refuted (a finding of the run, not an error of
+# the project), grey not shown / not applicable, outlined blue for a passed implementation check, red only
+# for a failed check (an error of the project).
+BADGE = {"holds": "ok", "refuted": "ref", "not shown": "unk", "not applicable": "na",
+         "check passed": "chk", "check failed": "bad",
+         "agrees": "ok", "disagrees": "ref", "partly": "unk", "not comparable": "na"}
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:1.5em auto;padding:0 1em;line-height:1.45;color:#222}
 h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:0;padding-top:.8em}h3{font-size:1.05em;margin:1.2em 0 .4em}
 section{border-top:3px solid #ccd;margin-top:2.2em}table{border-collapse:collapse;font-size:90%;margin:.4em 0}
@@ -35,7 +39,8 @@ td,th{border:1px solid #ddd;padding:3px 7px;vertical-align:top;text-align:left}t
 figcaption{font-size:92%;color:#444;margin-top:.3em}nav{background:#f7f7fb;border:1px solid #dde;padding:.6em 1.2em}
 nav ol{margin:.3em 0}.badge{display:inline-block;min-width:7.5em;text-align:center;border-radius:3px;
 padding:0 .4em;font-size:85%;font-weight:bold;color:#fff}.ok{background:#2e7d32}.bad{background:#c62828}
-.unk{background:#757575}.fail{color:#c62828;font-weight:bold}.quick{background:#fff3cd;border:1px solid #e0c36a;
+.unk{background:#757575}.ref{background:#b45309}.na{background:#fff;color:#555;border:1px solid #999}
+.chk{background:#fff;color:#1565c0;border:1px solid #1565c0}.fail{color:#c62828;font-weight:bold}.quick{background:#fff3cd;border:1px solid #e0c36a;
 padding:.5em}ul.claims{list-style:none;padding-left:0}ul.claims li{margin:.35em 0}.ev{color:#555;font-size:92%}
 pre{white-space:pre-wrap;background:#fbeaea;padding:.5em}"""
 
@@ -132,11 +137,9 @@ def _toc(runs: list) -> list[str]:
     out = ["<nav id='toc'><b>Contents</b><ol><li><a href='#provenance'>Provenance of this run</a></li>"]
     for r in runs:
         summ, problem = summary_of(r)
-        verdicts = [c.get("verdict", "undetermined") for c in summ.get("claims") or []]
-        counts = ", ".join(f"{verdicts.count(v)} {v}" for v in ("holds", "does not hold", "undetermined") if v in verdicts)
         tail = (" — <span class='fail'>FAILED</span>" if r["status"] != "ok" else
                 f" — <span class='fail'>{esc(UNREADABLE)}</span>" if problem else
-                f" — {esc(summ.get('question', ''))}{f' <span class=ev>({counts})</span>' if counts else ''}")
+                f" — {esc(summ.get('question', ''))}")
         out.append(f"<li><a href='#{esc(r['stem'])}'>{esc(lab_title(r['task']))}</a>{tail}</li>")
     out.append("</ol></nav>")
     return out
@@ -146,14 +149,24 @@ def _claims(summ: dict) -> list[str]:
     claims = summ.get("claims") or []
     if not claims:
         return ["<h3>Conclusions</h3><p>This notebook states no computed conclusion.</p>"]
-    out = ["<h3>Conclusions (computed from this run)</h3><ul class='claims'>"]
-    for c in claims:
-        verdict = c.get("verdict", "undetermined")
-        test = f" <i>Test: {esc(c['test'])}.</i>" if c.get("test") else ""
-        out.append(f"<li><span class='badge {BADGE.get(verdict, 'unk')}'>{esc(verdict)}</span> {esc(c.get('statement', ''))}"
-                   f"<br><span class='ev'>{esc(c.get('evidence', ''))}{test}</span></li>")
-    out.append("</ul>")
+    found = [c for c in claims if c.get("kind", "finding") != "check"]
+    checked = [c for c in claims if c.get("kind", "finding") == "check"]
+    out = []
+    if found:
+        out += ["<h3>Findings (computed from this run)</h3><ul class='claims'>"] + [_claim_item(c) for c in found] + ["</ul>"]
+    if checked:
+        failed = sum(c.get("verdict") == "check failed" for c in checked)
+        out += [f"<h3>Implementation checks ({len(checked) - failed} passed, {failed} failed)</h3>"
+                "<p class='ev'>Properties that cannot come out otherwise unless the code is wrong (counts, definitions, "
+                "arithmetic); shown apart from the findings.</p><ul class='claims'>"] + [_claim_item(c) for c in checked] + ["</ul>"]
     return out
+
+
+def _claim_item(c: dict) -> str:
+    verdict = c.get("verdict", "not shown")
+    test = f" <i>Test: {esc(c['test'])}.</i>" if c.get("test") else ""
+    return (f"<li><span class='badge {BADGE.get(verdict, 'unk')}'>{esc(verdict)}</span> {esc(c.get('statement', ''))}"
+            f"<br><span class='ev'>{esc(c.get('evidence', ''))}{test}</span></li>")
 
 
 def _checks(summ: dict) -> list[str]:

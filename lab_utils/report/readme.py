@@ -50,6 +50,11 @@ def _duration(s) -> str:
     return f"{s:.0f} s" if s < 120 else f"{int(s // 60)} min {s % 60:.0f} s"
 
 
+def _claim_row(c: dict) -> str:
+    return (f"| **{_cell(c.get('verdict', ''))}** | {_cell(c.get('statement', ''))} | "
+            f"{_cell(c.get('evidence', ''))}{' (' + _cell(c['test']) + ')' if c.get('test') else ''} |")
+
+
 def _notebook(s: dict, runs: dict) -> list[str]:
     task = s.get("task", "?")
     lines = [f"### {lab_title(task)}: {_cell(s.get('question', ''))}", ""]
@@ -59,12 +64,19 @@ def _notebook(s: dict, runs: dict) -> list[str]:
     lines += [f"Data: {label}{' (synthetic)' if s.get('synthetic') and 'SYNTHETIC' not in label.upper() else ''}; run time "
               f"{_duration(seconds)}; peak memory {'n/a' if mem is None else f'{mem:,.0f} MB'}.", ""]
     claims = s.get("claims") or []
-    if claims:
-        lines += ["| verdict | conclusion | evidence |", "| --- | --- | --- |"]
-        lines += [f"| **{_cell(c.get('verdict', ''))}** | {_cell(c.get('statement', ''))} | "
-                  f"{_cell(c.get('evidence', ''))}{' (' + _cell(c['test']) + ')' if c.get('test') else ''} |" for c in claims]
+    found = [c for c in claims if c.get("kind", "finding") != "check"]
+    checked = [c for c in claims if c.get("kind", "finding") == "check"]
+    if found:
+        lines += ["| verdict | finding | evidence |", "| --- | --- | --- |"]
+        lines += [_claim_row(c) for c in found]
         lines.append("")
-    else:
+    if checked:
+        failed = sum(c.get("verdict") == "check failed" for c in checked)
+        lines += [f"Implementation checks: {len(checked) - failed} passed, {failed} failed.", "",
+                  "| verdict | check | evidence |", "| --- | --- | --- |"]
+        lines += [_claim_row(c) for c in checked]
+        lines.append("")
+    if not claims:
         lines += ["No computed conclusion.", ""]
     checks = s.get("report_checks") or []
     if checks:

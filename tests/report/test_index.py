@@ -24,10 +24,12 @@ SUMMARY = {
     "claims": [
         {"statement": "Dropping the logit ReLU raises accuracy", "holds": True, "verdict": "holds",
          "evidence": "diff 1.20 points, 95% CI [0.40, 2.00], Welch t, n=5+5", "test": "Welch t-test", "numbers": {}},
-        {"statement": "jsc-tiny beats jsc-mlp", "holds": False, "verdict": "does not hold",
+        {"statement": "jsc-tiny beats jsc-mlp", "holds": False, "verdict": "refuted",
          "evidence": "diff -3.1 points, p = 0.002", "test": "", "numbers": {}},
-        {"statement": "The seeds agree", "holds": None, "verdict": "undetermined", "evidence": "n=1", "test": "",
-         "numbers": {}}],
+        {"statement": "The seeds agree", "holds": None, "verdict": "not shown", "evidence": "n=1", "test": "",
+         "numbers": {}},
+        {"kind": "check", "statement": "each seed ran once", "holds": True, "verdict": "check passed",
+         "evidence": "5 of 5", "test": "count", "numbers": {}}],
     "report_checks": [{"topic": "learning rate", "report_said": "lr 1e-5 trains jsc-tiny",
                        "run_shows": "lr 1e-5 stays at chance", "verdict": "disagrees"}],
     "figures": ["lab0_curve.png"], "captions": {"lab0_curve.png": "Validation accuracy per epoch for each model."},
@@ -62,11 +64,14 @@ def test_index_shows_conclusions_provenance_and_failure(tmp_path, monkeypatch):
     toc = page[page.index("<nav id='toc'>"):page.index("</nav>")]
     assert re.findall(r"href='#([\w]+)'", toc) == ["provenance", "lab0_data_and_baselines", "lab3_1_metrics"]
     assert "Which baseline generalises &lt;best&gt;?" in toc and "FAILED" in toc  # escaped question in the TOC
-    assert "(1 holds, 1 does not hold, 1 undetermined)" in toc
+    assert "holds" not in toc and "refuted" not in toc  # no verdict counts that read like a score
     lab0 = page[page.index("<section id='lab0_data_and_baselines'>"):page.index("<section id='lab3_1_metrics'>")]
     assert "<h2>Lab 0: Which baseline generalises &lt;best&gt;?</h2>" in lab0
-    for verdict, cls in (("holds", "ok"), ("does not hold", "bad"), ("undetermined", "unk")):
+    for verdict, cls in (("holds", "ok"), ("refuted", "ref"), ("not shown", "unk"), ("check passed", "chk")):
         assert f"<span class='badge {cls}'>{verdict}</span>" in lab0
+    # a refuted finding is not coloured as an error; the check sits apart from the findings
+    assert "<h3>Implementation checks (1 passed, 0 failed)</h3>" in lab0
+    assert lab0.index("Findings (computed") < lab0.index("each seed ran once") and lab0.index("Implementation checks") < lab0.index("each seed ran once")
     assert "Welch t, n=5+5" in lab0 and "Test: Welch t-test" in lab0
     assert "<td>lr 1e-5 trains jsc-tiny</td><td>lr 1e-5 stays at chance</td>" in lab0 and ">disagrees<" in lab0
     assert "Validation accuracy per epoch for each model." in lab0 and "data:image/png;base64," in lab0

@@ -46,7 +46,9 @@ def test_section_is_generated_between_the_markers(tmp_path, monkeypatch):
     assert "torch 2.13.0" in body and "Quick mode" not in body
     assert body.index("### Lab 0: Which baseline") < body.index("### Lab 4.1: Does doubling")  # lab order
     assert "| **holds** | Dropping the logit ReLU raises accuracy | diff 1.20 points, 95% CI [0.40, 2.00], Welch t, n=5+5 (Welch t-test) |" in body
-    assert "| **does not hold** | jsc-tiny beats jsc-mlp |" in body and "| **undetermined** |" in body
+    assert "| **refuted** | jsc-tiny beats jsc-mlp |" in body and "| **not shown** |" in body
+    assert "Implementation checks: 1 passed, 0 failed." in body and "| **check passed** | each seed ran once |" in body
+    assert body.index("| verdict | finding |") < body.index("| verdict | check |")
     assert "| learning rate: lr 1e-5 trains jsc-tiny | lr 1e-5 stays at chance | **disagrees** |" in body
     assert "test accuracy = 0.7123; n = 30,000" in body and "run time 2 min 10 s" in body and "457 MB" in body
     assert readme.update_readme(path).read_text() == text  # idempotent
