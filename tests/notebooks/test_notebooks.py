@@ -9,6 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from lab_utils.analysis import claims
 from lab_utils.errors import LabError
 from lab_utils.report import harness
 from tests.helpers import ROOT, summary_of
@@ -102,6 +103,18 @@ def test_quick_report_index(quick_report):
     prov = json.loads((quick_report / "reports" / "provenance.json").read_text())
     assert prov["mode"] == "quick" and len(prov["commit"]) == 40 and prov["versions"]["torch"]
     assert "<nav id='toc'>" in index and "QUICK MODE" in index
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_summary_uses_only_the_verdict_vocabulary(quick_report, path):
+    """Every claim in every summary.json is a finding (holds / refuted / not shown / not applicable) or an
+    implementation check (check passed / check failed); no check fails; report checks keep their four words."""
+    summ = summary_of(quick_report, harness.task_of(path))
+    for c in summ["claims"]:
+        allowed = claims.CHECK_VERDICTS if c["kind"] == "check" else claims.FINDING_VERDICTS
+        assert c["kind"] in claims.KINDS and c["verdict"] in allowed, (c["key"], c["kind"], c["verdict"])
+        assert c["verdict"] != claims.CHECK_FAILED, (c["key"], c["evidence"])
+    assert all(r["verdict"] in claims.VERDICTS for r in summ.get("report_checks", []))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
