@@ -61,18 +61,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.notebooks)
         if rel.startswith(SLOW_PATHS):
             item.add_marker(pytest.mark.slow)
-    last = [i for i in items if i.nodeid.endswith(FINDINGS_TEST)]
+    last = [i for i in items if FINDINGS_TEST in i.nodeid]
     items[:] = [i for i in items if i not in last] + last
 
 
 # ----------------------------------------------------------------------------- every finding can fail
 # Every Claim built while a unit test of a claim function runs (tests/labs/) is recorded
-# as (key, kind, verdict, test). tests/labs/test_findings_can_fail.py, run last, fails for a *finding*
+# as (key, kind, verdict, test, numbers). tests/labs/test_findings_can_fail.py, run last, fails for a *finding*
 # family (its key less the last dot-separated part: "control.jsc-tiny" and "control.jsc-mlp" are one
 # family) whose unit tests only ever produced one verdict: a statement that comes out the same for every input
 # is a definition or an implementation check (claims.check), not a finding.
-FINDINGS_TEST = "test_findings_can_fail.py::test_every_finding_takes_more_than_one_verdict_in_its_unit_tests"
-CLAIM_LOG: list[tuple[str, str, str, str]] = []
+FINDINGS_TEST = "tests/labs/test_findings_can_fail.py::"  # its tests run after every other test
+CLAIM_LOG: list[tuple[str, str, str, str, dict]] = []
 UNIT_DIRS = ("tests/labs/",)
 
 
@@ -85,7 +85,7 @@ def _record_claims():
         original(self)
         test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
         if test.startswith(UNIT_DIRS):
-            CLAIM_LOG.append((self.key, self.kind, self.verdict, test))
+            CLAIM_LOG.append((self.key, self.kind, self.verdict, test, dict(self.numbers)))
 
     claims_mod.Claim.__post_init__ = recording
 
