@@ -135,3 +135,13 @@ def z_interval(values) -> tuple[float, float, float]:
     m = statistics.fmean(v)
     half = Z975 * statistics.stdev(v) / math.sqrt(len(v))
     return m, m - half, m + half
+
+
+def pooled_half_widths(groups) -> tuple[float, int, list[float]]:
+    """One-way ANOVA's residual SD s_p = sqrt(sum over groups of sum (x - group mean)^2 / (N - k)) on N - k dof,
+    and each group's 95 % half-width t(0.975, N - k) s_p / sqrt(n_j) (printed t of :data:`T975`)."""
+    gs = [[float(x) for x in g] for g in groups]
+    n, k = sum(len(g) for g in gs), len(gs)
+    ss = sum(sum((x - statistics.fmean(g)) ** 2 for x in g) for g in gs)
+    sd = math.sqrt(ss / (n - k))
+    return sd, n - k, [T975[n - k] * sd / math.sqrt(len(g)) for g in gs]

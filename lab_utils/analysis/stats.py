@@ -82,6 +82,28 @@ def t_half_widths(std, counts, level: float = LEVEL) -> np.ndarray:
     return np.nan_to_num(np.asarray(t_half_width(std, counts, level), dtype=float))
 
 
+def pooled_t_half_widths(groups, level: float = LEVEL) -> dict:
+    """Student-t half-widths of several group means from one *pooled* within-group standard deviation
+    (one-way ANOVA's residual): ``s_p² = Σ_j Σ_i (x_ij − x̄_j)² / (N − k)`` over the ``k`` non-empty
+    groups of ``N`` values, ``df = N − k``, half-width_j = ``t(0.5 + level/2, df) · s_p / sqrt(n_j)``.
+
+    Valid where the groups share one spread (runs of several candidates differing in seed only): with
+    3 values a group's own interval has 2 degrees of freedom (t = 4.30), the pooled one N − k (t near
+    2), so it is about twice as narrow, and a group of one value gets an interval too. Returns
+    ``{"sd": s_p, "df": N − k, "half": array per group (NaN for an empty group, all NaN when df < 1)}``."""
+    arrays = [np.asarray(g, dtype=float) for g in groups]
+    sizes = np.array([a.size for a in arrays], dtype=float)
+    k, n = int((sizes > 0).sum()), int(sizes.sum())
+    df = n - k
+    if df < 1:
+        return {"sd": float("nan"), "df": df, "half": np.full(len(arrays), np.nan)}
+    ss = sum(float(((a - a.mean()) ** 2).sum()) for a in arrays if a.size)
+    sd = math.sqrt(ss / df)
+    q = float(stats.t.ppf(0.5 + level / 2, df))
+    half = np.where(sizes > 0, q * sd / np.sqrt(np.maximum(sizes, 1)), np.nan)
+    return {"sd": sd, "df": df, "half": half}
+
+
 def normal_mean_ci(values, level: float = LEVEL) -> dict:
     """Mean of ``values`` with its normal (z) interval: for many per-item differences (thousands of
     test images), where the t and z quantiles agree. Returns ``diff``, ``se``, ``low``, ``high``, ``n``."""

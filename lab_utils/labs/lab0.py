@@ -7,7 +7,8 @@ training them again.
 Whether MASE's ReLU on the logits matters is answered over several seeds (:func:`logit_relu_study`):
 each model is trained with and without it from the same seeded init and minibatch order, so the two
 runs of a seed are paired, and :func:`logit_relu_claims` tests the per-seed differences (paired t-test,
-interval of the mean difference) and counts the runs that never predict some class. The test
+interval of the mean difference) and counts the runs that never predict some class (verdicts in
+:mod:`lab_utils.analysis.claims`' vocabulary: holds, refuted, not shown, not applicable). The test
 confusion matrix's most confused pairs (:func:`top_confusions`) are a claim too.
 
 May import every layer below ``labs`` and :mod:`lab_utils.labs.baselines`. Figures:
@@ -16,6 +17,7 @@ May import every layer below ``labs`` and :mod:`lab_utils.labs.baselines`. Figur
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -88,13 +90,27 @@ def logit_relu_study(splits: Splits, recipe: Recipe, seeds, progress: bool = Tru
     return pd.DataFrame(rows)
 
 
+def _failures_needed(n: int, k_without: int) -> int | None:
+    """The fewest failed runs of ``n`` with the ReLU that one-sided Fisher's exact test calls more than
+    ``k_without`` of ``n`` without it (p < α); None when even ``n`` of ``n`` would not."""
+    for k in range(k_without + 1, n + 1):
+        if stats.fisher_exact([[k, n - k], [k_without, n - k_without]], alternative="greater").pvalue < S.ALPHA:
+            return k
+    return None
+
+
 def logit_relu_claims(study: pd.DataFrame) -> list[C.Claim]:
-    """Per model, two claims. "Dropping the logit ReLU raises test accuracy", from the paired per-seed
-    differences (without minus with, points): holds when the 95 % interval of the mean difference is
-    above 0, does not hold when it is below 0, undetermined otherwise (or with fewer than 2 seeds).
-    "With the logit ReLU training fails more often": Fisher's exact test (one-sided) on the failed runs
-    (a class never predicted); holds when p < 0.05, undetermined otherwise (few seeds cannot show "no
-    difference")."""
+    """Per model, two findings.
+
+    "Dropping the logit ReLU raises test accuracy", from the paired per-seed differences (without minus
+    with, points), read from the 95 % interval of their mean (:func:`lab_utils.analysis.claims.interval_claim`,
+    above 0): holds when the interval is above 0, refuted when it is below 0, not shown when it spans 0
+    (with the smallest difference the seeds could have detected) or with fewer than 2 seeds.
+
+    "With the logit ReLU training fails more often" (a class never predicted on validation data):
+    Fisher's exact test, one-sided each way: holds when p < α, refuted when the opposite one-sided p < α
+    (the runs without the ReLU fail more), not shown otherwise (with the failure count that would have
+    decided it at this many seeds), not applicable when no run of either arm failed."""
     out = []
     for name, g in study.groupby("model", sort=False):
         w = g.pivot(index="seed", columns="logit_relu", values="test_accuracy").dropna()
@@ -102,41 +118,62 @@ def logit_relu_claims(study: pd.DataFrame) -> list[C.Claim]:
         mean, lo, hi = S.mean_ci(d)
         p = float(stats.ttest_rel(w[False], w[True]).pvalue) if len(d) >= 2 and d.std() > 0 else float("nan")
         fails = g.groupby("logit_relu")["classes_never_predicted"].apply(lambda x: int((x > 0).sum()))
-        holds = S.interval_verdict(lo, hi, above=0)  # NaN (fewer than 2 seeds): undetermined
-        out.append(C.claim(
+        out.append(C.interval_claim(
             f"logit_relu.accuracy.{name}",
-            f"dropping MASE's logit ReLU raises {name}'s test accuracy", holds,
+            f"dropping MASE's logit ReLU raises {name}'s test accuracy", lo, hi,
             f"mean difference {mean:+.2f} points (95 % CI {lo:+.2f} to {hi:+.2f}), paired t-test {C.fmt_p(p)}, "
             f"n = {len(d)} seeds; runs with a class never predicted: {fails.get(True, 0)} of {len(w)} with the ReLU, "
-            f"{fails.get(False, 0)} of {len(w)} without", test="paired t-test over seeds",
+            f"{fails.get(False, 0)} of {len(w)} without", test="paired t-test over seeds", above=0.0,
             model=name, mean_pts=mean, low_pts=lo, high_pts=hi, p=p, n=len(d)))
         k_with, k_without = int(fails.get(True, 0)), int(fails.get(False, 0))
         n = len(w)
-        p_fail = float(stats.fisher_exact([[k_with, n - k_with], [k_without, n - k_without]],
-                                          alternative="greater").pvalue)
+        statement = (f"with the logit ReLU, {name} fails to train (a class never predicted on validation data) more "
+                     "often than without")
+        counts = f"failed runs {k_with} of {n} with the ReLU, {k_without} of {n} without"
+        if k_with + k_without == 0:
+            out.append(C.claim(f"logit_relu.failures.{name}", statement, C.NOT_APPLICABLE,
+                               f"{counts}: no run failed, so there is no failure rate to compare",
+                               test="Fisher exact, one-sided", model=name, p=1.0))
+            continue
+        table = [[k_with, n - k_with], [k_without, n - k_without]]
+        p_fail = float(stats.fisher_exact(table, alternative="greater").pvalue)
+        p_other = float(stats.fisher_exact(table, alternative="less").pvalue)
+        holds = True if p_fail < S.ALPHA else (False if p_other < S.ALPHA else None)
+        if holds is None:
+            need = _failures_needed(n, k_without)
+            tail = (f"; not shown at α = {S.ALPHA:g}: with {n} seeds per arm it takes {need} failed runs of {n} with the "
+                    f"ReLU against {k_without} without" if need is not None else
+                    f"; not shown at α = {S.ALPHA:g}: {n} seeds per arm cannot reach p < {S.ALPHA:g} whatever the counts")
+        else:
+            tail = "" if holds else f"; the runs without the ReLU fail more often (opposite one-sided {C.fmt_p(p_other)})"
         out.append(C.claim(
-            f"logit_relu.failures.{name}",
-            f"with the logit ReLU, {name} fails to train (a class never predicted on validation data) more often "
-            "than without", True if p_fail < S.ALPHA else None,
-            f"failed runs {k_with} of {n} with the ReLU, {k_without} of {n} without; Fisher's exact test "
-            f"(one-sided) {C.fmt_p(p_fail)}", test="Fisher exact, one-sided", model=name, p=p_fail))
+            f"logit_relu.failures.{name}", statement, holds,
+            f"{counts}; Fisher's exact test (one-sided) {C.fmt_p(p_fail)}{tail}", test="Fisher exact, one-sided",
+            model=name, p=p_fail, p_opposite=p_other))
     return out
 
 
 def recipe_claim(table: pd.DataFrame, ours: str, theirs: str, gap_pts: float = 10.0) -> C.Claim:
     """"The lab report's learning rate leaves ``ours``' model more than ``gap_pts`` points below it after
-    the same epochs": both test accuracies with exact (Clopper–Pearson) intervals; one training seed each,
-    so this holds only for a gap far beyond seed-to-seed spread (see the logit-ReLU study's spread)."""
+    the same epochs": both test accuracies with exact (Clopper–Pearson) intervals, and the gap read from
+    the normal 95 % interval of a difference of two proportions against ``gap_pts``
+    (:func:`lab_utils.analysis.claims.interval_claim`, above the gap; the two models answer the same
+    test jets, which correlates them positively, so the independent-samples interval is conservative).
+    One training seed each, so the interval holds the test sampling, not the seed-to-seed spread: the
+    claim is meant for a gap far beyond that spread (see the logit-ReLU study's spread)."""
     t = table.set_index("variant")
     n = int(t.loc[ours, "test_n"])
     a = S.proportion_ci(round(t.loc[ours, "test_accuracy"] * n), n)
     b = S.proportion_ci(round(t.loc[theirs, "test_accuracy"] * n), n)
     gap = 100 * (a[0] - b[0])
-    return C.claim("report_recipe_gap", f"the lab report's recipe ({theirs}) leaves the model more than {gap_pts:g} points below ours "
-                   f"({ours}) after the same epochs", gap > gap_pts and a[1] > b[2],
-                   f"test accuracy {100 * a[0]:.2f} % (95 % CI {100 * a[1]:.2f}–{100 * a[2]:.2f}) against "
-                   f"{100 * b[0]:.2f} % ({100 * b[1]:.2f}–{100 * b[2]:.2f}), n = {n} jets; one training seed each",
-                   test="Clopper–Pearson intervals", gap_pts=gap)
+    half = 100 * 1.959963984540054 * math.sqrt((a[0] * (1 - a[0]) + b[0] * (1 - b[0])) / n)
+    return C.interval_claim(
+        "report_recipe_gap", f"the lab report's recipe ({theirs}) leaves the model more than {gap_pts:g} points below ours "
+        f"({ours}) after the same epochs", gap - half, gap + half,
+        f"test accuracy {100 * a[0]:.2f} % (95 % CI {100 * a[1]:.2f}–{100 * a[2]:.2f}) against "
+        f"{100 * b[0]:.2f} % ({100 * b[1]:.2f}–{100 * b[2]:.2f}), n = {n} jets; gap {gap:+.2f} points "
+        f"(95 % CI {gap - half:+.2f} to {gap + half:+.2f}); one training seed each",
+        test="Clopper–Pearson intervals; normal interval of the gap", above=gap_pts, gap_pts=gap)
 
 
 def top_confusions(cm, class_names, k: int = 2) -> list[str]:

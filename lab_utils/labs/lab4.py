@@ -136,24 +136,50 @@ def rounded(table: pd.DataFrame, columns) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- lab4_1: doubling the widths
 def double_width_claims(params_after: int, hidden: tuple[int, int], multiplier: int, untrained: dict,
-                        trained: dict) -> list:
-    """lab4_1's claims: the passes give the widths and the parameter count of the hand formula for
-    16 -> 16m -> 16m -> 5 with BatchNorm(16); the expanded model learns (its validation accuracy after
-    training is above the untrained one: one-sided exact binomial test of the trained model's hits
-    against the untrained accuracy)."""
+                        trained: dict, predicted=None, class_names=None) -> list:
+    """lab4_1's claims.
+
+    - a *check* (a hand count, it cannot come out otherwise unless the passes are wrong): the passes
+      give the widths and the parameter count of the hand formula for 16 -> 16m -> 16m -> 5 with
+      BatchNorm(16);
+    - "the expanded model learns": its validation accuracy after training above the untrained one
+      (exact binomial test of the trained model's hits against the untrained accuracy): holds when the
+      one-sided p < α, refuted when the opposite one-sided p < α (training made it worse), not shown otherwise;
+    - with ``predicted`` (how many validation jets the trained model assigns to each class), "the trained
+      run predicts every class": refuted when some class is never predicted, the failed run of lab0's
+      logit-ReLU study and lab4_2's failure counts (its accuracy is then a collapsed model's, not what
+      the width buys)."""
     h = BASE_WIDTH * multiplier
     hand = 16 * h + h + h * h + h + h * 5 + 5 + 2 * 16
     n = int(trained["n"])
     hits = round(trained["accuracy"] * n)
     p = S.binomial_p(hits, n, untrained["accuracy"], alternative="greater")
-    return [
-        claims.claim("passes_give_widths", f"the lab's passes give 16 → {h} → {h} → 5 with the hand-counted parameters",
+    p_less = S.binomial_p(hits, n, untrained["accuracy"], alternative="less")
+    learns = True if p < S.ALPHA else (False if p_less < S.ALPHA else None)
+    tail = {True: "", None: f"; not shown at α = {S.ALPHA:g}",
+            False: f"; trained below untrained (opposite one-sided {claims.fmt_p(p_less)})"}[learns]
+    out = [
+        claims.check("passes_give_widths", f"the lab's passes give 16 → {h} → {h} → 5 with the hand-counted parameters",
                      tuple(hidden) == (h, h) and params_after == hand,
                      f"hidden widths {tuple(hidden)}, {params_after:,} parameters; hand count {hand:,}",
                      test="exact count"),
         claims.claim("expanded_model_learns", "the expanded model learns: trained validation accuracy above the untrained one",
-                     p < S.ALPHA,
+                     learns,
                      f"{100 * untrained['accuracy']:.2f} % untrained -> {100 * trained['accuracy']:.2f} % trained "
-                     f"on {n:,} validation jets; one-sided exact binomial test, {claims.fmt_p(p)}",
-                     test="exact binomial test", p=p),
+                     f"on {n:,} validation jets; one-sided exact binomial test, {claims.fmt_p(p)}{tail}",
+                     test="exact binomial test", p=p, p_opposite=p_less),
     ]
+    if predicted is not None:
+        counts = [int(c) for c in predicted]
+        names = list(class_names) if class_names is not None else [str(i) for i in range(len(counts))]
+        never = [nm for nm, c in zip(names, counts) if c == 0]
+        shares = ", ".join(f"{nm} {100 * c / max(sum(counts), 1):.1f} %" for nm, c in zip(names, counts))
+        out.append(claims.claim(
+            "trained_run_predicts_every_class",
+            "the trained expanded model predicts every class on the validation split (it did not fail to train)",
+            not never,
+            (f"class{'es' if len(never) > 1 else ''} {', '.join(never)} never predicted: a failed run (the failure "
+             f"mode of MASE's ReLU on the logits that lab0 counts), so its {100 * trained['accuracy']:.2f} % is a collapsed model's accuracy"
+             if never else f"all {len(counts)} classes predicted") + f"; predictions per class: {shares}",
+            test="count of predicted classes", classes_predicted=len(counts) - len(never), never_predicted=never))
+    return out

@@ -163,18 +163,20 @@ def upstream_width_p(logit_relu: bool = True) -> float:
 
 
 def search_claims(choice: dict, compare: pd.DataFrame, trained_by_searches: int, width_p: float) -> list:
-    """lab4_4's claims: the searches reused lab4_3's runs exactly; brute force found the same-seed grid's
-    best; TPE found brute force's choice; the one-seed choice equals the multi-seed screen's
-    (``width_p``: lab4_3's permutation p-value for "width changes accuracy", the caveat: when widths
-    do not differ beyond seed noise, which candidate one seed picks is luck)."""
+    """lab4_4's claims. Two *checks* (implementation: they cannot come out otherwise unless the cache
+    or the search is wrong): the searches reused lab4_3's runs exactly; brute force, which evaluates every
+    candidate, chose the same-seed grid's best. Two findings (exact comparisons of what the run chose):
+    TPE found brute force's choice within its trials; the one-seed choice equals the multi-seed screen's
+    (``width_p``: lab4_3's permutation p-value for "width changes accuracy", the caveat: when widths do
+    not differ beyond seed noise, which candidate one seed picks is luck)."""
     ac = {k: (int(v["a"]), int(v["c"])) for k, v in choice.items()}
     max_diff = float(compare["difference"].abs().max())
     return [
-        claims.claim("reused_lab4_3", "every search trial loaded a candidate lab4_3 trained, with the same accuracy",
+        claims.check("reused_lab4_3", "every search trial loaded a candidate lab4_3 trained, with the same accuracy",
                      trained_by_searches == 0 and max_diff == 0.0,
                      f"{trained_by_searches} candidates trained by the searches; largest |search - grid| "
                      f"accuracy = {max_diff:.1e} over {len(compare)} candidates", test="exact comparison"),
-        claims.claim("brute_force_matches_grid", "brute force chose the same candidate as lab4_3's grid for the same seed",
+        claims.check("brute_force_matches_grid", "brute force chose the same candidate as lab4_3's grid for the same seed",
                      ac["brute-force"] == ac["grid (seed)"],
                      f"brute force {ac['brute-force']}, grid (same seed) {ac['grid (seed)']}", test="exact comparison"),
         claims.claim("tpe_matches_brute_force", "TPE chose the same candidate as brute force",

@@ -12,31 +12,48 @@ from lab_utils.data import load_dataset
 from lab_utils.labs import baselines, lab0
 from lab_utils.training.batched import train_runs
 from lab_utils.training.candidates import trained_candidate
-from tests.oracles import T975, clopper_pearson
+from tests.oracles import T975, Z975, clopper_pearson
 
 
-def _study(diffs, fail_with=(0, 0, 0), base=0.70):
+def _study(diffs, fail_with=(0, 0, 0), base=0.70, fail_without=(0,)):
     rows = []
     for s, d in enumerate(diffs):
         rows.append({"model": "m", "logit_relu": True, "seed": s, "test_accuracy": base,
                      "classes_never_predicted": fail_with[s % len(fail_with)]})
         rows.append({"model": "m", "logit_relu": False, "seed": s, "test_accuracy": base + d / 100,
-                     "classes_never_predicted": 0})
+                     "classes_never_predicted": fail_without[s % len(fail_without)]})
     return pd.DataFrame(rows)
 
 
-def test_logit_relu_claim_holds_fails_and_is_undetermined():
+def test_logit_relu_claim_holds_is_refuted_and_not_shown():
     up = lab0.logit_relu_claims(_study([1.0, 1.2, 0.9, 1.1, 1.0]))[0]
-    assert up.holds is True and up.numbers["mean_pts"] > 0 and "n = 5 seeds" in up.evidence
+    assert up.verdict == "holds" and up.numbers["mean_pts"] > 0 and "n = 5 seeds" in up.evidence
     down = lab0.logit_relu_claims(_study([-1.0, -1.2, -0.9, -1.1, -1.0]))[0]
-    assert down.holds is False
+    assert down.verdict == "refuted"  # the whole interval below 0
+    # the full run at fc164f1 (jsc-tiny: +13.82 points, CI -5.72 to +33.36) was "undetermined": now not shown,
+    # with the smallest difference the seeds could have detected: (1.96 + 0.84) x half-width / 1.96
     mixed = lab0.logit_relu_claims(_study([5.0, -4.0, 6.0, -5.0, 0.5], fail_with=(1, 0)))[0]
-    assert mixed.holds is None and "3 of 5 with the ReLU" in mixed.evidence
-    assert lab0.logit_relu_claims(_study([1.0]))[0].holds is None  # one seed decides nothing
+    assert mixed.verdict == "not shown" and "3 of 5 with the ReLU" in mixed.evidence
+    lo, hi = mixed.numbers["interval"]
+    assert mixed.numbers["rule"] == {"above": 0.0} and lo < 0 < hi
+    assert mixed.numbers["detectable"] == pytest.approx((hi - lo) / 2 * (1.959964 + 0.841621) / 1.959964, rel=1e-5)
+    assert "the run could detect (80 % power) an effect of about" in mixed.evidence
+    assert lab0.logit_relu_claims(_study([1.0]))[0].verdict == "not shown"  # one seed decides nothing
     # failures: 5 of 5 with the ReLU against 0 of 5 without (Fisher one-sided p = 0.004), then 3 of 5 (p = 0.08)
     fail = lab0.logit_relu_claims(_study([1.0] * 5, fail_with=(1,)))[1]
-    assert fail.holds is True and "5 of 5 with the ReLU" in fail.evidence
-    assert lab0.logit_relu_claims(_study([1.0] * 5, fail_with=(1, 0)))[1].holds is None
+    assert fail.verdict == "holds" and "5 of 5 with the ReLU" in fail.evidence
+    unsure = lab0.logit_relu_claims(_study([1.0] * 5, fail_with=(1, 0)))[1]
+    # 3 of 5 against 0 of 5 is p = 0.083; 4 of 5 would be C(5, 4) / C(10, 4) = 5 / 210 = 0.024
+    assert unsure.verdict == "not shown"
+    assert unsure.evidence.endswith("not shown at α = 0.05: with 5 seeds per arm it takes 4 failed runs of 5 with "
+                                    "the ReLU against 0 without")
+    two = lab0.logit_relu_claims(_study([1.0] * 2, fail_with=(1,)))[1]  # 2 of 2 against 0 of 2: p = 1/6
+    assert two.verdict == "not shown" and "2 seeds per arm cannot reach p < 0.05" in two.evidence
+    none = lab0.logit_relu_claims(_study([1.0] * 5))[1]  # no run failed in either arm: vacuous
+    assert none.verdict == "not applicable" and none.evidence.endswith("no run failed, so there is no failure rate to compare")
+    other = lab0.logit_relu_claims(_study([1.0] * 5, fail_without=(1,)))[1]  # only the runs without the ReLU fail
+    assert other.verdict == "refuted" and other.numbers["p_opposite"] == pytest.approx(1 / math.comb(10, 5))
+    assert "the runs without the ReLU fail more often (opposite one-sided p = 0.004)" in other.evidence
 
 
 def test_logit_relu_claims_evidence_numbers_by_hand():
@@ -67,7 +84,10 @@ def test_recipe_and_confusion_claims_both_ways():
                       "test_n": [100_000, 100_000]})
     assert lab0.recipe_claim(t, "ours", "theirs").holds is True
     close = t.assign(test_accuracy=[0.73, 0.70])
-    assert lab0.recipe_claim(close, "ours", "theirs").holds is False
+    assert lab0.recipe_claim(close, "ours", "theirs").verdict == "refuted"  # 3 points, the interval far below 10
+    # 10.5 points on 1,000 jets: the gap's interval (about +6.4 to +14.6) straddles 10: not shown
+    near = t.assign(test_accuracy=[0.730, 0.625], test_n=[1000, 1000])
+    assert lab0.recipe_claim(near, "ours", "theirs").verdict == "not shown"
     assert lab0.confusion_claim(["w<->z", "g<->q"]).holds is True
     assert lab0.confusion_claim(["w<->z", "t<->w"]).holds is False
     assert lab0.report_recipe_check(t, "theirs", synthetic=True).verdict == "not comparable"
@@ -79,10 +99,13 @@ def test_recipe_claim_gap_and_clopper_pearson_intervals():
     c = lab0.recipe_claim(t, "ours", "theirs")
     (a_lo, a_hi), (b_lo, b_hi) = clopper_pearson(730, 1000), clopper_pearson(400, 1000)
     assert c.key == "report_recipe_gap" and c.numbers["gap_pts"] == pytest.approx(33.0)
+    half = 100 * Z975 * math.sqrt((0.73 * 0.27 + 0.40 * 0.60) / 1000)  # normal interval of two proportions
+    assert c.numbers["interval"] == pytest.approx([33.0 - half, 33.0 + half]) and c.numbers["rule"] == {"above": 10.0}
+    assert f"gap +33.00 points (95 % CI {33 - half:+.2f} to {33 + half:+.2f}); one training seed each" in c.evidence
     assert (f"test accuracy 73.00 % (95 % CI {100 * a_lo:.2f}–{100 * a_hi:.2f}) against 40.00 % "
             f"({100 * b_lo:.2f}–{100 * b_hi:.2f}), n = 1000 jets") in c.evidence
     swapped = lab0.recipe_claim(t, "theirs", "ours")
-    assert swapped.numbers["gap_pts"] == pytest.approx(-33.0) and swapped.holds is False
+    assert swapped.numbers["gap_pts"] == pytest.approx(-33.0) and swapped.verdict == "refuted"
 
 
 def test_confusion_claim_on_a_hand_counted_matrix():

@@ -73,7 +73,8 @@ def test_search_against_grid_by_hand():
                                          "lab4_3 screen, mean of trained runs"]
     assert table["val accuracy (%)"].tolist() == pytest.approx([60.0, 70.0, 70.0, 70.0])
     found = lab4_4.search_claims(choice, compare, trained_by_searches=0, width_p=0.4)
-    assert [c.holds for c in found] == [True, True, False, False]  # TPE (1,1) vs brute force (2,1); mean (1,1)
+    assert [c.kind for c in found] == ["check", "check", "finding", "finding"]  # reuse and brute force: implementation
+    assert [c.verdict for c in found] == ["check passed", "check passed", "refuted", "refuted"]  # TPE (1,1), mean (1,1)
     assert "p = 0.400" in found[3].evidence
     assert [c.key for c in found] == ["reused_lab4_3", "brute_force_matches_grid", "tpe_matches_brute_force",
                                       "one_seed_matches_screen"]
@@ -84,7 +85,9 @@ def test_search_against_grid_by_hand():
     assert [c.numbers for c in found] == [{}, {}, {}, {"width_p": 0.4}]
     again = lab4_4.search_claims({**choice, "tpe": choice["brute-force"], "grid (mean)": choice["brute-force"]},
                                         compare.assign(difference=[0.0, -1e-3]), trained_by_searches=1, width_p=0.01)
-    assert [c.holds for c in again] == [False, True, True, True]
+    assert [c.verdict for c in again] == ["check failed", "check passed", "holds", "holds"]
+    wrong = lab4_4.search_claims({**choice, "grid (seed)": choice["tpe"]}, compare, 0, 0.4)[1]
+    assert wrong.verdict == "check failed" and wrong.evidence == "brute force (2, 1), grid (same seed) (1, 1)"
     assert again[0].evidence == ("1 candidates trained by the searches; largest |search - grid| accuracy = 1.0e-03 over "
                                  "2 candidates")  # the largest absolute difference, whatever its sign
     assert again[3].numbers == {"width_p": 0.01} and "p = 0.010" in again[3].evidence
