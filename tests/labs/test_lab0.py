@@ -30,7 +30,7 @@ def test_logit_relu_claim_holds_is_refuted_and_not_shown():
     assert up.verdict == "holds" and up.numbers["mean_pts"] > 0 and "n = 5 seeds" in up.evidence
     down = lab0.logit_relu_claims(_study([-1.0, -1.2, -0.9, -1.1, -1.0]))[0]
     assert down.verdict == "refuted"  # the whole interval below 0
-    # the full run at fc164f1 (jsc-tiny: +13.82 points, CI -5.72 to +33.36) was "undetermined": now not shown,
+    # the full run at fc164f1 (jsc-tiny: +13.82 points, CI -5.72 to +33.36) was left undecided: now not shown,
     # with the smallest difference the seeds could have detected: (1.96 + 0.84) x half-width / 1.96
     mixed = lab0.logit_relu_claims(_study([5.0, -4.0, 6.0, -5.0, 0.5], fail_with=(1, 0)))[0]
     assert mixed.verdict == "not shown" and "3 of 5 with the ReLU" in mixed.evidence

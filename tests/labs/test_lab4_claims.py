@@ -226,7 +226,7 @@ def test_target_claim_numbers_by_hand():
 def test_target_claim_reads_the_trade_off_every_way():
     """Non-inferiority of the target against the best (margin 0.25 points): holds inside, refuted when the whole
     interval of the loss is beyond the margin, not shown when it straddles it (lab4_3's full run at fc164f1: loss
-    +0.27, CI [+0.18, +0.36], which the old rule called "does not hold"), holds when the target is the better one,
+    +0.27, CI [+0.18, +0.36], which the old rule read as a failure), holds when the target is the better one,
     not applicable when the target is the best itself."""
     def conf(best, target):
         return _runs({(3, 3): best, (2, 4): target, (1, 1): [0.75, 0.751]}, phase="confirm")
@@ -270,7 +270,7 @@ def test_report_check_shows_counts_and_the_confirmation():
     assert lab4_claims.report_check(t, [confirmed], "w", "s", (5, 5), 0.30).verdict == "partly"  # 30 % outside
     # the screen's max-statistic claim ("faithful model: the screen's best beats the base by more than picking the
     # best of 25 explains") holding is not a confirmation on fresh seeds: lab4_3's full run at ed77772 said
-    # "confirmed" from it (a lookup by sentence prefix) while the fresh-seed claim was undetermined
+    # "confirmed" from it (a lookup by sentence prefix) while the fresh-seed claim was not decided
     screen = claims.claim("screen.best_beats_base.faithful", "faithful model: the screen's best beats the base by "
                           "more than picking the best of 25 explains", True, "e")
     unsure = claims.claim("confirm.beats_base.faithful", "faithful model: the screen's best (5, 5) beats the base "

@@ -25,6 +25,10 @@ def test_lab0_quick_outputs(quick_report):
     assert len(relu) == 2 and all(f"n = {n} seeds" in c["evidence"] and c["test"] for c in relu)
     fails = [c for c in s["claims"] if "fails to train" in c["statement"]]
     assert len(fails) == 2 and all("Fisher" in c["evidence"] for c in fails)
-    assert all(c["verdict"] in ("holds", "does not hold", "undetermined") for c in s["claims"])
+    assert all(c["kind"] == "finding" and c["verdict"] in ("holds", "refuted", "not shown", "not applicable")
+               for c in s["claims"])
+    for c in relu:  # an interval against 0: recorded, and the detectable effect named where not shown
+        assert c["numbers"]["rule"] == {"above": 0.0} and len(c["numbers"]["interval"]) == 2
+        assert (c["verdict"] == "not shown") == ("could detect (80 % power)" in c["evidence"])
     assert [c["verdict"] for c in s["report_checks"]] == ["not comparable"]  # synthetic data
     assert {"lab0_confusion.png", "lab0_logit_relu.png"} <= set(s["figures"]) and s["captions"]

@@ -24,6 +24,16 @@ def test_lab4_2_quick(quick_report):
     assert len(confirm) == n["confirmation runs"] and (confirm["seed"] >= 1000).all()  # fresh seeds
     statements = [c["statement"] for c in s["claims"]]
     assert len(statements) == 2 * 3 + 1 + 2 and all(c["holds"] in (True, False, None) for c in s["claims"])
+    verdicts = {c["key"]: c["verdict"] for c in s["claims"]}
+    assert all(v in ("holds", "refuted", "not shown", "not applicable") for v in verdicts.values())
+    for m in ("faithful", "fixed"):  # a failure claim is vacuous exactly when no run (or every run) failed
+        failed = int(table[table["model"] == m]["failed"].sum())
+        assert (verdicts[f"screen.failures_depend_on_width.{m}"] == "not applicable") == (failed in (0, 2 * 5))
+        assert verdicts[f"screen.width_changes_accuracy.{m}"] != "refuted"  # a permutation test never refutes
+    # pooled within-candidate intervals: one SD per model, df = trained runs - candidates with a trained run
+    for _, g in table.groupby("model"):
+        ok = g[g["trained"] > 0]
+        assert ok["val_pooled_sd"].nunique() <= 1 and (ok["val_pooled_df"] == ok["trained"].sum() - len(ok)).all()
     assert any("max-statistic" in c["evidence"] or "no test" in c["evidence"] for c in s["claims"])
     assert len(s["report_checks"]) == 1 and s["report_checks"][0]["topic"].startswith("width results")
     assert s["figures"] == ["lab4_2_accuracy.png"]

@@ -15,7 +15,8 @@ def test_lab4_4_quick(quick_report):
     assert n["brute-force choice"] == n["grid best (seed)"]
     assert n["brute-force accuracy"] >= n["tpe accuracy"]
     reuse, bf_grid, tpe_bf, seed_vs_screen = s["claims"]
-    assert reuse["holds"] is True and bf_grid["holds"] is True
+    assert [c["kind"] for c in s["claims"]] == ["check", "check", "finding", "finding"]
+    assert reuse["verdict"] == bf_grid["verdict"] == "check passed"
     assert tpe_bf["holds"] == (n["tpe choice"] == n["brute-force choice"])
     assert seed_vs_screen["holds"] == (n["brute-force choice"] == n["grid best (mean over seeds)"])
     bf = pd.read_csv(quick_report / "results" / "lab4_4" / "brute-force" / "trials.csv")

@@ -13,7 +13,9 @@ from lab_utils.analysis.pareto import pareto_mask
 
 def multiplier_accuracy(table: pd.DataFrame):
     """Per model variant against the uniform multiplier: validation accuracy of the runs that trained
-    (mean, bar: 95 % t interval) and the failure rate (bar: exact 95 % interval), both in %."""
+    (mean, bar: 95 % t interval from the variant's pooled within-candidate SD, as
+    :func:`lab_utils.labs.lab4_claims.candidate_table` gives it) and the failure rate (bar: exact 95 %
+    interval), both in %."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     styles = (("o", "-", -0.08), ("s", "--", 0.08))  # models side by side (x offset), so neither hides the other
     for (model, g), (marker, ls, dx) in zip(table.groupby("model"), styles):
@@ -33,7 +35,8 @@ def multiplier_accuracy(table: pd.DataFrame):
     for ax in axes:
         ax.set_xlabel("uniform channel multiplier (hidden width 16 x m)")
         ax.legend(fontsize=7, title="model", title_fontsize=7)
-    fig.suptitle("uniform multiplier, screen runs: mean and 95 % interval per candidate", fontsize=9)
+    fig.suptitle("uniform multiplier, screen runs: mean and 95 % interval per candidate (accuracy: t interval from "
+                 "the pooled within-candidate SD; failures: exact)", fontsize=9)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
 
@@ -75,7 +78,7 @@ def heatmap(table: pd.DataFrame, mark=(2, 4), title: str = ""):
 
 def accuracy_vs_cost(table: pd.DataFrame, costs=("params", "bitops")):
     """Validation accuracy (%) of the runs that trained against each cost, one row per model variant:
-    every candidate with its 95 % t interval, the Pareto front of the means as a staircase (the best
+    every candidate with its 95 % t interval (pooled within-candidate SD), the Pareto front of the means as a staircase (the best
     mean accuracy reachable at that cost or less), front members labelled (a, c)."""
     models = sorted(table["model"].unique())
     fig, axes = plt.subplots(len(models), len(costs), figsize=(5.5 * len(costs), 3.8 * len(models)), squeeze=False)
@@ -84,7 +87,7 @@ def accuracy_vs_cost(table: pd.DataFrame, costs=("params", "bitops")):
         for ax, cost in zip(row, costs):
             lo, hi = (t["val_mean"] - t["val_low"]).fillna(0), (t["val_high"] - t["val_mean"]).fillna(0)
             ax.errorbar(t[cost], 100 * t["val_mean"], yerr=100 * np.vstack([lo, hi]), fmt="o", ms=4, capsize=2,
-                        alpha=0.7, label="candidate (bar: 95 % CI; none: one trained run)")
+                        alpha=0.7, label="candidate (bar: 95 % CI, pooled within-candidate SD)")
             front = t[pareto_mask(t[["val_mean", cost]].to_numpy(float), (True, False))].sort_values(cost)
             ax.step(front[cost], 100 * front["val_mean"], where="post", color="tab:red", lw=1.5,
                     label="Pareto front of the means")
