@@ -147,11 +147,12 @@ def detectable(half_width: float) -> float:
 
 
 def interval_claim(key: str, statement: str, low: float, high: float, evidence: str, test: str = "", *,
-                   below=None, above=None, within=None, **numbers) -> Claim:
+                   below=None, above=None, within=None, unit: str = "", scale: float = 1.0, **numbers) -> Claim:
     """A finding read from an interval against a margin (one of ``below=``, ``above=``, ``within=``, as
     :func:`lab_utils.analysis.stats.interval_verdict`): holds when the whole interval is on the claimed
     side, refuted when it is wholly on the other, not shown when it straddles the margin — then the
-    evidence says the smallest effect the run could have detected (:func:`detectable`)."""
+    evidence says the smallest effect the run could have detected (:func:`detectable`), in ``unit`` after
+    multiplying by ``scale`` (``unit="points", scale=100`` for an interval of accuracy fractions)."""
     from lab_utils.analysis import stats
     rule = {k: (list(v) if isinstance(v, tuple) else v) for k, v in
             (("below", below), ("above", above), ("within", within)) if v is not None}
@@ -159,7 +160,8 @@ def interval_claim(key: str, statement: str, low: float, high: float, evidence: 
     if holds is None and math.isfinite(float(low)) and math.isfinite(float(high)):
         d = detectable((float(high) - float(low)) / 2)
         numbers.setdefault("detectable", rounded(d))
-        evidence = f"{evidence}; not shown at 95 %: the run could detect (80 % power) an effect of about {d:.2g} beyond the margin"
+        evidence = (f"{evidence}; not shown at 95 %: the run could detect (80 % power) an effect of about "
+                    f"{d * scale:.2g}{' ' + unit if unit else ''} beyond the margin")
     return Claim(key, statement, holds, evidence, test, {**numbers, "interval": [float(low), float(high)], "rule": rule})
 
 

@@ -123,7 +123,7 @@ def logit_relu_claims(study: pd.DataFrame) -> list[C.Claim]:
             f"dropping MASE's logit ReLU raises {name}'s test accuracy", lo, hi,
             f"mean difference {mean:+.2f} points (95 % CI {lo:+.2f} to {hi:+.2f}), paired t-test {C.fmt_p(p)}, "
             f"n = {len(d)} seeds; runs with a class never predicted: {fails.get(True, 0)} of {len(w)} with the ReLU, "
-            f"{fails.get(False, 0)} of {len(w)} without", test="paired t-test over seeds", above=0.0,
+            f"{fails.get(False, 0)} of {len(w)} without", test="paired t-test over seeds", above=0.0, unit="points",
             model=name, mean_pts=mean, low_pts=lo, high_pts=hi, p=p, n=len(d)))
         k_with, k_without = int(fails.get(True, 0)), int(fails.get(False, 0))
         n = len(w)
@@ -173,7 +173,7 @@ def recipe_claim(table: pd.DataFrame, ours: str, theirs: str, gap_pts: float = 1
         f"test accuracy {100 * a[0]:.2f} % (95 % CI {100 * a[1]:.2f}–{100 * a[2]:.2f}) against "
         f"{100 * b[0]:.2f} % ({100 * b[1]:.2f}–{100 * b[2]:.2f}), n = {n} jets; gap {gap:+.2f} points "
         f"(95 % CI {gap - half:+.2f} to {gap + half:+.2f}); one training seed each",
-        test="Clopper–Pearson intervals; normal interval of the gap", above=gap_pts, gap_pts=gap)
+        test="Clopper–Pearson intervals; normal interval of the gap", above=gap_pts, unit="points", gap_pts=gap)
 
 
 def top_confusions(cm, class_names, k: int = 2) -> list[str]:

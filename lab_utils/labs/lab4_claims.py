@@ -267,7 +267,7 @@ def confirm_claims(confirm: pd.DataFrame, selected: dict, base=(1, 1), target=No
                 out.append(claims.interval_claim(
                     key, statement, d["low"], d["high"],
                     f"test accuracy, trained runs on fresh seeds: {best} minus {tuple(base)} = {100 * d['diff']:+.2f} "
-                    f"points, {_welch_text(d)}", test="Welch t-test", above=0.0, **_but_interval(d)))
+                    f"points, {_welch_text(d)}", test="Welch t-test", above=0.0, unit="points", scale=100, **_but_interval(d)))
         if target is not None:
             out.append(_target_claim(confirm, model, best, tuple(target), margin))
     return out
@@ -310,7 +310,7 @@ def _target_claim(confirm, model, best, target, margin) -> claims.Claim:
         f"test accuracy on fresh seeds, best minus target = {100 * d['diff']:+.2f} points, {_welch_text(d)}: {sign}; "
         f"at 95 % the target loses at most {100 * d['high']:.2f} points{cost}; non-inferiority margin "
         f"{100 * margin:.2f} points = 1/√{round(1 / margin ** 2):,} test jets",
-        test="Welch t-test, non-inferiority margin", below=margin, **numbers)
+        test="Welch t-test, non-inferiority margin", below=margin, unit="points", scale=100, **numbers)
 
 
 def report_check(table: pd.DataFrame, confirm_list: list, topic: str, said: str, report_ac, report_acc: float):
