@@ -2,7 +2,9 @@
 and failing; clip shares and the report's replayed code against hand counts."""
 
 import math
+import re
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -140,7 +142,6 @@ def test_format_claim_one_factor_none_and_every_format_losing():
 
 
 def _numbers_of(statement):
-    import re
     at_most = [float(x) for x in re.findall(r"at most (-?[\d.]+) points", statement)]
     at_least = [float(x) for x in re.findall(r"at least (-?[\d.]+)", statement)]
     at_least += [float(x) for x in re.findall(r"best case loses (-?[\d.]+) points", statement)]
@@ -150,7 +151,6 @@ def _numbers_of(statement):
 def test_format_claim_statement_numbers_agree_with_its_verdict_for_every_grouping():
     # random grids, losses near the margin included (0.999, 1.004): the statement's "at most Y" and "at least Z" read
     # on the side of the 1-point margin the verdict says: holds exactly when Y <= 1 < Z, never "refuted" beside them
-    import numpy as np
     rng = np.random.default_rng(0)
     formats = [(w, f) for w in (4, 8, 16) for f in (2, 4, 6, 8)]
     seen = set()
