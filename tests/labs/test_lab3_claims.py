@@ -1,8 +1,10 @@
-"""lab3_claims: every claim on constructed inputs that make it hold and not hold; clip shares and the
-report's replayed code against hand counts."""
+"""lab3_claims: every finding on constructed inputs that give it at least two verdicts, every check passing
+and failing; clip shares and the report's replayed code against hand counts."""
 
 import math
+import re
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -38,7 +40,7 @@ def test_clipping_reads_the_linear_inputs():
 
 
 def test_matches_float_both_ways_with_its_evidence_numbers():
-    c = L.matches_float("m", "x", lost=30, gained=10, n=10_000)
+    c = L.matches_float("matches_float.t", "x", lost=30, gained=10, n=10_000)
     # quantized minus float: (10 - 30) / 10,000 = -0.2 points; Agresti-Min: (10 - 30) / 10,002 +/- z * se with
     # se = sqrt((41 / 10,002 - (20 / 10,002)^2) / 10,002); McNemar exact: 2 * P(X <= 10), X ~ Bin(40, 1/2)
     se = math.sqrt((41 / 10_002 - (20 / 10_002) ** 2) / 10_002)
@@ -46,11 +48,16 @@ def test_matches_float_both_ways_with_its_evidence_numbers():
     assert c.numbers["low_pts"] == pytest.approx(100 * (-20 / 10_002 - 1.959964 * se), abs=1e-5)
     assert c.numbers["high_pts"] == pytest.approx(100 * (-20 / 10_002 + 1.959964 * se), abs=1e-5)
     assert c.numbers["p"] == pytest.approx(2 * sum(math.comb(40, k) for k in range(11)) / 2**40)
-    assert c.key == "m" and "30 jets lost / 10 gained of n = 10000" in c.evidence
+    assert c.key == "matches_float.t" and "30 jets lost / 10 gained of n = 10000" in c.evidence
     assert c.holds is True  # CI about -0.33..-0.07: inside ±0.5
-    assert L.matches_float("m", "x", 900, 10, 10_000).holds is False  # about -8.9 points
-    assert L.matches_float("m", "x", 3, 2, 500).holds is None  # too few jets: the interval (±0.9 points) spans the margin
-    assert L.matches_float("m", "x", 0, 0, 100).holds is None  # nothing discordant on 100 jets proves nothing
+    assert L.matches_float("matches_float.t", "x", 900, 10, 10_000).holds is False  # about -8.9 points
+    assert L.matches_float("matches_float.t", "x", 3, 2, 500).holds is None  # too few jets: the interval (±0.9 points) spans the margin
+    assert L.matches_float("matches_float.t", "x", 0, 0, 100).holds is None  # nothing discordant on 100 jets proves nothing
+    # read by claims.interval_claim: the interval and its rule recorded; not shown says what it could have detected
+    assert c.numbers["rule"] == {"within": 0.5} and c.numbers["interval"] == [c.numbers["low_pts"], c.numbers["high_pts"]]
+    few = L.matches_float("matches_float.t", "x", 3, 2, 500)
+    assert few.verdict == "not shown" and "could detect (80 % power) an effect of about" in few.evidence
+    assert L.matches_float("matches_float.t", "x", 900, 10, 10_000).verdict == "refuted"
 
 
 def _grid(drops, in_bits, w_bits=None):
@@ -64,44 +71,119 @@ def _grid(drops, in_bits, w_bits=None):
                          "data_in_width": [8] * n, "data_in_frac_width": [8 - b for b in in_bits]})
 
 
-def test_range_claim_both_ways():
-    holds = L.range_claim(_grid([12.0, 9.0, 0.1, 0.3], [2, 2, 4, 8]), "data_in", observed_max=15.0)
-    assert holds.holds is True and holds.numbers["k"] == 2 and "≤ 2 integer bits" in holds.statement
-    # the narrow group loses, but a wider group also loses in its best case: not a clean split
-    mixed = L.range_claim(_grid([12.0, 9.0, 0.1, 5.0], [2, 2, 4, 8]), "data_in", observed_max=15.0)
-    assert mixed.holds is False
-    # the narrow formats keep accuracy
-    assert L.range_claim(_grid([0.2, 0.1, 0.1], [2, 4, 8]), "data_in", observed_max=15.0).holds is False
-    # they lose, but their range holds the data: the range does not explain it
-    assert L.range_claim(_grid([12.0, 0.1], [2, 8]), "data_in", observed_max=1.0).holds is False
+def _formats(rows, tensor="weight", other_worse=2.0):
+    """A search frame from ``(width, frac, clip share, best-case loss)`` per ``tensor`` format: two
+    configurations each (the other tensor's format at its best, and one losing ``other_worse`` more)."""
+    out = []
+    for w, f, clip, best in rows:
+        for extra in (0.0, other_worse):
+            out.append({f"{tensor}_width": w, f"{tensor}_frac_width": f, f"{tensor}_format_max": L.format_max(w, f),
+                        f"{tensor}_clip_share": clip, "drop_pts": best + extra})
+    return pd.DataFrame(out)
 
 
-def test_range_claim_evidence_numbers_by_hand():
-    # best case (smallest loss) per integer-bit count: 2 bits min(12, 9) = 9, 4 bits 0.1, 8 bits 0.3; the 2-bit
-    # formats hold at most 2^(2-1) = 2.0 (the grid's format_max) against inputs reaching 15
-    c = L.range_claim(_grid([12.0, 9.0, 0.1, 0.3], [2, 2, 4, 8]), "data_in", observed_max=15.0)
-    assert c.key == "range.data_in"
-    assert c.numbers == {"k": 2, "format_max": 2.0, "observed_max": 15.0, "best_case_drop": {2: 9.0, 4: 0.1, 8: 0.3}}
-    assert c.evidence == ("best-case loss (points) per data_in integer-bit count: 2: 9.00, 4: 0.10, 8: 0.30; "
-                          "largest observed |data_in| 15.00; n = 4 configurations")
-    assert "hold at most 2.00, the inputs reach 15.00" in c.statement and "(best case 9.00 points)" in c.statement
-    assert c.statement.endswith("with more integer bits the best case loses at most 0.30")
-    mixed = L.range_claim(_grid([12.0, 9.0, 0.1, 5.0], [2, 2, 4, 8]), "data_in", observed_max=15.0)
-    assert mixed.numbers["k"] == 2 and mixed.numbers["best_case_drop"] == {2: 9.0, 4: 0.1, 8: 5.0}
-    keeps = L.range_claim(_grid([0.2, 0.1, 0.1], [2, 4, 8], w_bits=[3, 3, 3]), "weight", observed_max=15.0)
-    assert keeps.key == "range.weight" and keeps.numbers == {"best_case_drop": {3: 0.1}}  # one weight group: min 0.1
-    two = L.range_claim(_grid([12.0, 11.0, 0.1], [2, 3, 8]), "data_in", observed_max=3.0)
-    assert two.numbers["k"] == 3 and two.numbers["format_max"] == 4.0 and two.holds is False  # 3 bits hold 4 > 3
+# lab3_3's weights in the previous full run (best case per format, largest |weight| 3.34); the old range rule
+# grouped them by integer bits and said "weight formats with <= 0 integer bits (...) lose more than 1 point
+# (...) (best case 24.35 points); with more integer bits the best case loses at most 1.77" and "does not
+# hold": the 1.77 came from 2 fractional bits (a step problem) at 6 and 14 integer bits.
+LAB3_3_WEIGHTS = [(4, 8, 0.90, 53.09), (4, 6, 0.60, 28.90), (4, 4, 0.14, 30.0), (8, 8, 0.12, 24.35),
+                  (4, 2, 0.0009, 3.5), (8, 6, 0.0004, 0.83), (8, 4, 0.0, 0.05), (8, 2, 0.0, 1.77),
+                  (16, 8, 0.0, -0.04), (16, 6, 0.0, 0.03), (16, 4, 0.0, 0.05), (16, 2, 0.0, 1.77)]
+
+
+def test_format_claim_one_rule_of_range_and_step_on_the_run_that_gave_the_wrong_sentence():
+    c = L.format_claim(_formats(LAB3_3_WEIGHTS), "weight", observed_max=3.34)
+    assert c.key == "format.weight" and c.verdict == "holds"
+    # kept within 1 point: 8/6 (clips 0.04 %, 1/64), 8/4, 16/8, 16/6, 16/4 -> c* = 0.04 %, f* = 4 (1/16); every format
+    # clipping more or with a coarser step loses: 4/8, 4/6, 4/4, 8/8 by range, 8/2 and 16/2 by step, 4/2 by both
+    assert c.statement == ("a weight format loses more than 1 point against float whatever the data_in format exactly "
+                           "when it clips more than 0.04% of the weights (a range below 1.98; the weights reach 3.34) "
+                           "or its step is coarser than 1/16: the 5 formats with enough range and a fine enough step "
+                           "lose at most 0.83 points (best case), the 7 others at least 1.77")
+    n = c.numbers
+    assert (n["clip_threshold"], n["frac_threshold"], n["kept_max"], n["lost_min"]) == (0.0004, 4, 0.83, 1.77)
+    assert n["range_threshold"] == L.format_max(8, 6) and n["counterexamples"] == []
+    assert (n["by_range"], n["by_step"], n["by_both"]) == (["4/8", "4/6", "4/4", "8/8"], ["8/2", "16/2"], ["4/2"])
+    assert n["best_case_drop"]["8/6"] == 0.83 and n["best_case_drop"]["4/4"] == 30.0  # the best of its two configs
+    assert c.evidence.endswith("outside the rule's thresholds by range: 4/8, 4/6, 4/4, 8/8, by step: 8/2, 16/2, "
+                               "by both: 4/2")
+
+
+def test_format_claim_refuted_by_a_format_with_range_and_step_that_loses():
+    # 8/4 keeps (clips nothing, step 1/16) so f* = 4 and c* = 0; 16/8 is inside both thresholds and loses 5 points
+    rows = [(4, 4, 0.3, 20.0), (8, 4, 0.0, 0.2), (8, 2, 0.0, 4.0), (16, 8, 0.0, 5.0)]
+    c = L.format_claim(_formats(rows, "data_in"), "data_in", observed_max=2.5)
+    assert c.verdict == "refuted" and c.numbers["counterexamples"] == ["16/8"]
+    assert c.statement == ("a data_in format loses more than 1 point against float whatever the weight format exactly "
+                           "when it clips (its range is below the largest |data_in|, 2.50) or its step is coarser "
+                           "than 1/16: the 2 formats with enough range and a fine enough step lose at most 5.00 "
+                           "points (best case), the 2 others at least 4.00")
+    assert c.evidence.endswith("refuted by counterexample: 16/8 (clips 0.00%, step 1/256) loses 5.00")
+
+
+def test_format_claim_one_factor_none_and_every_format_losing():
+    # only the range binds: the spare factor is said
+    rng = L.format_claim(_formats([(4, 4, 0.3, 9.0), (8, 4, 0.01, 0.4), (8, 2, 0.0, 0.1)], "data_in"), "data_in", 15.0)
+    assert rng.verdict == "holds" and rng.statement.endswith(
+        "exactly when it clips more than 1.00% of the inputs (a range below 7.94; the inputs reach 15.00): the 2 "
+        "formats with enough range lose at most 0.40 points (best case), the 1 other at least 9.00 (every step of "
+        "the grid, down to 1/4, is fine enough)")
+    keep = L.format_claim(_formats([(8, 4, 0.0, 0.4), (16, 8, 0.0, -0.1)]), "weight", 1.0)
+    assert keep.verdict == "holds" and keep.statement == (
+        "every weight format of the grid keeps accuracy within 1 point of float for some data_in format: the 2 "
+        "formats lose at most 0.40 points (best case)")
+    # a loss the two factors cannot place: 16/4 clips nothing and has 8/4's step, yet loses
+    odd = L.format_claim(_formats([(8, 4, 0.0, 0.4), (16, 4, 0.0, 3.0)]), "weight", 1.0)
+    assert odd.verdict == "refuted" and "lose at most 3.00 points" in odd.statement
+    every = L.format_claim(_formats([(4, 4, 0.3, 9.0), (4, 2, 0.1, 2.5)]), "weight", 1.0)
+    assert every.verdict == "holds" and every.statement == (
+        "every weight format of the grid loses more than 1 point against float whatever the data_in format (the best "
+        "case loses 2.50 points): no range and step of the grid suffices")
+
+
+def _numbers_of(statement):
+    at_most = [float(x) for x in re.findall(r"at most (-?[\d.]+) points", statement)]
+    at_least = [float(x) for x in re.findall(r"at least (-?[\d.]+)", statement)]
+    at_least += [float(x) for x in re.findall(r"best case loses (-?[\d.]+) points", statement)]
+    return at_most, at_least
+
+
+def test_format_claim_statement_numbers_agree_with_its_verdict_for_every_grouping():
+    # random grids, losses near the margin included (0.999, 1.004): the statement's "at most Y" and "at least Z" read
+    # on the side of the 1-point margin the verdict says: holds exactly when Y <= 1 < Z, never "refuted" beside them
+    rng = np.random.default_rng(0)
+    formats = [(w, f) for w in (4, 8, 16) for f in (2, 4, 6, 8)]
+    seen = set()
+    for trial in range(300):
+        pick = rng.choice(len(formats), size=int(rng.integers(1, len(formats) + 1)), replace=False)
+        rows = []
+        for k in pick:
+            w, f = formats[k]
+            clip = max(0.0, min(1.0, (1.5 - L.format_max(w, f)) / 1.5)) if rng.random() < 0.8 else float(rng.random())
+            best = float(rng.choice([-0.3, 0.2, 0.999, 1.0, 1.004, 1.8, 6.0, 30.0]))
+            rows.append((w, f, round(clip, 4), best))
+        c = L.format_claim(_formats(rows), "weight", observed_max=1.5)
+        at_most, at_least = _numbers_of(c.statement)
+        assert at_most or at_least, c.statement
+        says = all(y <= 1.0 for y in at_most) and all(z > 1.0 for z in at_least)
+        assert says == (c.verdict == "holds"), (trial, c.statement, c.verdict)
+        assert c.verdict in ("holds", "refuted")
+        seen.add(c.verdict)
+    assert seen == {"holds", "refuted"}
 
 
 def test_clipping_and_same_width_claims_both_ways():
     g = _grid([12.0, 9.0, 0.1, 0.3], [2, 2, 4, 8])
     c = L.clipping_claim(g)
     assert c.holds is True and c.numbers["min_clip_drop"] == 9.0 and c.numbers["max_other_drop"] == 0.3
-    assert L.clipping_claim(_grid([12.0, 0.1, 0.1, 13.0], [2, 2, 4, 8])).holds is False
+    overlap = L.clipping_claim(_grid([12.0, 0.1, 0.1, 13.0], [2, 2, 4, 8]))
+    # the statement says what fails: the clipping ones do not all lose more (0.10 against 13.00)
+    assert overlap.verdict == "refuted" and overlap.statement.endswith(
+        "lose more accuracy against float than every configuration that does not: the 2 that clip lose at least "
+        "0.10 points, the 2 others at most 13.00")
     assert L.same_width_claim(g, "data_in").holds is True  # at 8 bits the best of frac 6 (61 %) vs frac 4 (69.9 %)
     flat = _grid([0.1, 0.2, 0.1, 0.3], [2, 2, 4, 8])
-    assert L.same_width_claim(flat, "data_in").holds is False
+    assert L.same_width_claim(flat, "data_in").verdict == "refuted"
 
 
 def test_clipping_claim_evidence_numbers_by_hand():
@@ -113,9 +195,14 @@ def test_clipping_claim_evidence_numbers_by_hand():
     assert c.numbers == pytest.approx({"min_clip_drop": 9.0, "max_other_drop": 0.3, "rho": rho,
                                        "p": spearman_p(rho, 4)})
     assert c.evidence == f"Spearman rho(clip share, loss) = 0.89, p = {spearman_p(rho, 4):.3f}, n = 4; 2 clip, 2 do not"
-    assert "the 2 configurations that clip ≥ 1%" in c.statement and "the 2 others lose at most 0.30" in c.statement
-    empty = L.clipping_claim(_grid([0.1, 0.3], [4, 8]))  # nothing clips
-    assert empty.holds is None and empty.numbers == {} and empty.evidence.endswith("0 clip, 2 do not (one group is empty)")
+    assert c.statement == ("the configurations that clip ≥ 1% of the Linear's inputs or weights lose more accuracy "
+                           "against float than every configuration that does not: the 2 that clip lose at least 9.00 "
+                           "points, the 2 others at most 0.30")
+    empty = L.clipping_claim(_grid([0.1, 0.3], [4, 8]))  # nothing clips: vacuous
+    assert empty.verdict == "not applicable" and empty.numbers == {}
+    assert empty.evidence.endswith("0 clip, 2 do not (one group is empty)")
+    close = L.clipping_claim(_grid([1.004, 9.0, 1.001, 0.3], [2, 2, 4, 8]))  # 1.004 > 1.001: enough digits to see it
+    assert close.verdict == "holds" and "lose at least 1.004 points, the 2 others at most 1.001" in close.statement
 
 
 def test_same_width_claim_spread_per_width_by_hand():
@@ -127,55 +214,53 @@ def test_same_width_claim_spread_per_width_by_hand():
     assert c.key == "same_width.data_in" and c.holds is True
     assert c.numbers["spread_pts"] == pytest.approx({4: 0.5, 8: 7.0})
     assert c.evidence.endswith("per width: 4 bits: 0.50 points, 8 bits: 7.00 points")
-    assert c.statement.endswith("at 8 bits it moves the best case by 7.00 points")
-    assert L.same_width_claim(df, "data_in", margin=7.5).holds is False
+    assert c.statement == ("at a fixed data_in width the fractional width, not the bit count, decides accuracy: at "
+                           "some width it moves the best case by more than 1 point (the most at 8 bits: 7.00 points)")
+    wide = L.same_width_claim(df, "data_in", margin=7.5)
+    assert wide.verdict == "refuted" and wide.statement.endswith("more than 7.5 point (the most at 8 bits: 7.00 points)")
     one = L.same_width_claim(df[df["data_in_width"] == 16], "data_in")
-    assert one.holds is None and one.numbers == {} and one.key == "same_width.data_in"
+    assert one.verdict == "not applicable" and one.numbers == {} and one.key == "same_width.data_in"
 
 
-def test_latency_and_proxy_claims_both_ways():
-    rows = [{"float": True, "data_in_width": 32, "weight_width": 32, "latency_ms": 1.0, "latency_iqr_ms": 0.1,
-             "threads": 1}]
-    rows += [{"float": False, "data_in_width": a, "weight_width": w, "latency_ms": 1.0 + a * w / 100,
-              "latency_iqr_ms": 0.1, "threads": 1} for a in (4, 8, 16) for w in (4, 8, 16)]
-    t = pd.DataFrame(rows)
-    slower, check = L.latency_claims(t)
-    assert slower.holds is True and check.verdict == "agrees"
-    t.loc[t["float"], "latency_ms"] = 5.0
-    t.loc[~t["float"], "latency_ms"] = 5.0 - t.loc[~t["float"], "data_in_width"] * t.loc[~t["float"], "weight_width"] / 100
-    slower, check = L.latency_claims(t)
-    assert slower.holds is False and check.verdict == "disagrees"
-    q = pd.DataFrame({"weight_width": [4, 8, 16], "data_in_width": [4, 8, 16], "size_bytes": [1, 2, 3],
-                      "bitops": [1, 2, 3], "flops": [7, 7, 7]})
-    assert [c.holds for c in L.proxy_claims(q)] == [True, True]
-    q2 = q.assign(flops=[7, 8, 7], size_bytes=[3, 2, 1])
-    assert [c.holds for c in L.proxy_claims(q2)] == [False, False]
-
-
-def test_latency_claims_evidence_by_hand():
-    # bit products 16, 32, 64, 256 against latencies 1.2, 1.1, 1.4, 1.3 ms: latency ranks 2, 1, 4, 3, so
-    # rho = 1 - 6 * 4 / (4 * 15) = 0.6; quantized median (1.2 + 1.3) / 2
-    rows = [{"float": True, "data_in_width": 32, "weight_width": 32, "latency_ms": 1.0, "latency_iqr_ms": 0.1,
+def _latency_table(float_ms, quantized):
+    rows = [{"float": True, "data_in_width": 32, "weight_width": 32, "latency_ms": float_ms, "latency_iqr_ms": 0.1,
              "threads": 2}]
     rows += [{"float": False, "data_in_width": a, "weight_width": w, "latency_ms": ms, "latency_iqr_ms": 0.1,
-              "threads": 2} for (a, w), ms in zip([(4, 4), (4, 8), (8, 8), (16, 16)], [1.2, 1.1, 1.4, 1.3])]
-    t = pd.DataFrame(rows)
-    slower, check = L.latency_claims(t)
-    assert slower.key == "latency.slower_than_float" and slower.holds is True and slower.numbers == {}
-    assert slower.evidence == ("float 1.000 ms (IQR 0.100); quantized median 1.250 ms (min 1.100, max 1.400); "
-                               "median of timed blocks, 2 thread(s), machine shared")
-    assert check.run_shows.startswith(f"Spearman rho(data_in × weight width, latency) = 0.60, "
-                                      f"p = {spearman_p(0.6, 4):.3f}, n = 4 configurations: no rise detected")
-    assert check.verdict == "disagrees"  # rho > 0 but p about 0.4
-    t.loc[t["float"], "latency_ms"] = 1.15  # the 1.1 ms configuration is now faster than float
-    assert L.latency_claims(t)[0].holds is False
+              "threads": 2} for (a, w), ms in quantized]
+    return pd.DataFrame(rows)
 
 
-def test_proxy_claims_evidence_by_hand():
+def test_latency_is_a_measured_figure_never_a_verdict():
+    # bit products 16, 32, 64, 256 against latencies 1.2, 1.1, 1.4, 1.3 ms: latency ranks 2, 1, 4, 3, so
+    # rho = 1 - 6 * 4 / (4 * 15) = 0.6; quantized median (1.2 + 1.3) / 2
+    t = _latency_table(1.0, zip([(4, 4), (4, 8), (8, 8), (16, 16)], [1.2, 1.1, 1.4, 1.3]))
+    check = L.latency_check(t)
+    assert check.topic == "latency rises with precision" and check.verdict == "not comparable"
+    assert check.run_shows.startswith("measured on this CPU (median of timed blocks, 2 thread(s), machine shared): "
+                                      "float 1.000 ms per batch, quantized median 1.250 ms (min 1.100, max 1.400), "
+                                      "Spearman rho(data_in × weight width, latency) = 0.60 over 4 configurations; "
+                                      "not a verdict")
+    # latency rising perfectly with the bit product, or falling: still no verdict from timing
+    rising = _latency_table(1.0, [((a, w), 1.0 + a * w / 100) for a in (4, 8, 16) for w in (4, 8, 16)])
+    falling = _latency_table(5.0, [((a, w), 5.0 - a * w / 100) for a in (4, 8, 16) for w in (4, 8, 16)])
+    assert {L.latency_check(x).verdict for x in (rising, falling)} == {"not comparable"}
+    assert "rho(data_in × weight width, latency) = 1.00" in L.latency_check(rising).run_shows
+
+
+def test_proxy_checks_pass_and_fail():
+    q = pd.DataFrame({"weight_width": [4, 8, 16], "data_in_width": [4, 8, 16], "size_bytes": [1, 2, 3],
+                      "bitops": [1, 2, 3], "flops": [7, 7, 7]})
+    assert [(c.kind, c.verdict) for c in L.proxy_claims(q)] == [("check", "check passed")] * 2
+    q2 = q.assign(flops=[7, 8, 7], size_bytes=[3, 2, 1])
+    assert [c.verdict for c in L.proxy_claims(q2)] == ["check failed"] * 2
+
+
+def test_proxy_checks_evidence_by_hand():
     q = pd.DataFrame({"weight_width": [4, 8, 16], "data_in_width": [4, 8, 16], "size_bytes": [3, 2, 1],
                       "bitops": [1, 3, 2], "flops": [7, 8, 7]})
     flops, follow = L.proxy_claims(q)
     assert flops.key == "flops_constant" and flops.evidence == "2 distinct FLOP count(s) over 3 configurations"
+    assert flops.statement.startswith("FLOPs are the same for every configuration")
     # size falls as the weight width rises (rho -1); bit-ops ranks 1, 3, 2 against 1, 2, 3: rho = 1 - 6 * 2 / 24
     assert spearman_rho([16, 64, 256], [1, 3, 2]) == pytest.approx(0.5)
     assert follow.key == "size_bitops_follow_widths" and follow.holds is False
@@ -183,33 +268,72 @@ def test_proxy_claims_evidence_by_hand():
                                "n = 3")
 
 
-def test_scaled_sum_and_accuracy_loss_claims_both_ways():
-    df = pd.DataFrame({"accuracy": [0.70, 0.71, 0.60, 0.72], "loss": [0.8, 0.79, 1.0, 0.78],
-                       "average_bitwidth": [4, 8, 8, 16]})
+FRACTION = {"accuracy": 1.0, "average_bitwidth": -0.2}
+POINTS = {"accuracy_pct": 1.0, "average_bitwidth": -0.2}
+
+
+def _ranked(acc, bits, loss=None):
+    df = pd.DataFrame({"config": [f"c{i}" for i in range(len(acc))], "accuracy": acc, "average_bitwidth": bits})
+    if loss is not None:
+        df["loss"] = loss
+    df["accuracy_pct"] = 100 * df["accuracy"]
     df["s"] = df["accuracy"] - 0.2 * df["average_bitwidth"]
-    df["t"] = 100 * df["accuracy"] - 0.2 * df["average_bitwidth"]
-    assert L.scaled_sum_claim(df, "s", "as a fraction").holds is True
-    assert L.scaled_sum_claim(df, "t", "in points").holds is False  # 71 - 1.6 beats 70 - 0.8
-    c, check = L.accuracy_loss_claim(df)
-    assert c.holds is True and c.numbers["discordant"] == 0
-    bad = df.assign(loss=[0.8, 0.9, 1.0, 0.78])  # 0.71 now has a higher loss than 0.70
-    c2, check2 = L.accuracy_loss_claim(bad)
-    assert c2.holds is False and c2.numbers["discordant"] == 1 and check2.verdict in ("partly", "disagrees")
+    df["t"] = df["accuracy_pct"] - 0.2 * df["average_bitwidth"]
+    return df
+
+
+def test_scaled_sum_check_where_the_units_force_it_finding_otherwise():
+    df = _ranked([0.70, 0.71, 0.60, 0.72], [4, 8, 8, 16], [0.8, 0.79, 1.0, 0.78])
+    # fraction: one step of 4 bits is worth 0.2 * 4 = 0.8 in the sum, accuracy spans 0.12: a consequence of the units
+    c = L.scaled_sum_claim(df, "s", "as a fraction", FRACTION)
+    assert (c.kind, c.verdict) == ("check", "check passed") and c.numbers["bit_term_step"] == pytest.approx(0.8)
+    assert c.statement == ("with accuracy as a fraction, the scaled sum orders the configurations by bitwidth alone "
+                           "(fewer bits always rank higher): an arithmetic consequence of the units, since the smallest "
+                           "bitwidth step is worth 0.8 in the sum and the accuracy term spans only 0.12")
+    # points: the accuracy term spans 12 against 0.8 per step: a finding, refuted here by counterexample
+    t = L.scaled_sum_claim(df, "t", "in points", POINTS)
+    assert (t.kind, t.verdict) == ("finding", "refuted")  # 71 - 1.6 beats 70 - 0.8
+    assert t.evidence.startswith("refuted by counterexample: 2 of 5 pairs")
+    # points with accuracies close enough: no pair against, the finding holds though the units do not force it
+    # (sums 69.2; 68.9 and 67.4; 67.0 at 4, 8, 16 bits; the accuracy term spans 1.5 > 0.8)
+    close = _ranked([0.700, 0.705, 0.690, 0.702], [4, 8, 8, 16])
+    h = L.scaled_sum_claim(close, "t", "in points", POINTS)
+    assert (h.kind, h.verdict) == ("finding", "holds") and h.numbers["quality_span"] == pytest.approx(1.5)
+    # a sum computed wrongly (bits rewarded) fails the check
+    wrong = df.assign(s=df["accuracy"] + 0.2 * df["average_bitwidth"])
+    assert L.scaled_sum_claim(wrong, "s", "as a fraction", FRACTION).verdict == "check failed"
 
 
 def test_scaled_sum_claim_counts_pairs_by_hand():
     # sums 69.2, 69.4, 58.4, 68.8 at 4, 8, 8, 16 bits: of the 5 pairs with different bitwidths (rows 1 and 2
     # share 8 bits), (4 bits, 69.2) < (8 bits, 69.4) and (8 bits, 58.4) < (16 bits, 68.8) go against
-    df = pd.DataFrame({"accuracy": [0.70, 0.71, 0.60, 0.72], "average_bitwidth": [4, 8, 8, 16]})
-    df["t"] = 100 * df["accuracy"] - 0.2 * df["average_bitwidth"]
-    c = L.scaled_sum_claim(df, "t", "in points")
-    assert c.key == "scaled_sum.t" and c.numbers == {"pairs_against": 2, "pairs": 5}
-    assert c.evidence == ("2 of 5 pairs with different bitwidths are ordered otherwise; accuracy spans 0.6000 to "
-                          "0.7200 (fraction)")
+    df = _ranked([0.70, 0.71, 0.60, 0.72], [4, 8, 8, 16])
+    c = L.scaled_sum_claim(df, "t", "in points", POINTS)
+    assert c.key == "scaled_sum.t"
+    assert c.numbers == pytest.approx({"pairs_against": 2, "pairs": 5, "bit_gap": 4.0, "bit_term_step": 0.8,
+                                       "quality_span": 12.0})
+    assert c.evidence == ("refuted by counterexample: 2 of 5 pairs with different bitwidths are ordered otherwise; "
+                          "accuracy_pct spans 12 in the sum, one bitwidth step (4 bits × 0.2) is worth 0.8; e.g. c1 "
+                          "(8 bits, sum 69.4) ranks at or above c0 (4 bits, sum 69.2)")
     for rows in ([0, 1], [1, 0]):  # a tie of the sums between 4 and 8 bits: fewer bits do not rank higher
         tie = pd.DataFrame({"accuracy": [0.7, 0.6], "average_bitwidth": [4, 8], "s": [1.0, 1.0]}).iloc[rows]
-        c = L.scaled_sum_claim(tie.reset_index(drop=True), "s", "x")
-        assert c.numbers == {"pairs_against": 1, "pairs": 1} and c.holds is False, rows
+        c = L.scaled_sum_claim(tie.reset_index(drop=True), "s", "x", {"accuracy": 0.001, "average_bitwidth": -0.2})
+        assert c.numbers["pairs_against"] == 1 and c.verdict == "check failed", rows  # 0.8 > 0.0001: forced
+        c = L.scaled_sum_claim(tie.reset_index(drop=True), "s", "x", {"accuracy": 100.0, "average_bitwidth": -0.2})
+        assert c.numbers["pairs_against"] == 1 and c.verdict == "refuted", rows
+
+
+def test_accuracy_loss_order_holds_or_is_refuted_by_counterexample():
+    df = _ranked([0.70, 0.71, 0.60, 0.72], [4, 8, 8, 16], [0.8, 0.79, 1.0, 0.78])
+    c, check = L.accuracy_loss_claim(df)
+    assert c.verdict == "holds" and c.numbers["discordant"] == 0
+    assert c.statement == ("accuracy and loss order the 4 configurations the same way: in no pair is one configuration "
+                           "more accurate and the other lower in loss")
+    bad = df.assign(loss=[0.8, 0.9, 1.0, 0.78])  # 0.71 now has a higher loss than 0.70
+    c2, check2 = L.accuracy_loss_claim(bad)
+    assert c2.verdict == "refuted" and c2.numbers["discordant"] == 1 and check2.verdict in ("partly", "disagrees")
+    assert c2.evidence.startswith("refuted by counterexample: 1 of 6 pairs are ordered oppositely (c0 vs c1: one is "
+                                  "more accurate, the other has the lower loss)")
 
 
 def test_accuracy_loss_claim_kendall_and_pairs_by_hand():
@@ -219,10 +343,12 @@ def test_accuracy_loss_claim_kendall_and_pairs_by_hand():
     c, check = L.accuracy_loss_claim(df)
     assert c.key == "accuracy_loss_order"
     assert c.numbers == pytest.approx({"discordant": 1, "pairs": 6, "tau": 4 / 6, "p": 2 * kendall_greater_p(4, 1)})
-    assert c.evidence == ("Kendall tau(accuracy, −loss) = 0.67, p = 0.333, n = 4 configurations; "
-                          "1 of 6 pairs ordered oppositely")
-    assert check.run_shows.endswith(f"accuracy × loss varies by a factor {0.639 / 0.56:.2f} across configurations "
-                                    "(proportional would keep it constant)") and check.verdict == "disagrees"
+    assert c.evidence == ("refuted by counterexample: 1 of 6 pairs are ordered oppositely (row 0 vs row 1: one is more "
+                          "accurate, the other has the lower loss), although the orders agree overall (Kendall "
+                          "tau(accuracy, −loss) = 0.67, p = 0.333, n = 4 configurations)")
+    assert check.run_shows == ("Kendall tau(accuracy, −loss) = 0.67, p = 0.333, n = 4 configurations; 1 of 6 pairs "
+                               f"ordered oppositely; accuracy × loss varies by a factor {0.639 / 0.56:.2f} across "
+                               "configurations (proportional would keep it constant)") and check.verdict == "disagrees"
     # 8 configurations with one swapped pair: tau = 26 / 28, p = 2 * 8 / 8! -> ordered, but not every pair: partly
     acc = [0.60, 0.61, 0.62, 0.63, 0.64, 0.65, 0.66, 0.67]
     swapped = pd.DataFrame({"accuracy": acc, "loss": [1.0, 0.9, 0.95, 0.8, 0.7, 0.6, 0.5, 0.4]})
@@ -240,12 +366,12 @@ def test_coverage_claims_both_ways():
     cov = {"unique configurations": 16, "index combinations (MASE, with duplicates)": 256, "trials complete": 16,
            "unique configurations evaluated": 16, "configurations evaluated twice": 0}
     c, check = L.coverage_claims(cov, frame, lab3.lab_grid())
-    assert c.holds is True and check.verdict == "partly"  # every lab config, but 240 duplicates
-    assert c.key == "exactly_once" and c.evidence == "16 trials complete, 16 unique evaluated, 0 evaluated twice"
+    assert c.verdict == "check passed" and check.verdict == "partly"  # every lab config, but 240 duplicates
+    assert c.kind == "check" and c.key == "exactly_once" and c.evidence == "16 trials complete, 16 unique evaluated, 0 evaluated twice"
     assert check.run_shows == ("the 256 index combinations hold 16 unique configurations (240 duplicates); they "
                                "include 16 of the lab grid's 16 configurations")
     c, check = L.coverage_claims({**cov, "configurations evaluated twice": 1}, frame.iloc[:10], lab3.lab_grid())
-    assert c.holds is False and check.verdict == "disagrees"
+    assert c.verdict == "check failed" and check.verdict == "disagrees"
     assert c.evidence.endswith("1 evaluated twice") and "include 10 of the lab grid's 16" in check.run_shows
 
 
@@ -294,25 +420,9 @@ def test_linear_inputs_only_plain_linears():
     assert inputs.numel() == 4 * 3 + 4 * 2 and weights.numel() == 6 + 2
 
 
-def test_step_claim_both_ways():
-    g = pd.DataFrame({"drop_pts": [9.0, 4.0, 0.2, 0.1, 6.0], "weight_frac_width": [2, 2, 4, 6, 6]})
-    c = L.step_claim(g, "weight")
-    assert c.holds is True and c.numbers["f"] == 2 and "1/4" in c.statement
-    assert L.step_claim(g.assign(drop_pts=[9.0, 4.0, 0.2, 3.0, 6.0]), "weight").holds is False  # frac 6 loses too
-    assert L.step_claim(g.assign(drop_pts=[0.1, 4.0, 0.2, 0.1, 6.0]), "weight").holds is False  # coarse step is fine
-    # best case per fractional width: 2 -> min(9, 4), 4 -> 0.2, 6 -> min(0.1, 6)
-    assert c.key == "step.weight" and c.numbers == {"f": 2, "best_case_drop": {2: 4.0, 4: 0.2, 6: 0.1}}
-    assert c.evidence == "best-case loss (points) per weight fractional width: 2: 4.00, 4: 0.20, 6: 0.10; n = 5 configurations"
-    assert "(best case 4.00 points); with finer steps the best case loses at most 0.20" in c.statement
-    fine = L.step_claim(g.assign(drop_pts=[0.1, 4.0, 0.2, 0.1, 6.0]), "weight")
-    assert fine.numbers == {"best_case_drop": {2: 0.1, 4: 0.2, 6: 0.1}}
-    every = L.step_claim(g.assign(drop_pts=[9.0, 4.0, 2.0, 3.0, 6.0]), "weight")  # every step loses: f = 6, no finer
-    assert every.numbers["f"] == 6 and every.holds is False
-
-
 def test_ptq_check_verdicts():
-    keeps = L.matches_float("m", "w", 30, 10, 10_000)
-    loses = L.matches_float("m", "w", 900, 10, 10_000)
+    keeps = L.matches_float("matches_float.t", "w", 30, 10, 10_000)
+    loses = L.matches_float("matches_float.t", "w", 900, 10, 10_000)
     df = pd.DataFrame({"drop_pts": [0.1, 0.2]})
     assert L.ptq_check(df, keeps).verdict == "agrees"
     assert L.ptq_check(df.assign(drop_pts=[0.1, 5.0]), keeps).verdict == "partly"
@@ -321,5 +431,22 @@ def test_ptq_check_verdicts():
     assert L.ptq_check(df, keeps).run_shows == ("widest configuration: difference -0.20 points (holds); 0 of 2 "
                                                 "configurations in the grid lose more than 1 point")
     shown = L.ptq_check(pd.DataFrame({"drop_pts": [0.5, 5.0, 1.5]}), loses, where="search").run_shows
-    assert shown == ("widest configuration: difference -8.90 points (does not hold); 2 of 3 configurations in the "
+    assert shown == ("widest configuration: difference -8.90 points (refuted); 2 of 3 configurations in the "
                      "search lose more than 1 point (up to 5.00)")
+
+
+def test_format_claim_a_factor_the_grid_cannot_judge_apart_is_said_so():
+    # lab3_1's inputs in the previous full run (largest |input| 69.27): 4/2 and 8/6 lose 13+ points, 8/4 0.72, 16/8
+    # -0.04; 4/2's coarse step comes with too small a range, so the step cannot be judged apart: the rule is the range
+    rows = [(4, 2, 0.20, 13.5), (8, 6, 0.15, 13.27), (8, 4, 0.004, 0.72), (16, 8, 0.0, -0.04)]
+    c = L.format_claim(_formats(rows, "data_in"), "data_in", observed_max=69.27)
+    assert c.verdict == "holds" and c.statement == (
+        "a data_in format loses more than 1 point against float whatever the weight format exactly when it clips more "
+        "than 0.40% of the inputs (a range below 7.94; the inputs reach 69.27): the 2 formats with enough range lose "
+        "at most 0.72 points (best case), the 2 others at least 13.27 (every format with a step coarser than 1/16 also "
+        "clips more than 0.40% of the inputs: the step cannot be judged apart)")
+    assert (c.numbers["by_range"], c.numbers["by_step"], c.numbers["by_both"]) == (["8/6"], [], ["4/2"])
+    # both factors only ever fail together: either alone would do, the statement says the grid cannot tell them apart
+    both = L.format_claim(_formats([(4, 2, 0.2, 9.0), (8, 4, 0.0, 0.3)]), "weight", observed_max=1.0)
+    assert both.verdict == "holds" and both.statement.endswith(
+        "(every format outside the rule fails on both counts: the grid cannot tell range from step)")
