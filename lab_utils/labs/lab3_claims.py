@@ -110,7 +110,8 @@ def matches_float(key: str, label: str, lost: int, gained: int, n: int, margin: 
                             f"difference {pts['diff_pts']:+.2f} points (95 % CI {pts['low_pts']:+.2f} to "
                             f"{pts['high_pts']:+.2f}), McNemar exact {C.fmt_p(d['p'])}, {lost} jets lost / {gained} "
                             f"gained of n = {n}",
-                            test="paired difference (Agresti-Min 95 % CI), McNemar exact", within=margin, **pts)
+                            test="paired difference (Agresti-Min 95 % CI), McNemar exact", within=margin, unit="points",
+                            **pts)
 
 
 def _side(x: float, margin: float, digits: int = 2) -> str:
