@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils import benchmark
 
 from lab_utils.errors import LabError
-from lab_utils.passes.graph import as_graph
+from lab_utils.passes.graph import as_graph, layer_shapes
 from lab_utils.passes.quantize import Conv2dInteger, LinearInteger
 
 FLOAT_WIDTH = 32
@@ -154,34 +154,6 @@ def _numel(shape) -> int:
     return n
 
 
-def _layer_shapes(graph, input_shape: tuple) -> dict[str, tuple[tuple, tuple]]:
-    """Per-sample (input, output) shape of every module node, from one forward on zeros."""
-    shapes: dict[str, tuple[tuple, tuple]] = {}
-    handles = []
-    for info in graph.nodes():
-        def hook(_m, inputs, output, name=info.name):
-            shapes[name] = (tuple(inputs[0].shape[1:]), tuple(output.shape[1:]))
-        handles.append(info.module.register_forward_hook(hook))
-    model = graph.model
-    was_training = model.training
-    model.eval()
-    try:
-        param = next(model.parameters(), None)
-        x = torch.zeros((1, *input_shape), dtype=param.dtype if param is not None else torch.float32)
-        with torch.inference_mode():
-            model(x)
-    except LabError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a wrong input_shape for this model
-        raise LabError(f"cost: input_shape {tuple(input_shape)} does not fit this model "
-                       f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None
-    finally:
-        model.train(was_training)
-        for h in handles:
-            h.remove()
-    return shapes
-
-
 def cost_table(model_or_graph, input_shape: tuple, batch_size: int = 1, convention: str = "standard") -> pd.DataFrame:
     """One row per module node (rules in :func:`count_layer`) plus a ``total`` row.
 
@@ -200,7 +172,7 @@ def cost_table(model_or_graph, input_shape: tuple, batch_size: int = 1, conventi
                 not in SHAPE_FUNCTIONS:
             raise LabError(f"cost: node {node.name} is a functional op ({node.target}) with no counting rule; "
                            "use module layers (nn.ReLU, nn.Flatten, ...)")
-    shapes = _layer_shapes(graph, tuple(input_shape))
+    shapes = layer_shapes(graph, tuple(input_shape), where="cost")
     rows = []
     for info in graph.nodes():
         if info.name not in shapes:  # never called on this input
