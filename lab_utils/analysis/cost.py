@@ -17,8 +17,9 @@ import torch
 from torch import nn
 from torch.utils import benchmark
 
+from lab_utils.analysis import hardware
 from lab_utils.errors import LabError
-from lab_utils.passes.graph import as_graph
+from lab_utils.passes.graph import as_graph, layer_shapes
 from lab_utils.passes.quantize import Conv2dInteger, LinearInteger
 
 FLOAT_WIDTH = 32
@@ -154,36 +155,14 @@ def _numel(shape) -> int:
     return n
 
 
-def _layer_shapes(graph, input_shape: tuple) -> dict[str, tuple[tuple, tuple]]:
-    """Per-sample (input, output) shape of every module node, from one forward on zeros."""
-    shapes: dict[str, tuple[tuple, tuple]] = {}
-    handles = []
-    for info in graph.nodes():
-        def hook(_m, inputs, output, name=info.name):
-            shapes[name] = (tuple(inputs[0].shape[1:]), tuple(output.shape[1:]))
-        handles.append(info.module.register_forward_hook(hook))
-    model = graph.model
-    was_training = model.training
-    model.eval()
-    try:
-        param = next(model.parameters(), None)
-        x = torch.zeros((1, *input_shape), dtype=param.dtype if param is not None else torch.float32)
-        with torch.inference_mode():
-            model(x)
-    except LabError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a wrong input_shape for this model
-        raise LabError(f"cost: input_shape {tuple(input_shape)} does not fit this model "
-                       f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None
-    finally:
-        model.train(was_training)
-        for h in handles:
-            h.remove()
-    return shapes
-
-
-def cost_table(model_or_graph, input_shape: tuple, batch_size: int = 1, convention: str = "standard") -> pd.DataFrame:
+def cost_table(model_or_graph, input_shape: tuple, batch_size: int = 1, convention: str = "standard",
+               target: hardware.Target = hardware.DEFAULT_TARGET) -> pd.DataFrame:
     """One row per module node (rules in :func:`count_layer`) plus a ``total`` row.
+
+    After the counting columns come the **estimated** FPGA columns of :mod:`lab_utils.analysis.hardware`
+    for ``target`` (default: VU9P, 200 MHz, hls4ml Latency, RF 1, io_parallel): ``luts``, ``dsps``,
+    ``ffs``, ``brams``, ``ebops``, ``latency_cycles``, ``ii_cycles``, ``latency_ns``,
+    ``lut_equivalent``; they are per design and per sample (they do not scale with ``batch_size``).
 
     ``input_shape`` is per sample, e.g. ``(16,)`` for JSC or ``(3, 32, 32)`` for CIFAR-10. Widths
     are nullable integers (``<NA>`` where a layer has no weight or bias).
@@ -200,7 +179,7 @@ def cost_table(model_or_graph, input_shape: tuple, batch_size: int = 1, conventi
                 not in SHAPE_FUNCTIONS:
             raise LabError(f"cost: node {node.name} is a functional op ({node.target}) with no counting rule; "
                            "use module layers (nn.ReLU, nn.Flatten, ...)")
-    shapes = _layer_shapes(graph, tuple(input_shape))
+    shapes = layer_shapes(graph, tuple(input_shape), where="cost")
     rows = []
     for info in graph.nodes():
         if info.name not in shapes:  # never called on this input
@@ -208,15 +187,23 @@ def cost_table(model_or_graph, input_shape: tuple, batch_size: int = 1, conventi
         in_shape, out_shape = shapes[info.name]
         row = count_layer(info.op, info.module, in_shape, out_shape, batch_size, convention)
         rows.append({"node": info.name, "op": info.op, **row})
+    hw = hardware.hardware_rows(graph, shapes, target)
+    for row, h in zip(rows, hw):
+        row.update({c: h[c] for c in hardware.HW_COLUMNS})
     total = {c: sum(r[c] for r in rows) for c in ("params", "macs", "flops", "bitops", "size_bits")}
     total["size_bytes"] = total["size_bits"] / 8
+    total.update({c: v for c, v in hardware.hardware_total(hw, target).items() if c in hardware.HW_COLUMNS})
     rows.append({"node": "total", "op": "", **total, "data_in_width": None, "weight_width": None, "bias_width": None})
-    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    table = pd.DataFrame(rows, columns=list(COLUMNS) + list(hardware.HW_COLUMNS))
     for c in ("params", "macs", "flops", "bitops", "size_bits"):
         table[c] = table[c].astype("int64")
     for c in ("data_in_width", "weight_width", "bias_width"):
         table[c] = table[c].astype("Int64")
-    table.attrs.update({"input_shape": tuple(input_shape), "batch_size": batch_size, "convention": convention})
+    for c in hardware.HW_COLUMNS:
+        if c != "latency_ns":
+            table[c] = table[c].astype("int64")
+    table.attrs.update({"input_shape": tuple(input_shape), "batch_size": batch_size, "convention": convention,
+                        "hardware_target": target, "hardware_estimated": True})
     return table
 
 
@@ -241,15 +228,20 @@ def average_bitwidth(model_or_graph, include_float: bool = False) -> float:
     return bits / count if count else float(FLOAT_WIDTH)
 
 
-def cost_summary(model_or_graph, input_shape: tuple, batch_size: int = 1, convention: str = "standard") -> dict:
-    """Totals of :func:`cost_table` plus ``average_bitwidth`` and ``memory_density = 32 / average``."""
+def cost_summary(model_or_graph, input_shape: tuple, batch_size: int = 1, convention: str = "standard",
+                 target: hardware.Target = hardware.DEFAULT_TARGET) -> dict:
+    """Totals of :func:`cost_table` plus ``average_bitwidth`` and ``memory_density = 32 / average``.
+
+    The estimated hardware totals (``luts`` ... ``lut_equivalent``, for ``target``) are included.
+    """
     graph = as_graph(model_or_graph)
-    total = cost_table(graph, input_shape, batch_size, convention).iloc[-1]
+    total = cost_table(graph, input_shape, batch_size, convention, target).iloc[-1]
     avg = average_bitwidth(graph)
     out = {c: int(total[c]) for c in ("params", "macs", "flops", "bitops", "size_bits")}
     out["size_bytes"] = float(total["size_bytes"])
     out["average_bitwidth"] = avg
     out["memory_density"] = FLOAT_WIDTH / avg
+    out.update({c: (float(total[c]) if c == "latency_ns" else int(total[c])) for c in hardware.HW_COLUMNS})
     return out
 
 

@@ -159,6 +159,37 @@ def as_graph(model_or_graph) -> LabGraph:
     return model_or_graph if isinstance(model_or_graph, LabGraph) else trace(model_or_graph)
 
 
+def layer_shapes(graph: LabGraph, input_shape: tuple, where: str = "graph") -> dict[str, tuple[tuple, tuple]]:
+    """Per-sample (input, output) shape of every module node, from one forward (eval mode) on zeros.
+
+    A node never called on this input is absent. ``where`` prefixes the error for a wrong shape.
+    """
+    shapes: dict[str, tuple[tuple, tuple]] = {}
+    handles = []
+    for info in graph.nodes():
+        def hook(_m, inputs, output, name=info.name):
+            shapes[name] = (tuple(inputs[0].shape[1:]), tuple(output.shape[1:]))
+        handles.append(info.module.register_forward_hook(hook))
+    model = graph.model
+    was_training = model.training
+    model.eval()
+    try:
+        param = next(model.parameters(), None)
+        x = torch.zeros((1, *input_shape), dtype=param.dtype if param is not None else torch.float32)
+        with torch.inference_mode():
+            model(x)
+    except LabError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a wrong input_shape for this model
+        raise LabError(f"{where}: input_shape {tuple(input_shape)} does not fit this model "
+                       f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    return shapes
+
+
 def check_pass_args(pass_args, pass_name: str) -> dict:
     """Pass configs must be dicts; return a deep copy so a pass never mutates the caller's dict."""
     if not isinstance(pass_args, dict):

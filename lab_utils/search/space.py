@@ -45,7 +45,9 @@ Metric names (:data:`METRICS`): ``accuracy`` (micro), ``macro_accuracy`` (mean p
 ``loss`` (cross-entropy), all over the WHOLE evaluation split with fresh state per call
 (:func:`lab_utils.training.train.metrics_from_logits`); and from :mod:`lab_utils.analysis.cost`:
 ``params``, ``flops``, ``bitops``, ``size_bytes``, ``average_bitwidth``, ``memory_density``,
-``latency_ms``. :func:`measure` computes them for any model.
+``latency_ms``; and the estimated FPGA metrics of :mod:`lab_utils.analysis.hardware` (default target)
+``luts``, ``dsps``, ``latency_cycles``, ``ebops``, ``lut_equivalent`` (deterministic, unlike
+``latency_ms``). :func:`measure` computes them for any model.
 """
 
 from __future__ import annotations
@@ -67,9 +69,12 @@ from lab_utils.training.checkpoints import load_checkpoint_file, load_weights
 from lab_utils.training.train import metrics_from_logits, predict
 
 SOFTWARE_METRICS = ("accuracy", "macro_accuracy", "loss")
-HARDWARE_METRICS = ("average_bitwidth", "memory_density", "size_bytes", "params", "flops", "bitops", "latency_ms")
+# Estimated FPGA metrics (lab_utils.analysis.hardware, default target: VU9P, 200 MHz, Latency, RF 1).
+FPGA_METRICS = ("luts", "dsps", "latency_cycles", "ebops", "lut_equivalent")
+HARDWARE_METRICS = ("average_bitwidth", "memory_density", "size_bytes", "params", "flops", "bitops", "latency_ms",
+                    *FPGA_METRICS)
 METRICS = SOFTWARE_METRICS + HARDWARE_METRICS
-_COST_METRICS = ("average_bitwidth", "memory_density", "size_bytes", "params", "flops", "bitops")
+_COST_METRICS = ("average_bitwidth", "memory_density", "size_bytes", "params", "flops", "bitops", *FPGA_METRICS)
 
 SPACES: dict[str, type[SearchSpace]] = {}
 
