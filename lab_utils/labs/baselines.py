@@ -9,7 +9,9 @@ by architecture + recipe + data + seed) in ``results/lab0/models/``
 (:func:`lab_utils.report.paths.model_cache`), so a model is trained once for a given recipe and
 data — by lab0, or by whichever notebook a student opens first. Quick mode (:data:`QUICK_RECIPE`,
 :data:`QUICK_JETS`, a tiny generated image set for CIFAR-10) trains briefly on a small sample;
-:mod:`lab_utils.labs.presets` holds every notebook's quick values.
+:mod:`lab_utils.labs.presets` holds every notebook's quick values. A baseline that never predicts some class
+on validation data failed to train and is refused (:func:`classes_never_predicted`, :func:`refuse_failed`):
+no notebook builds on a broken network.
 
 May import: ``data``, ``models``, ``training``, ``report.paths`` (the places), ``errors``.
 Tested in ``tests/labs/test_baselines.py``.
