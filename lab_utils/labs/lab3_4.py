@@ -215,21 +215,31 @@ def check_random_order_law(key: str, space: str, trials, n: int, m: int, budget:
     must lie in ``1 .. n − m + 1`` (a run without repeats cannot miss ``m`` good ones longer) and follow
     the exact law of the first of ``m`` good configurations in a uniformly random order of ``n``:
     chi-square goodness of fit (:func:`lab_utils.search.replay.exact_first_hit_test`), not rejected at
-    ``alpha``. With too few runs for two bins only the range is checked (the evidence says so). A correct
-    replay fails the chi-square part in a share ``alpha`` of runs by chance."""
+    ``alpha``. Where too few runs are expected to reach the target for two bins (a budget far below the
+    space), the exact binomial test of the runs that reach it within the budget against the law's
+    ``P(T ≤ budget)`` takes the chi-square's place. A correct replay fails the test part in a share
+    ``alpha`` of runs by chance."""
     t = np.asarray(trials, float)
     last = min(n - m + 1, budget)
     in_range = bool(((t >= 1) & ((t <= last) | ((t == budget + 1) & (budget < n - m + 1)))).all())
     res = exact_first_hit_test(t, n, m, budget)
-    testable = math.isfinite(res["p"])
-    passed = in_range and (not testable or res["p"] >= alpha)
     ev = (f"{m} of {n} configurations reach the target; every run within 1..{last} trials"
           + ("" if budget >= n - m + 1 else " or never within the budget") + f": {'yes' if in_range else 'NO'}; ")
-    ev += (f"chi-square = {res['statistic']:.1f}, dof = {res['dof']}, {claims.fmt_p(res['p'])}, n = {res['n']} runs "
-           f"(null: a uniformly random order; rejected at α = {alpha:g} by chance in {100 * alpha:g} % of correct replays)"
-           if testable else f"chi-square not testable with {res['n']} runs (one bin): only the range checked")
+    chance = f"(null: a uniformly random order; rejected at α = {alpha:g} by chance in {100 * alpha:g} % of correct replays)"
+    if math.isfinite(res["p"]):
+        p, test = res["p"], "range + chi-square goodness of fit to the exact law"
+        ev += (f"chi-square = {res['statistic']:.1f}, dof = {res['dof']}, {claims.fmt_p(p)}, n = {res['n']} runs "
+               f"{chance}")
+    else:  # one bin: the runs reaching the target within the budget against the law's P(T <= budget)
+        p0 = float(1.0 - first_hit_survival(n, m, [budget])[0])
+        k = int((t <= budget).sum())
+        p, test = S.binomial_p(k, len(t), p0), "range + exact binomial test of the reach count against the exact law"
+        res.update(reached=k, p_reach=claims.rounded(p0), p_binomial=p)
+        ev += (f"too few runs expected to reach it for a chi-square ({res['n']} runs, one bin): {k} reached within "
+               f"{budget} trials, {len(t) * p0:.1f} expected (P = {p0:.3f}), exact binomial test {claims.fmt_p(p)} {chance}")
+    passed = in_range and p >= alpha
     return claims.check(key, f"brute force's trials-to-target on {space} follow the uniform-random-order law", passed,
-                        ev, test="range + chi-square goodness of fit to the exact law", in_range=in_range, **res)
+                        ev, test=test, in_range=in_range, **res)
 
 
 def check_first_trials(study, ks=(1, 2, 3, 4, 5), a: str = "tpe", b: str = "brute-force",

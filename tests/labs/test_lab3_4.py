@@ -152,9 +152,9 @@ def test_check_random_order_law_on_real_replays_and_on_a_biased_order():
     assert c.kind == "check" and c.verdict == "check passed" and c.numbers["bins"] >= 3 and c.numbers["in_range"]
     biased = np.minimum(t, 2.0)  # an order that always finds a good one by the second trial
     assert lab3_4.check_random_order_law("random_order_law.a", "s", biased, table.n, m, table.n).verdict == "check failed"
-    # three runs: one bin, no chi-square; the range alone is checked (and passes)
+    # three runs: one bin, no chi-square; the whole space is the budget, so every run reaches the target (P = 1)
     few = lab3_4.check_random_order_law("random_order_law.a", "s", t[:3], table.n, m, table.n)
-    assert few.verdict == "check passed" and "not testable with 3 runs" in few.evidence
+    assert few.verdict == "check passed" and "3 runs, one bin" in few.evidence and few.numbers["p_reach"] == 1.0
     # a run later than n - m + 1 cannot happen without repeats: the range part fails even with no test
     late = lab3_4.check_random_order_law("random_order_law.a", "s", np.r_[t[:2], table.n - m + 2], table.n, m, table.n)
     assert late.verdict == "check failed" and late.numbers["in_range"] is False
@@ -175,6 +175,15 @@ def test_check_random_order_law_chi_square_by_hand():
     # budget 2: the third bin is "never within the budget" (T = budget + 1), with the same 1/6
     two = lab3_4.check_random_order_law("k", "s", t, n=4, m=2, budget=2)
     assert two.numbers == c.numbers and "within 1..2 trials or never within the budget: yes" in two.evidence
+    # one bin (a budget far below the space): the reach count against P(T <= budget) = 1 - C(N - m, B)/C(N, B), exact
+    # binomial: 3 good of 1,000, budget 20: P = 1 - (997 * ... * 978)/(1000 * ... * 981) = 0.0588; 20 runs
+    p0 = 1 - math.prod((997 - i) / (1000 - i) for i in range(20))
+    for k, verdict in ((1, "check passed"), (8, "check failed")):
+        runs = np.r_[np.full(k, 7.0), np.full(20 - k, 21.0)]
+        c = lab3_4.check_random_order_law("k", "s", runs, n=1000, m=3, budget=20)
+        assert c.numbers["bins"] == 1 and c.numbers["p_reach"] == pytest.approx(p0, rel=1e-5)
+        assert c.numbers["p_binomial"] == pytest.approx(stats.binomtest(k, 20, p0).pvalue) and c.verdict == verdict
+        assert f"{k} reached within 20 trials, {20 * p0:.1f} expected (P = {p0:.3f}), exact binomial test" in c.evidence
     # 54, 6, 0: 576/30 + 196/20 + 100/10 = 39
     biased = lab3_4.check_random_order_law("k", "s", np.r_[np.ones(54), np.full(6, 2.0)], n=4, m=2, budget=3)
     assert biased.verdict == "check failed"
