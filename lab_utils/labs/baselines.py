@@ -9,7 +9,9 @@ by architecture + recipe + data + seed) in ``results/lab0/models/``
 (:func:`lab_utils.report.paths.model_cache`), so a model is trained once for a given recipe and
 data — by lab0, or by whichever notebook a student opens first. Quick mode (:data:`QUICK_RECIPE`,
 :data:`QUICK_JETS`, a tiny generated image set for CIFAR-10) trains briefly on a small sample;
-:mod:`lab_utils.labs.presets` holds every notebook's quick values.
+:mod:`lab_utils.labs.presets` holds every notebook's quick values. A baseline that never predicts some class
+on validation data failed to train and is refused (:func:`classes_never_predicted`, :func:`refuse_failed`):
+no notebook builds on a broken network.
 
 May import: ``data``, ``models``, ``training``, ``report.paths`` (the places), ``errors``.
 Tested in ``tests/labs/test_baselines.py``.
@@ -41,13 +43,42 @@ def jsc_data(quick: bool = False, dataset: str = "jsc-sim", path: str | None = N
     return load_dataset(dataset, n_samples=QUICK_JETS if quick else None, path=path)
 
 
+def classes_never_predicted(model, splits: Splits, split: str = "val") -> list[int]:
+    """The classes ``model`` never predicts (argmax of its logits) on ``split``: a run that never
+    predicts some class has failed to train (MASE's logit ReLU's failure mode: the logits of that class
+    are clipped to 0 on every sample), whatever its accuracy."""
+    x, _ = splits.split(split)
+    counts = predict(model, x, chunk=supernet.EVAL_CHUNK).argmax(1).bincount(minlength=splits.num_classes)
+    return [int(c) for c in (counts == 0).nonzero().flatten().tolist()]
+
+
 def ensure_baseline(model_name: str, splits: Splits, quick: bool = False, logit_relu: bool = True,
                     recipe: Recipe | None = None, progress: bool = True):
-    """The trained baseline (loaded, or trained once and cached); returns ``(model, checkpoint_path)``."""
+    """The trained baseline (loaded, or trained once and cached); returns ``(model, checkpoint_path)``.
+
+    A baseline that never predicts some class on validation data failed to train
+    (:func:`classes_never_predicted`), and every notebook built on it would study a broken network: it
+    is refused with a :class:`~lab_utils.errors.LabError` that names the model, its arguments, the
+    recipe, the checkpoint and the missing classes (the checkpoint stays in the cache, so lab0's
+    logit-ReLU study can still count it as a failed run)."""
     recipe = recipe or (QUICK_RECIPE if quick else BASELINE_RECIPE)
     model, info = trained_candidate(model_name, {"logit_relu": logit_relu}, splits, recipe, cache_dir=model_cache(),
                                     progress=progress)
-    return model, Path(info["path"])
+    path = Path(info["path"]) if info.get("path") else None
+    refuse_failed(model, splits, f"baseline {model_name} (logit_relu={logit_relu}, lr {recipe.lr:g}, "
+                                 f"{recipe.epochs} epochs, seed {recipe.seed}; checkpoint {path})")
+    return model, path
+
+
+def refuse_failed(model, splits: Splits, what: str, split: str = "val") -> None:
+    """Raise :class:`~lab_utils.errors.LabError` when ``model`` never predicts some class on ``split``
+    (:func:`classes_never_predicted`); ``what`` names the model in the message."""
+    missing = classes_never_predicted(model, splits, split)
+    if missing:
+        names = getattr(splits, "class_names", None) or []
+        shown = ", ".join(f"{c} ({names[c]})" if c < len(names) else str(c) for c in missing)
+        raise LabError(f"{what} never predicts class {shown} on {split} data: it failed to train and cannot be a "
+                       "baseline (train it without the logit ReLU, or with another recipe or seed)")
 
 
 def cifar_data(task: str, quick: bool, *, dataset: str = "cifar10", data_path: str = "", seed: int = 0,

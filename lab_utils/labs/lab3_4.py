@@ -5,8 +5,10 @@ How it works: :func:`build_space` gets a search-engine space from the engine's o
 :func:`three_layer_space_config` writes the per-layer space's config; the tables the samplers replay
 are computed from such a space by :mod:`lab_utils.search.tables`. :func:`target_epsilon` sets
 the target "within ε of the best" no finer than the evaluation resolves; the ``claim_*`` functions and
-:func:`check_first_trials` turn replayed studies into tested conclusions (Mann–Whitney U, Fisher exact,
-chi-square goodness of fit to the exact random-order law); :func:`ecdf_data` and
+:func:`check_first_trials` turn replayed studies into tested conclusions (Mann–Whitney U, Fisher exact), and
+:func:`check_random_order_law` is the replay's implementation check (chi-square goodness of fit to the exact
+random-order law); :func:`exact_target` and :func:`startup_reach` give the exact-optimum target and how often a
+target falls inside TPE's random start-up; :func:`ecdf_data` and
 :func:`best_so_far_curves` are what the figures draw.
 
 May import every layer below ``labs``. Figures: :mod:`lab_utils.report.plots.lab3_4`; tests:
@@ -113,49 +115,131 @@ def ecdf_data(studies: dict) -> dict:
     return out
 
 
+# z(1 − α) + z(0.80): a one-sided test at α detects an effect this many standard errors away with 80 % power
+_DETECT_Z = float(stats.norm.ppf(1 - S.ALPHA) + stats.norm.ppf(0.80))
+
+
+def exact_target(table) -> dict:
+    """The target "the exact optimum of the table" (``eps`` 0), in :func:`target_epsilon`'s shape plus
+    ``good``, the configurations that reach it (ties at the optimum). The replayed table is fixed, so
+    the target is well defined for comparing samplers on it, even where which configuration is best is
+    decided by a few validation samples."""
+    opt = float(table.optimum())
+    return {"eps": 0.0, "target": opt, "good": good_count(table, opt)}
+
+
+def startup_reach(trials, n_startup: int, n: int, m: int) -> dict:
+    """How often a target is reached inside TPE's random start-up: ``runs`` and ``reached`` (trials-to-
+    target ≤ ``n_startup``) of the observed runs, their ``share``, and ``exact``, the probability that
+    ``n_startup`` independent uniform draws of ``n`` configurations (TPE's start-up over a product
+    space) include one of the ``m`` good ones, ``1 − (1 − m/n)^n_startup``. A target most runs reach
+    there is one on which TPE cannot beat random draws: the comparison is null by design."""
+    t = np.asarray(trials, float)
+    k = int((t <= n_startup).sum())
+    return {"runs": len(t), "reached": k, "share": k / len(t) if len(t) else float("nan"),
+            "exact": 1.0 - (1.0 - m / n) ** n_startup, "n_startup": int(n_startup)}
+
+
 def claim_fewer_trials(key: str, space: str, trials_a, trials_b, budget: int, a: str = "tpe", b: str = "brute-force",
-                       alpha: float = S.ALPHA) -> claims.Claim:
-    """"``a`` reaches the target in fewer trials than ``b``": one-sided Mann–Whitney U on the
-    trials-to-target of all runs (never reached = budget + 1, a tie at the top; scipy's tie-corrected
-    asymptotic p). Unpaired: the same seed number does not couple two samplers' draws."""
+                       alpha: float = S.ALPHA, startup: dict | None = None) -> claims.Claim:
+    """"``a`` reaches the target in fewer trials than ``b``": Mann–Whitney U on the trials-to-target of
+    all runs (never reached = budget + 1, a tie at the top; scipy's tie-corrected asymptotic p).
+    Unpaired: the same seed number does not couple two samplers' draws.
+
+    Holds when the one-sided test (``a`` sooner) rejects at ``alpha``; refuted when the two-sided test
+    rejects with ``a`` later (``P(a sooner) < 0.5``); not shown otherwise, and then the evidence gives
+    the smallest ``P(a sooner)`` (ties a half) the one-sided test detects with 80 % power at these run
+    counts (null variance ``(n_a + n_b + 1)/(12 n_a n_b)``, the normal approximation). ``startup``
+    (:func:`startup_reach` of ``a``'s runs) adds how many runs reached the target inside TPE's random
+    start-up; when that is most of them the evidence says the comparison is null by design."""
     x, y = np.asarray(trials_a, float), np.asarray(trials_b, float)
     res = stats.mannwhitneyu(x, y, alternative="less", method="asymptotic")
-    holds = bool(res.pvalue < alpha)
+    p_two = float(stats.mannwhitneyu(x, y, alternative="two-sided", method="asymptotic").pvalue)
+    sooner = 1.0 - float(res.statistic) / (len(x) * len(y))  # P(a < b) + P(a = b) / 2
+    holds = True if res.pvalue < alpha else (False if p_two < alpha and sooner < 0.5 else None)
     ev = (f"median {np.median(x):g} vs {np.median(y):g} trials (never reached counted as {budget + 1}); "
           f"reached {int((x <= budget).sum())}/{len(x)} vs {int((y <= budget).sum())}/{len(y)}; "
-          f"Mann–Whitney U = {res.statistic:.0f}, one-sided {claims.fmt_p(res.pvalue)}, n = {len(x)} + {len(y)}")
+          f"P({a} sooner) = {sooner:.2f}; Mann–Whitney U = {res.statistic:.0f}, one-sided {claims.fmt_p(res.pvalue)} "
+          f"(two-sided {claims.fmt_p(p_two)}), n = {len(x)} + {len(y)}")
+    numbers = {"p": float(res.pvalue), "p_two_sided": p_two, "u": float(res.statistic),
+               "p_sooner": claims.rounded(sooner), "median_a": float(np.median(x)), "median_b": float(np.median(y)),
+               "n_a": len(x), "n_b": len(y)}
+    if holds is None:
+        detect = 0.5 + _DETECT_Z * math.sqrt((len(x) + len(y) + 1) / (12.0 * len(x) * len(y)))
+        numbers["detectable_p_sooner"] = claims.rounded(detect)
+        ev += (f"; not shown at α = {alpha:g}: with these runs the test detects (80 % power) P({a} sooner) "
+               f"of about {detect:.2f} or more")
+    if startup is not None:
+        null = bool(startup["share"] >= 0.5)
+        numbers.update(startup_reached=startup["reached"], startup_share=claims.rounded(startup["share"]),
+                       startup_exact=claims.rounded(startup["exact"]), null_by_design=null)
+        ev += (f"; {startup['reached']} of {startup['runs']} {a} runs ({100 * startup['share']:.0f} %) reach the target "
+               f"inside the {startup['n_startup']} random start-up trials (random draws: {100 * startup['exact']:.0f} %)")
+        if null:
+            ev += ", before TPE models anything: on this target the comparison is null by design"
     return claims.claim(key, f"{a} reaches the target in fewer trials than {b} on {space}", holds, ev,
-                        test="Mann–Whitney U, one-sided", p=float(res.pvalue), u=float(res.statistic),
-                        median_a=float(np.median(x)), median_b=float(np.median(y)), n_a=len(x), n_b=len(y))
+                        test="Mann–Whitney U, one-sided (refuted: two-sided, the other way)", **numbers)
 
 
 def claim_reaches_more_often(key: str, space: str, trials_a, trials_b, budget: int, a: str = "tpe",
                              b: str = "brute-force", alpha: float = S.ALPHA) -> claims.Claim:
-    """"``a`` reaches the target within the budget in more runs than ``b``": one-sided Fisher exact
-    test on the 2×2 table (reached or not × sampler), with Clopper–Pearson intervals of each rate."""
+    """"``a`` reaches the target within the budget in more runs than ``b``": Fisher exact test on the
+    2×2 table (reached or not × sampler), with Clopper–Pearson intervals of each rate. Holds when the
+    one-sided test rejects at ``alpha``; refuted when the two-sided test rejects with ``a``'s rate lower;
+    not shown otherwise, with the smallest rate difference the run could detect (80 % power, pooled
+    normal approximation)."""
     x, y = np.asarray(trials_a, float), np.asarray(trials_b, float)
     ka, kb = int((x <= budget).sum()), int((y <= budget).sum())
-    res = stats.fisher_exact([[ka, len(x) - ka], [kb, len(y) - kb]], alternative="greater")
+    tab = [[ka, len(x) - ka], [kb, len(y) - kb]]
+    p = float(stats.fisher_exact(tab, alternative="greater").pvalue)
+    p_two = float(stats.fisher_exact(tab, alternative="two-sided").pvalue)
     (ra, la, ha), (rb, lb, hb) = S.proportion_ci(ka, len(x)), S.proportion_ci(kb, len(y))
+    holds = True if p < alpha else (False if p_two < alpha and ra < rb else None)
     ev = (f"{ka}/{len(x)} = {100 * ra:.1f} % [{100 * la:.1f}, {100 * ha:.1f}] vs {kb}/{len(y)} = {100 * rb:.1f} % "
-          f"[{100 * lb:.1f}, {100 * hb:.1f}] (95 % Clopper–Pearson); Fisher exact, one-sided {claims.fmt_p(res.pvalue)}")
+          f"[{100 * lb:.1f}, {100 * hb:.1f}] (95 % Clopper–Pearson); Fisher exact, one-sided {claims.fmt_p(p)} "
+          f"(two-sided {claims.fmt_p(p_two)})")
+    numbers = {"p": p, "p_two_sided": p_two, "reached_a": ka, "reached_b": kb, "n_a": len(x), "n_b": len(y)}
+    pooled = (ka + kb) / (len(x) + len(y))
+    if holds is None and 0.0 < pooled < 1.0:
+        d = _DETECT_Z * math.sqrt(pooled * (1 - pooled) * (1 / len(x) + 1 / len(y)))
+        numbers["detectable_points"] = claims.rounded(100 * d)
+        ev += f"; not shown at α = {alpha:g}: the run detects (80 % power) a difference of about {100 * d:.0f} points or more"
     return claims.claim(key, f"{a} reaches the target within {budget} trials in more runs than {b} on {space}",
-                        bool(res.pvalue < alpha), ev, test="Fisher exact, one-sided", p=float(res.pvalue),
-                        reached_a=ka, reached_b=kb, n_a=len(x), n_b=len(y))
+                        holds, ev, test="Fisher exact, one-sided (refuted: two-sided, the other way)", **numbers)
 
 
-def claim_random_order_law(key: str, space: str, trials, n: int, m: int, budget: int,
+def check_random_order_law(key: str, space: str, trials, n: int, m: int, budget: int,
                            alpha: float = S.ALPHA) -> claims.Claim:
-    """"Brute force's trials-to-target follow the uniform-random-order law": chi-square goodness of
-    fit against the exact distribution of the first of ``m`` good configurations in a uniformly
-    random order of ``n`` (:func:`lab_utils.search.replay.exact_first_hit_test`). Holds when the
-    test does not reject at ``alpha`` (no evidence against the law)."""
-    res = exact_first_hit_test(trials, n, m, budget)
-    holds = None if not math.isfinite(res["p"]) else bool(res["p"] >= alpha)
-    ev = (f"{m} of {n} configurations reach the target; chi-square = {res['statistic']:.1f}, dof = {res['dof']}, "
-          f"{claims.fmt_p(res['p'])}, n = {res['n']} runs (null: a uniformly random order)")
-    return claims.claim(key, f"brute force's trials-to-target on {space} follow the uniform-random-order law", holds, ev,
-                        test="chi-square goodness of fit to the exact law", **res)
+    """Implementation check: "brute force's trials-to-target follow the uniform-random-order law".
+    Brute force enqueues every configuration once in a seeded random order, so its trials-to-target
+    must lie in ``1 .. n − m + 1`` (a run without repeats cannot miss ``m`` good ones longer) and follow
+    the exact law of the first of ``m`` good configurations in a uniformly random order of ``n``:
+    chi-square goodness of fit (:func:`lab_utils.search.replay.exact_first_hit_test`), not rejected at
+    ``alpha``. Where too few runs are expected to reach the target for two bins (a budget far below the
+    space), the exact binomial test of the runs that reach it within the budget against the law's
+    ``P(T ≤ budget)`` takes the chi-square's place. A correct replay fails the test part in a share
+    ``alpha`` of runs by chance."""
+    t = np.asarray(trials, float)
+    last = min(n - m + 1, budget)
+    in_range = bool(((t >= 1) & ((t <= last) | ((t == budget + 1) & (budget < n - m + 1)))).all())
+    res = exact_first_hit_test(t, n, m, budget)
+    ev = (f"{m} of {n} configurations reach the target; every run within 1..{last} trials"
+          + ("" if budget >= n - m + 1 else " or never within the budget") + f": {'yes' if in_range else 'NO'}; ")
+    chance = f"(null: a uniformly random order; rejected at α = {alpha:g} by chance in {100 * alpha:g} % of correct replays)"
+    if math.isfinite(res["p"]):
+        p, test = res["p"], "range + chi-square goodness of fit to the exact law"
+        ev += (f"chi-square = {res['statistic']:.1f}, dof = {res['dof']}, {claims.fmt_p(p)}, n = {res['n']} runs "
+               f"{chance}")
+    else:  # one bin: the runs reaching the target within the budget against the law's P(T <= budget)
+        p0 = float(1.0 - first_hit_survival(n, m, [budget])[0])
+        k = int((t <= budget).sum())
+        p, test = S.binomial_p(k, len(t), p0), "range + exact binomial test of the reach count against the exact law"
+        res.update(reached=k, p_reach=claims.rounded(p0), p_binomial=p)
+        ev += (f"too few runs expected to reach it for a chi-square ({res['n']} runs, one bin): {k} reached within "
+               f"{budget} trials, {len(t) * p0:.1f} expected (P = {p0:.3f}), exact binomial test {claims.fmt_p(p)} {chance}")
+    passed = in_range and p >= alpha
+    return claims.check(key, f"brute force's trials-to-target on {space} follow the uniform-random-order law", passed,
+                        ev, test=test, in_range=in_range, **res)
 
 
 def check_first_trials(study, ks=(1, 2, 3, 4, 5), a: str = "tpe", b: str = "brute-force",
@@ -221,3 +305,10 @@ def best_so_far_curves(studies: dict) -> dict:
                       "values": st.table.values, "optimum": st.table.optimum(), "maximize": st.table.maximize,
                       "name": st.table.name, "n": st.table.n}
     return out
+
+
+def tpe_startup(study, target: float, sampler: str = "tpe") -> dict:
+    """:func:`startup_reach` of ``sampler``'s runs in ``study`` for ``target``: how many reach it inside
+    the study's ``n_startup_trials`` random start-up trials, against the random-draw probability."""
+    t = censored_trials(study.best(sampler), target, study.table.maximize)
+    return startup_reach(t, study.n_startup_trials, study.table.n, good_count(study.table, target))
