@@ -170,8 +170,8 @@ def test_check_random_order_law_chi_square_by_hand():
     assert c.numbers == pytest.approx({"statistic": 0.6, "dof": 2, "p": math.exp(-0.3), "bins": 3, "n": 60,
                                        "in_range": True})
     assert c.evidence == ("2 of 4 configurations reach the target; every run within 1..3 trials: yes; chi-square = 0.6, "
-                          "dof = 2, p = 0.741, n = 60 runs (null: a uniformly random order; rejected at α = 0.05 by "
-                          "chance in 5 % of correct replays)")
+                          "dof = 2, p = 0.741, n = 60 runs (null: a uniformly random order; rejected at α = 0.001 by "
+                          "chance in 0.1 % of correct replays)")
     # budget 2: the third bin is "never within the budget" (T = budget + 1), with the same 1/6
     two = lab3_4.check_random_order_law("k", "s", t, n=4, m=2, budget=2)
     assert two.numbers == c.numbers and "within 1..2 trials or never within the budget: yes" in two.evidence
