@@ -12,7 +12,9 @@ the picked rate and only they are evaluated on the test split, which gives every
 seeds change only the minibatch order (every run starts from the same checkpoint). A control slot
 fine-tunes the float model with the same recipe and seeds, because fine-tuning alone can change accuracy.
 The epochs study (:func:`epochs_study`) re-trains the configurations PTQ hurts most on validation
-(:func:`hardest`) for more epochs at their picked rate. The conclusions are claims
+(:func:`hardest`) for each other number of epochs with the same screen-then-confirm procedure, so every
+epoch count gets its own learning rate (picked on validation at that count): more epochs cannot lose merely
+because the rate was picked for one epoch. The conclusions are claims
 (:func:`lab_utils.labs.lab3_5_claims.study_claims`) from per-seed test accuracies with Student-t
 intervals over seeds; the test set is fixed, so the intervals cover training randomness only.
 
@@ -123,8 +125,9 @@ def _qat_batch(model, labelled_args: list[tuple[str, dict]], seeds, splits, reci
 
 
 def qat_study(model, configs: list[dict], splits, lrs, seeds, screen_seeds, *, batch_size: int = 512,
-              workers: int = 1, progress: bool = True) -> pd.DataFrame:
-    """QAT of every configuration and the control: a screen, then fresh seeds at the picked learning rate.
+              workers: int = 1, progress: bool = True, epochs: int = MAIN_EPOCHS, control: bool = True) -> pd.DataFrame:
+    """QAT of every configuration (and, with ``control``, the control): a screen, then fresh seeds at the picked
+    learning rate, every run ``epochs`` epochs long.
 
     Screen: every config x ``screen_seeds`` at every learning rate (one batched call per rate); each
     config's rate is :func:`pick_lr` of the screen's validation accuracy. Confirm: every config x
@@ -132,16 +135,16 @@ def qat_study(model, configs: list[dict], splits, lrs, seeds, screen_seeds, *, b
     evaluated on the test split. One row per run: ``phase``, config, seed, lr, validation accuracy,
     training loss, ``selected`` (the confirm runs) and ``test_accuracy`` (confirm runs only; NaN otherwise).
     """
-    labelled = [(c["config"], c["args"]) for c in configs] + [(CONTROL, CONTROL_ARGS)]
+    labelled = [(c["config"], c["args"]) for c in configs] + ([(CONTROL, CONTROL_ARGS)] if control else [])
     rows = []
     for lr in sorted(float(v) for v in lrs):
-        recipe = QATRecipe(learning_rate=lr, max_epochs=MAIN_EPOCHS, batch_size=batch_size)
+        recipe = QATRecipe(learning_rate=lr, max_epochs=int(epochs), batch_size=batch_size)
         for label, s, r in _qat_batch(model, labelled, screen_seeds, splits, recipe, workers, progress):
             rows.append({"phase": "screen", "config": label, "seed": s, "lr": lr, "val_accuracy": r["val"]["accuracy"],
                          "train_loss": r["train_loss"], "selected": False, "test_accuracy": np.nan})
     pick = pick_lr(pd.DataFrame(rows))
     for lr in sorted(set(pick.values())):
-        recipe = QATRecipe(learning_rate=lr, max_epochs=MAIN_EPOCHS, batch_size=batch_size)
+        recipe = QATRecipe(learning_rate=lr, max_epochs=int(epochs), batch_size=batch_size)
         group = [(label, args) for label, args in labelled if pick[label] == lr]
         for label, s, r in _qat_batch(model, group, seeds, splits, recipe, workers, progress):
             rows.append({"phase": "confirm", "config": label, "seed": s, "lr": lr, "val_accuracy": r["val"]["accuracy"],
@@ -157,25 +160,28 @@ def hardest(ptq: pd.DataFrame, n: int) -> list[str]:
     return q.sort_values("loss", ascending=False, kind="stable")["config"].head(int(n)).tolist()
 
 
-def epochs_study(model, configs: list[dict], hard: list[str], runs: pd.DataFrame, splits, epochs, seeds, *,
-                 batch_size: int = 512, workers: int = 1, progress: bool = True) -> pd.DataFrame:
-    """Test accuracy of the ``hard`` configurations after each number of ``epochs`` at their selected lr.
+def epochs_study(model, configs: list[dict], hard: list[str], runs: pd.DataFrame, splits, epochs, seeds,
+                 screen_seeds, lrs, *, batch_size: int = 512, workers: int = 1, progress: bool = True) -> pd.DataFrame:
+    """Test accuracy of the ``hard`` configurations after each number of ``epochs``, each count at its own
+    learning rate.
 
-    The :data:`MAIN_EPOCHS` runs come from ``runs`` (same recipe); each other count is a fresh run from
-    the checkpoint (the schedule decays over the whole run), one batched call per (lr, epochs)."""
-    sel = runs[runs["selected"]]
-    lr_of = dict(sel.groupby("config")["lr"].first())
-    args_of = {c["config"]: c["args"] for c in configs}
-    rows = [{"config": r.config, "epochs": MAIN_EPOCHS, "seed": int(r.seed), "lr": r.lr, "test_accuracy": r.test_accuracy}
-            for r in sel[sel["config"].isin(hard)].itertuples()] if MAIN_EPOCHS in epochs else []
+    The :data:`MAIN_EPOCHS` runs come from ``runs`` (the main study: screen and confirm at that count); every
+    other count runs :func:`qat_study` on the hard configurations alone (no control) with ``epochs`` epochs: a
+    screen over ``lrs`` on ``screen_seeds`` picks each configuration's rate on validation at that count, then the
+    confirm ``seeds`` (the main study's, so the comparison is paired by seed) run at it, each a fresh run from the
+    checkpoint (the schedule decays over the whole run). One row per confirm run: config, epochs, seed, lr (picked
+    for that count), val_accuracy, test_accuracy."""
+    keep = ["config", "epochs", "seed", "lr", "val_accuracy", "test_accuracy"]
+    sel = runs[runs["selected"] & runs["config"].isin(hard)].assign(epochs=MAIN_EPOCHS)
+    parts = [sel[keep]] if MAIN_EPOCHS in [int(e) for e in epochs] else []
+    args_of = {c["config"]: c for c in configs}
     for e in sorted(int(e) for e in epochs if int(e) != MAIN_EPOCHS):
-        for lr in sorted({lr_of[h] for h in hard}):
-            recipe = QATRecipe(learning_rate=lr, max_epochs=e, batch_size=batch_size)
-            group = [(h, args_of[h]) for h in hard if lr_of[h] == lr]
-            for label, s, r in _qat_batch(model, group, seeds, splits, recipe, workers, progress):
-                acc = evaluate(qat_model(model, r), splits.x_test, splits.y_test)["accuracy"]
-                rows.append({"config": label, "epochs": e, "seed": s, "lr": lr, "test_accuracy": acc})
-    return pd.DataFrame(rows).sort_values(["config", "epochs", "seed"]).reset_index(drop=True)
+        r = qat_study(model, [args_of[h] for h in hard], splits, lrs, seeds, screen_seeds, batch_size=batch_size,
+                      workers=workers, progress=progress, epochs=e, control=False)
+        parts.append(r[r["selected"]].assign(epochs=e)[keep])
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=keep)
+    out["seed"] = out["seed"].astype(int)
+    return out.sort_values(["config", "epochs", "seed"]).reset_index(drop=True)
 
 
 def study_seeds(n_seeds: int, n_screen: int) -> tuple[list[int], list[int]]:
@@ -198,8 +204,8 @@ def run_study(model_name: str, model, splits, *, widths, lrs, n_seeds: int, n_sc
     runs = qat_study(model, configs, splits, lrs, seeds, screen_seeds, batch_size=batch_size, workers=workers,
                      progress=progress)
     hard = hardest(ptq, n_hard)
-    ep = epochs_study(model, configs, hard, runs, splits, epochs, seeds, batch_size=batch_size, workers=workers,
-                      progress=progress)
+    ep = epochs_study(model, configs, hard, runs, splits, epochs, seeds, screen_seeds, lrs, batch_size=batch_size,
+                      workers=workers, progress=progress)
     out = {"rule": rule, "frac": frac, "ptq": ptq, "runs": runs, "hard": hard, "epochs": ep,
            "seconds": time.perf_counter() - t0}
     out["table"] = config_table(ptq, runs)
@@ -263,8 +269,15 @@ def lr_view(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def epochs_view(ep: pd.DataFrame) -> pd.DataFrame:
-    """Mean test accuracy (%) over seeds per hard configuration (rows) and number of epochs (columns)."""
-    return (100 * ep.pivot_table(index=["model", "config"], columns="epochs", values="test_accuracy")).round(2)
+    """Per hard configuration (rows) and number of epochs: mean test accuracy (%) over seeds and the learning
+    rate picked on validation for that count (columns ``"<e> ep. %"``, ``"<e> ep. lr"``)."""
+    acc = (100 * ep.pivot_table(index=["model", "config"], columns="epochs", values="test_accuracy")).round(2)
+    lr = ep.pivot_table(index=["model", "config"], columns="epochs", values="lr", aggfunc="first")
+    out = pd.DataFrame(index=acc.index)
+    for e in acc.columns:
+        out[f"{e} ep. %"] = acc[e]
+        out[f"{e} ep. lr"] = lr[e].map(lambda v: f"{v:.0e}")
+    return out
 
 
 def combine(studies: dict, key: str) -> pd.DataFrame:

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
+from lab_utils.analysis import claims as C
 from lab_utils.errors import LabError
 from lab_utils.labs import lab3
 from lab_utils.labs import lab3_5 as Q
@@ -77,17 +78,22 @@ def test_config_table_recovered_fraction_by_hand():
     assert (r["recovered_low"], r["recovered_high"]) == pytest.approx((0.8 - half, 0.8 + half), abs=1e-4)
 
 
-def test_recovery_claim_both_ways_and_undetermined():
+def test_recovery_claim_both_ways_not_shown_and_not_applicable():
     good, runs = _study({"a": (0.785, 0.79, 0.788), "b": (0.77, 0.772, 0.771)}, {"a": 0.70, "b": 0.72})
     c = QC.recovery_claim("m", good, runs)
     assert c.holds is True and c.numbers["qualified"] == 2
     bad, runs = _study({"a": (0.785, 0.79, 0.788), "b": (0.722, 0.724, 0.723)}, {"a": 0.70, "b": 0.72})
     assert QC.recovery_claim("m", bad, runs).holds is False  # b recovers a twentieth of its loss
     wide, runs = _study({"a": (0.70, 0.79, 0.76)}, {"a": 0.70})
-    assert QC.recovery_claim("m", wide, runs).holds is None
+    c = QC.recovery_claim("m", wide, runs)
+    assert c.holds is None and c.verdict == C.NOT_SHOWN and "could detect" in c.evidence
+    # the recorded interval is the deciding one: b's (wholly below 0.5) when refuted
+    c = QC.recovery_claim("m", bad, _study({"a": (0.785, 0.79, 0.788), "b": (0.722, 0.724, 0.723)},
+                                           {"a": 0.70, "b": 0.72})[1])
+    assert c.numbers["deciding"] == "b" and c.numbers["rule"] == {"above": 0.5} and c.numbers["interval"][1] < 0.5
     few, runs = _study({"a": (0.80, 0.80, 0.80), "b": (0.75, 0.75, 0.75)}, {"a": 0.795, "b": 0.70}, widths={"a": 4, "b": 8})
     c = QC.recovery_claim("m", few, runs)  # a loses half a point, b has 8-bit weights: nothing qualifies
-    assert c.holds is None and c.numbers["qualified"] == 0
+    assert c.verdict == C.NOT_APPLICABLE and c.numbers["qualified"] == 0 and "nothing to recover" in c.evidence
 
 
 def test_recovery_against_the_control_can_differ_from_float():
@@ -108,21 +114,44 @@ def test_float_gap_and_control_claims_both_ways():
     assert QC.control_claim("m", moved, 0.80).holds is False
 
 
-def _epochs(acc: dict) -> pd.DataFrame:
-    return pd.DataFrame([{"model": "m", "config": c, "epochs": e, "seed": s, "test_accuracy": a}
+def _epochs(acc: dict, lr: float = 1e-3) -> pd.DataFrame:
+    return pd.DataFrame([{"model": "m", "config": c, "epochs": e, "seed": s, "lr": lr, "test_accuracy": a}
                          for (c, e), seeds in acc.items() for s, a in enumerate(seeds)])
 
 
-def test_epochs_claim_finds_the_smallest_enough_count_or_says_more_help():
+def test_epochs_claim_two_sided_holds_refuted_either_way_and_not_shown():
     flat = _epochs({("h", 1): (0.70, 0.701, 0.702), ("h", 2): (0.7005, 0.7012, 0.7021), ("h", 4): (0.701, 0.701, 0.703)})
     c = QC.epochs_claim("m", flat)
-    assert c.holds is True and c.numbers["epochs"] == 1
-    late = _epochs({("h", 1): (0.70, 0.701, 0.702), ("h", 2): (0.71, 0.711, 0.712), ("h", 4): (0.711, 0.711, 0.713)})
-    assert QC.epochs_claim("m", late).numbers["epochs"] == 2
+    assert c.holds is True and c.numbers["rule"] == {"within": 0.25} and c.numbers["lost"] == []
     rising = _epochs({("h", 1): (0.70, 0.701, 0.702), ("h", 2): (0.71, 0.711, 0.712), ("h", 4): (0.72, 0.721, 0.722)})
-    assert QC.epochs_claim("m", rising).holds is False
+    up = QC.epochs_claim("m", rising)
+    assert up.holds is False and "4 epochs add 2.00 points" in up.evidence
     noisy = _epochs({("h", 1): (0.70, 0.72, 0.69), ("h", 2): (0.71, 0.69, 0.72)})
-    assert QC.epochs_claim("m", noisy).holds is None
+    c = QC.epochs_claim("m", noisy)
+    assert c.holds is None and c.verdict == C.NOT_SHOWN and "could detect" in c.evidence
+    one = QC.epochs_claim("m", _epochs({("h", 1): (0.70, 0.71)}))
+    assert one.holds is None and "nothing to compare" in one.evidence
+
+
+def test_epochs_claim_says_more_epochs_lose_where_the_old_one_said_one_epoch_is_enough():
+    # the full run's wrong answer: 4 epochs lose about 3.6 points (CI about -4.4 to -2.7) against 1, which the old
+    # one-sided claim read as "1 epoch(s) of QAT are enough: more epochs add less than 0.25 points" (holds)
+    ep = _epochs({("in 4/2, w 4/2", 1): (0.700, 0.703, 0.702, 0.699, 0.701),
+                  ("in 4/2, w 4/2", 2): (0.701, 0.702, 0.703, 0.700, 0.702),
+                  ("in 4/2, w 4/2", 4): (0.664, 0.669, 0.665, 0.666, 0.661),
+                  ("in 4/2, w 8/4", 1): (0.71, 0.711, 0.712, 0.71, 0.711),
+                  ("in 4/2, w 8/4", 2): (0.71, 0.711, 0.712, 0.711, 0.71),
+                  ("in 4/2, w 8/4", 4): (0.7105, 0.711, 0.7115, 0.7105, 0.711)})
+    c = QC.epochs_claim("jsc-tiny", ep)
+    assert c.key == "epochs.jsc-tiny" and c.holds is False and c.verdict == C.REFUTED
+    assert "enough" not in c.statement and "two-sided" in c.statement
+    d = 100 * (np.array([0.664, 0.669, 0.665, 0.666, 0.661]) - np.array([0.700, 0.703, 0.702, 0.699, 0.701]))
+    m, lo, hi = t_interval(d)
+    assert m == pytest.approx(-3.6) and hi < 0
+    assert c.evidence.startswith("more epochs lose points: in 4/2, w 4/2 at 4 epochs 3.60; against 1 epoch(s)")
+    assert f"in 4/2, w 4/2: 4 epochs lose 3.60 points (95 % CI {lo:+.2f} to {hi:+.2f})" in c.evidence
+    assert c.numbers["lost"] == ["in 4/2, w 4/2 at 4 epochs"] and c.numbers["deciding"] == "in 4/2, w 4/2 at 4 epochs"
+    assert c.numbers["interval"] == pytest.approx([lo, hi], rel=1e-6)
 
 
 def test_spearman_and_equivalence_claims_both_ways():
@@ -137,7 +166,7 @@ def test_spearman_and_equivalence_claims_both_ways():
     eq = QC.equivalence_claim("m", stuck)  # c0 loses 10 points and QAT does nothing
     assert eq.holds is False and eq.numbers["equivalent"] == ["c0"]
     none, runs = _study({"c1": (0.79, 0.791, 0.792)}, {"c1": 0.75})
-    assert QC.equivalence_claim("m", none).holds is None
+    assert QC.equivalence_claim("m", none).verdict == C.NOT_APPLICABLE  # no configuration equivalent: vacuous
 
 
 def test_control_claim_evidence_numbers_by_hand():
@@ -146,10 +175,13 @@ def test_control_claim_evidence_numbers_by_hand():
     c = QC.control_claim("m", runs, 0.80)
     m, lo, hi = t_interval([0.0, 0.2, 0.1])
     assert c.key == "control.m" and c.holds is None  # (-0.15, +0.35) reaches past +0.25
-    assert c.numbers["model"] == "m"
-    assert {k: v for k, v in c.numbers.items() if k != "model"} == pytest.approx(
+    assert c.numbers["model"] == "m" and c.numbers["rule"] == {"within": 0.25}
+    assert c.numbers["interval"] == pytest.approx([lo, hi], rel=1e-6)
+    assert c.numbers["detectable"] == pytest.approx(C.detectable((hi - lo) / 2), rel=1e-5)
+    assert {k: c.numbers[k] for k in ("mean_pts", "low_pts", "high_pts")} == pytest.approx(
         {"mean_pts": m, "low_pts": lo, "high_pts": hi}, rel=1e-6)
-    assert c.evidence == "control − float +0.10 points (95 % CI -0.15 to +0.35), t-interval over 3 seeds"
+    assert c.evidence.startswith("control − float +0.10 points (95 % CI -0.15 to +0.35), t-interval over 3 seeds; "
+                                 "not shown at 95 %: the run could detect (80 % power) an effect of about")
     moved = QC.control_claim("m", runs, 0.79)  # against 0.79: 1.0, 1.2, 1.1 points, wholly above 0.25
     assert moved.holds is False and moved.numbers["mean_pts"] == pytest.approx(1.1)
     assert moved.numbers["low_pts"] == pytest.approx(t_interval([1.0, 1.2, 1.1])[1], rel=1e-6)
@@ -195,26 +227,33 @@ def test_float_gap_claim_per_config_by_hand():
     assert both.holds is False and f"y: 2.90 (95 % CI {y[1]:.2f} to {y[2]:.2f})" in both.evidence
     none = QC.float_gap_claim("m", table, runs, ["absent"])
     assert none.key == "float_gap.m" and none.numbers == {} and none.evidence == "none of the configurations was run"
+    assert both.numbers["interval"] == pytest.approx([y[1], y[2]], abs=1e-6) and both.numbers["rule"] == {"below": 1.0}
 
 
 def test_epochs_claim_evidence_numbers_by_hand():
-    # paired gains from 1 epoch: to 2 epochs 0.05, 0.02, 0.01 points, to 4 epochs 0.1, 0.0, 0.1 points; the largest
-    # upper bound is the 1 -> 4 one
+    # paired differences against 1 epoch: 2 epochs 0.05, 0.02, 0.01 points, 4 epochs 0.1, 0.0, 0.1 points; the one
+    # closest to the ±0.25 margin (the largest reach) decides: 1 -> 4
     flat = _epochs({("h", 1): (0.70, 0.701, 0.702), ("h", 2): (0.7005, 0.7012, 0.7021),
                     ("h", 4): (0.701, 0.701, 0.703)})
     c = QC.epochs_claim("m", flat)
-    assert c.key == "epochs.m" and c.numbers == {"model": "m", "epochs": 1, "counts": [1, 2, 4]}
-    worst = max(t_interval([0.05, 0.02, 0.01])[2], t_interval([0.1, 0.0, 0.1])[2])
-    assert worst == pytest.approx(t_interval([0.1, 0.0, 0.1])[2])
-    assert c.evidence == (f"largest upper bound of the paired gain after 1 epoch(s): {worst:+.2f} points; "
-                          "configurations h; t-intervals over seeds")
-    # more epochs keep helping: 2 -> 4 gains 1.0, 1.2, 1.0 points
+    two, four = t_interval([0.05, 0.02, 0.01]), t_interval([0.1, 0.0, 0.1])
+    assert c.key == "epochs.m" and c.numbers["counts"] == [1, 2, 4] and c.numbers["base"] == 1
+    assert c.numbers["deciding"] == "h at 4 epochs" and c.numbers["interval"] == pytest.approx(four[1:], rel=1e-6)
+    assert [r["epochs"] for r in c.numbers["per_pair"]] == [2, 4]
+    assert [(r["mean"], r["low"], r["high"]) for r in c.numbers["per_pair"]] == [pytest.approx(two, abs=1e-4),
+                                                                                   pytest.approx(four, abs=1e-4)]
+    assert c.statement == ("m: at the hardest configurations, QAT for more than 1 epoch (up to 4) changes test accuracy "
+                           "by less than 0.25 points against 1 (two-sided)")
+    assert c.evidence == (f"against 1 epoch(s), per configuration: h: 2 epochs change it by {two[0]:+.2f} points "
+                          f"(95 % CI {two[1]:+.2f} to {two[2]:+.2f}); h: 4 epochs change it by {four[0]:+.2f} points "
+                          f"(95 % CI {four[1]:+.2f} to {four[2]:+.2f}); paired by seed, t-intervals over 3 seeds; "
+                          "learning rate picked on validation per epoch count (h: 1 ep. 1e-03, 2 ep. 1e-03, 4 ep. 1e-03)")
+    # more epochs keep helping: 1 -> 4 gains 2.0, 2.2, 2.0 points, wholly above +0.25
     rising = _epochs({("h", 1): (0.70, 0.701, 0.702), ("h", 2): (0.71, 0.711, 0.712), ("h", 4): (0.72, 0.723, 0.722)})
     r = QC.epochs_claim("m", rising)
-    m, lo, hi = t_interval([1.0, 1.2, 1.0])
-    assert r.holds is False and r.numbers == {"model": "m", "counts": [1, 2, 4]}
-    assert r.evidence == (f"gain from 2 to 4 epochs per configuration (h): {m:+.2f} (95 % CI {lo:+.2f} to {hi:+.2f}) "
-                          "points; paired t-intervals over seeds")
+    m, lo, hi = t_interval([2.0, 2.2, 2.0])
+    assert r.holds is False and r.numbers["deciding"] == "h at 4 epochs" and r.numbers["lost"] == []
+    assert f"h: 4 epochs add {m:.2f} points (95 % CI {lo:+.2f} to {hi:+.2f})" in r.evidence
 
 
 def test_spearman_claim_rhos_by_hand():
@@ -307,6 +346,17 @@ def test_real_study_ptq_against_qat(overlapping, monkeypatch):
     assert sorted(ep["epochs"].unique()) == [1, 2] and ep["config"].unique().tolist() == s["hard"]
     one = ep[ep["epochs"] == 1].set_index("seed")["test_accuracy"]
     assert one.tolist() == Q.seed_values(runs, s["hard"][0]).tolist()
+    # 2 epochs: its own screen (seed 0, both rates, 2 epochs) picks the rate on validation; the confirm seeds run at it
+    h = next(c for c in Q.study_configs("jsc-three-linear-layers", [2, 8], s["rule"]) if c["config"] == s["hard"][0])
+    val = {lr: qat_runs(model, [h["args"]], data, QATRecipe(learning_rate=lr, max_epochs=2, batch_size=128), seeds=[0],
+                        progress=False)[0]["val"]["accuracy"] for lr in (1e-3, 1e-2)}
+    two = ep[ep["epochs"] == 2].sort_values("seed")
+    assert two["seed"].tolist() == [1, 2] and two["lr"].nunique() == 1
+    assert float(two["lr"].iloc[0]) == max(sorted(val), key=lambda lr: val[lr])  # ties: the smaller
+    again = qat_runs(model, [h["args"]], data, QATRecipe(learning_rate=float(two["lr"].iloc[0]), max_epochs=2,
+                                                         batch_size=128), seeds=[2], progress=False)[0]
+    assert evaluate(qat_model(model, again), data.x_test, data.y_test)["accuracy"] == pytest.approx(
+        two["test_accuracy"].iloc[1])
     assert len(QC.study_claims(s)) == 7
     with pytest.raises(LabError, match="n_seeds and n_screen"):
         Q.study_seeds(0, 1)

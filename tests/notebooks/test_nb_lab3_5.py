@@ -39,10 +39,15 @@ def test_lab3_5_quick(quick_report):
         assert set(e["config"]) == set(n["hardest configurations"])
         one = e[e["epochs"] == 1].merge(r[r["selected"]], on=["config", "seed"], suffixes=("", "_run"))
         assert len(one) == 2 * SEEDS and (one["test_accuracy"] == one["test_accuracy_run"]).all()
+        assert e["lr"].isin([1e-3, 1e-2]).all()  # each epoch count picks its own rate among the quick preset's
     statements = [c["statement"] for c in s["claims"]]
     assert len(statements) == 14 and all(c["evidence"] for c in s["claims"])
     assert sum("recovers at least 50%" in t for t in statements) == 4
     assert sum("within 1 point of float" in t for t in statements) == 2
+    epochs = [c for c in s["claims"] if c["key"].startswith("epochs.")]
+    assert len(epochs) == 2 and all("two-sided" in c["statement"] and c["numbers"]["rule"] == {"within": 0.25}
+                                    for c in epochs)
+    assert all(c["verdict"] in ("holds", "refuted", "not shown", "not applicable") for c in s["claims"])
     spear = [c for c in s["claims"] if "gains most where PTQ loses most" in c["statement"]]
     for c in spear:  # the stored rho is scipy's over the stored table
         t = table[table["model"] == c["numbers"]["model"]]

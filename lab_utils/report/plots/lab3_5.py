@@ -78,6 +78,6 @@ def epochs_figure(ep: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
         ax.set_ylim(top=min(ax.get_ylim()[1], 100))  # an interval over few seeds can reach past 100 %
         ax.set(title=name, xlabel="QAT epochs (0 = PTQ, hollow)", ylabel="test accuracy (%)")
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
-    fig.suptitle("QAT epochs at the configurations PTQ hurts most (95 % intervals over seeds)")
+    fig.suptitle("QAT epochs at the configurations PTQ hurts most (each count at its own learning rate; 95 % intervals over seeds)")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
