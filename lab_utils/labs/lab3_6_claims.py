@@ -12,14 +12,25 @@ then covers the choice of test images for these seeds, not the seed-to-seed spre
 evidence line states separately (the per-seed values).
 
 Thresholds are decided by the interval, never by the point estimate
-(:func:`lab_utils.analysis.stats.interval_verdict`): "within ``m``" holds when the whole interval
-of the drop lies below ``m`` and does not hold when it lies above; otherwise the run cannot decide
-(``holds=None``). A claim over several layers ("every layer") holds when each layer's 95 %
-interval lies inside (an intersection of tests needs no multiplicity correction) and fails when
-one layer's Bonferroni-adjusted interval lies outside (a union does).
+(:func:`lab_utils.analysis.claims.interval_claim`): "within ``m``" holds when the whole interval
+of the drop lies below ``m`` and is refuted when it lies wholly above; otherwise it is not shown
+(the evidence then says the smallest effect the run could have detected). A claim over several
+layers ("every layer") holds when each layer's 95 % interval lies inside (an intersection of tests
+needs no multiplicity correction) and is refuted when one layer's Bonferroni-adjusted interval lies
+outside (a union does); the claim records the interval that decides it.
+
+QAT can be judged against float or against ``reference`` runs: the fine-tuned 8-bit control (the
+same recipe at 8 bits), so that what fine-tuning alone gives is not credited to QAT.
+
+:func:`jets_hold` sets Lab 3's jet conclusions beside this run on like-for-like formats: only what
+the jet notebooks concluded, each tested here on the same kind of format (fixed fractional widths,
+as the jet grids use them); it holds when every part holds, is refuted when one is, and is not
+shown otherwise.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pandas as pd
@@ -64,13 +75,22 @@ def _numbers(d: dict) -> dict:
     return {k: (C.rounded(d[k]) if isinstance(d[k], float) else d[k]) for k in keep if k in d}
 
 
+def _interval_claim(key: str, statement: str, low: float, high: float, evidence: str, test: str, side: dict,
+                    numbers: dict) -> C.Claim:
+    """:func:`lab_utils.analysis.claims.interval_claim` with ``numbers`` that may hold their own ``low`` and
+    ``high`` (the paired difference's interval, in the keys every lab3_6 claim has used)."""
+    own = {k: numbers[k] for k in ("low", "high") if k in numbers}
+    c = C.interval_claim(key, statement, low, high, evidence, test, **side,
+                         **{k: v for k, v in numbers.items() if k not in own})
+    return dataclasses.replace(c, numbers={**numbers, **c.numbers})
+
+
 def _drop_claim(key: str, float_correct, q_correct, statement: str, note: str = "", **side) -> C.Claim:
     """A claim on the paired drop float - quantized, decided by its interval (``side``: ``below=``,
-    ``above=`` or ``within=`` a margin, :func:`lab_utils.analysis.stats.interval_verdict`)."""
+    ``above=`` or ``within=`` a margin, :func:`lab_utils.analysis.claims.interval_claim`)."""
     d = per_image_difference(float_correct, q_correct)
-    return C.claim(key, statement, S.interval_verdict(d["low"], d["high"], **side),
-                   f"{_pts(d)}; {_discordant_line(d)}{note}",
-                   test="paired difference (Agresti-Min 95 % CI); exact McNemar", **_numbers(d))
+    return _interval_claim(key, statement, d["low"], d["high"], f"{_pts(d)}; {_discordant_line(d)}{note}",
+                           "paired difference (Agresti-Min 95 % CI); exact McNemar", side, _numbers(d))
 
 
 def claim_within(key: str, float_correct, q_correct, label: str, margin: float = MARGIN):
@@ -82,7 +102,7 @@ def claim_within(key: str, float_correct, q_correct, label: str, margin: float =
 
 def claim_matches(key: str, float_correct, q_correct, label: str, margin: float = MATCH):
     """"``label`` matches float within ±``margin``": the interval of the drop inside ±margin (an
-    equivalence test; it does not hold when the interval lies wholly outside)."""
+    equivalence test; refuted when the interval lies wholly outside)."""
     return _drop_claim(key, float_correct, q_correct,
                        f"{label} matches float within ±{100 * margin:g} points on the test images", within=margin)
 
@@ -106,10 +126,10 @@ def claim_recovers(key: str, float_correct, ptq_correct, qat_runs, label: str, s
     """"QAT recovers at least ``share`` of what PTQ lost at ``label``".
 
     Per image: ``gain = QAT - PTQ`` (QAT: share of ``qat_runs`` seeds right), ``loss = float - PTQ``;
-    holds when the interval of ``gain - share · loss`` lies above 0, fails below 0. With ``control =
+    holds when the interval of ``gain - share · loss`` lies above 0, refuted below 0. With ``control =
     (ptq8_correct, control_runs)`` the gain is taken net of fine-tuning alone: the same recipe on the
-    8-bit configuration (``control - ptq8``) is subtracted. Undetermined when PTQ lost nothing
-    measurable (the loss's interval reaches 0): there is nothing to recover.
+    8-bit configuration (``control - ptq8``) is subtracted. Not shown when PTQ lost nothing
+    measurable (the loss's interval reaches 0): the run cannot tell a recovery from noise.
     """
     f, p = np.asarray(float_correct, float), np.asarray(ptq_correct, float)
     q = np.mean(np.stack(qat_runs).astype(float), axis=0)
@@ -130,66 +150,95 @@ def claim_recovers(key: str, float_correct, ptq_correct, qat_runs, label: str, s
     t = S.normal_mean_ci(gain - share * (f - p))
     fraction = gain.mean() / loss["diff"]
     per_seed = [(np.mean(r) - p.mean()) / loss["diff"] for r in qat_runs] if control is None else []
-    holds = S.interval_verdict(t["low"], t["high"], above=0)
     evidence = (f"PTQ lost {100 * loss['diff']:.2f} points; QAT recovered {100 * gain.mean():+.2f} points = "
                 f"{fraction:.0%} of it (QAT test accuracy per seed: {_seed_accuracies(qat_runs)} %{net}); "
                 f"recovered - {share:.0%} of the loss = {100 * t['diff']:+.2f} points (95 % CI {100 * t['low']:+.2f} to "
                 f"{100 * t['high']:+.2f}, paired over n = {t['n']:,} test images; the seed-to-seed spread is not in "
                 f"the interval)")
     r = C.rounded
-    return C.claim(key, statement, holds, evidence, test=test, fraction=r(fraction), loss=r(loss["diff"]),
-                   gain=r(gain.mean()), margin_diff=r(t["diff"]), low=r(t["low"]), high=r(t["high"]),
-                   seeds=len(qat_runs), per_seed_fraction=[r(v) for v in per_seed])
+    return _interval_claim(key, statement, t["low"], t["high"], evidence, test, {"above": 0},
+                           {"fraction": r(fraction), "loss": r(loss["diff"]), "gain": r(gain.mean()),
+                            "margin_diff": r(t["diff"]), "low": r(t["low"]), "high": r(t["high"]), "seeds": len(qat_runs),
+                            "per_seed_fraction": [r(v) for v in per_seed]})
 
 
-def claim_qat_within(key: str, float_correct, qat_runs, label: str, margin: float = MARGIN):
-    """"After QAT, ``label`` is within ``margin`` of float": the drop float - QAT (share of seeds right)."""
+def _reference(float_correct, reference):
+    """The per-image reference and its name: float (``reference`` None) or the share of the ``reference`` runs
+    (the fine-tuned 8-bit control's seeds) right."""
+    if reference is None:
+        return np.asarray(float_correct, float), "float"
+    return np.mean(np.stack(reference).astype(float), axis=0), f"the fine-tuned 8-bit control ({len(reference)} seed(s))"
+
+
+def claim_qat_within(key: str, float_correct, qat_runs, label: str, margin: float = MARGIN, reference=None):
+    """"After QAT, ``label`` is within ``margin`` of float" (or, with ``reference`` runs, of the fine-tuned
+    8-bit control: its per-image share of seeds right): the drop reference - QAT (share of seeds right)."""
     q = np.mean(np.stack(qat_runs).astype(float), axis=0)
-    d = per_image_difference(np.asarray(float_correct, float), q)
-    holds = S.interval_verdict(d["low"], d["high"], below=margin)
-    return C.claim(key, f"after QAT, the network with {label} stays within {100 * margin:g} point of float on the test "
-                   "images", holds,
-                   f"{_pts(d)}; QAT test accuracy per seed: {_seed_accuracies(qat_runs)} % ({len(qat_runs)} seed(s); "
-                   f"the seed-to-seed spread is not in the interval); tolerance {100 * margin:g} point",
-                   test="paired per-image difference (normal 95 % CI)", seeds=len(qat_runs), **_numbers(d))
+    ref, name = _reference(float_correct, reference)
+    d = per_image_difference(ref, q)
+    control = "" if reference is None else f"; the control's test accuracy per seed: {_seed_accuracies(reference)} %"
+    return _interval_claim(key, f"after QAT, the network with {label} stays within {100 * margin:g} point of "
+                           f"{'float' if reference is None else 'the fine-tuned 8-bit control'} on the test images",
+                           d["low"], d["high"],
+                           f"{_pts(d)} against {name}; QAT test accuracy per seed: {_seed_accuracies(qat_runs)} % "
+                           f"({len(qat_runs)} seed(s); the seed-to-seed spread is not in the interval){control}; "
+                           f"tolerance {100 * margin:g} point", "paired per-image difference (normal 95 % CI)",
+                           {"below": margin}, {"seeds": len(qat_runs), **_numbers(d)})
 
 
-def claim_every_layer(key: str, float_correct, by_layer: dict, what: str, margin: float = MARGIN):
-    """"``what`` in any one layer costs at most ``margin`` against float": ``by_layer`` maps a layer to
-    its per-image correctness (boolean, or the share of seeds right).
+def claim_every_layer(key: str, float_correct, by_layer: dict, what: str, margin: float = MARGIN, reference=None):
+    """"``what`` in any one layer costs at most ``margin`` against float" (or, with ``reference`` runs, against
+    the fine-tuned 8-bit control): ``by_layer`` maps a layer to its per-image correctness (boolean, or the share
+    of seeds right).
 
-    Holds when every layer's 95 % interval of the drop lies below ``margin``; does not hold when one
-    layer's Bonferroni-adjusted interval (over the layers) lies above it; undetermined otherwise.
+    Holds when every layer's 95 % interval of the drop lies below ``margin``; refuted when one layer's
+    Bonferroni-adjusted interval (over the layers) lies wholly above it; not shown otherwise. The claim records
+    the deciding interval: the worst layer's 95 % one when it holds, the refuting layer's Bonferroni one when
+    refuted, a straddling layer's Bonferroni one when not shown.
     """
     k = len(by_layer)
-    f = np.asarray(float_correct, float)
-    drops = {name: per_image_difference(f, np.asarray(c, float)) for name, c in by_layer.items()}
-    wide = {name: per_image_difference(f, np.asarray(c, float), level=1 - (1 - S.LEVEL) / max(k, 1))
-            for name, c in by_layer.items()}
-    worst = max(drops, key=lambda name: drops[name]["diff"])
+    f, name = _reference(float_correct, reference)
+    drops = {n: per_image_difference(f, np.asarray(c, float)) for n, c in by_layer.items()}  # normal intervals
+    wide = {n: per_image_difference(f, np.asarray(c, float), level=1 - (1 - S.LEVEL) / max(k, 1))
+            for n, c in by_layer.items()}
+    worst = max(drops, key=lambda n: drops[n]["diff"])
     inside = sum(S.interval_verdict(d["low"], d["high"], below=margin) is True for d in drops.values())
-    above = [name for name, d in wide.items() if S.interval_verdict(d["low"], d["high"], below=margin) is False]
-    holds = True if inside == k else (False if above else None)  # every 95 % interval inside; one Bonferroni outside
-    evidence = (f"largest drop {worst}: {_pts(drops[worst])}; {inside} of {k} layers' 95 % intervals below "
-                f"{100 * margin:g} point; {len(above)} layer(s) above it with Bonferroni over {k} layers"
+    above = [n for n, d in wide.items() if S.interval_verdict(d["low"], d["high"], below=margin) is False]
+    if inside == k:  # every 95 % interval inside: the one reaching highest decides
+        decide = max(drops, key=lambda n: drops[n]["high"])
+        d = drops[decide]
+    elif above:  # one Bonferroni interval wholly above: the lowest reaching one of them (the strongest refutation)
+        decide = max(above, key=lambda n: wide[n]["low"])
+        d = wide[decide]
+    else:  # some 95 % interval reaches the margin and no Bonferroni one is wholly above it: those straddle
+        decide = max((n for n in drops if S.interval_verdict(drops[n]["low"], drops[n]["high"], below=margin) is not True),
+                     key=lambda n: wide[n]["high"])
+        d = wide[decide]
+    evidence = (f"largest drop {worst}: {_pts(drops[worst])} against {name}; {inside} of {k} layers' 95 % intervals "
+                f"below {100 * margin:g} point; {len(above)} layer(s) above it with Bonferroni over {k} layers"
                 + (f" ({', '.join(above)})" if above else ""))
-    return C.claim(key, f"{what} in any one layer (the others at 8 bits) cost at most {100 * margin:g} point against float",
-                   holds, evidence, test="paired per-image differences, 95 % CIs; Bonferroni for a failure",
-                   worst_layer=worst, worst_drop=C.rounded(drops[worst]["diff"]), layers=k, inside=int(inside),
-                   above=above)
+    against = "float" if reference is None else "the fine-tuned 8-bit control"
+    return C.interval_claim(key, f"{what} in any one layer (the others at 8 bits) cost at most {100 * margin:g} point "
+                            f"against {against}", d["low"], d["high"], evidence,
+                            test="paired per-image differences, 95 % CIs; Bonferroni for a refutation", below=margin,
+                            worst_layer=worst, worst_drop=C.rounded(drops[worst]["diff"]), layers=k, inside=int(inside),
+                            layers_above=above, deciding=decide)
 
 
 def jets_hold(items) -> tuple:
-    """The jet conclusions set against this run: ``items`` are ``(conclusion on the jets, where it was
-    drawn, claim computed here)``. Returns (claim "they hold here", table): the claim holds when every
-    one holds, does not hold when any does not, and is undetermined otherwise."""
-    verdicts = [c.holds for _, _, c in items]
-    counts = {v: sum(x is h for x in verdicts) for v, h in (("hold", True), ("do not", False), ("undetermined", None))}
-    holds = True if counts["hold"] == len(items) else (False if counts["do not"] else None)
-    evidence = "; ".join(f"{conclusion}: {c.verdict}" for conclusion, _, c in items)
-    claim = C.claim("jet_conclusions_hold", "the simulated-jet conclusions of Lab 3 restated here also hold on real images (CIFAR-10)", holds,
-                    f"{counts['hold']} of {len(items)} hold, {counts['do not']} do not, {counts['undetermined']} "
-                    f"undetermined: {evidence}", test="each conclusion's own test (above)", **counts)
-    table = pd.DataFrame([{"conclusion on the simulated jets": conclusion, "drawn in": where,
-                           "here": c.verdict, "tested by": c.statement} for conclusion, where, c in items])
+    """Lab 3's jet conclusions set against this run: ``items`` are ``(conclusion on the jets, where it was
+    drawn, format, claim computed here on the same kind of format)``. Returns (claim "they hold here",
+    table): an intersection of the parts, which holds when every one holds, is refuted when any is
+    refuted, and is not shown otherwise."""
+    verdicts = [c.holds for *_, c in items]
+    holds = S.all_hold(verdicts)
+    counts = {v: sum(x is h for x in verdicts) for v, h in (("hold", True), ("refuted", False), ("not shown", None))}
+    evidence = "; ".join(f"{conclusion} [{fmt}]: {c.verdict}" for conclusion, _, fmt, c in items)
+    claim = C.claim("jet_conclusions_hold", "the conclusions Lab 3 drew on the simulated jets hold on real images "
+                    "(CIFAR-10) with the same kind of format (fixed fractional widths)", holds,
+                    f"{counts['hold']} of {len(items)} hold, {counts['refuted']} refuted, {counts['not shown']} not "
+                    f"shown: {evidence}; intersection of the parts (holds only if all hold)",
+                    test="each conclusion's own test (above), intersection", **counts)
+    table = pd.DataFrame([{"conclusion on the simulated jets": conclusion, "drawn in": where, "format here": fmt,
+                           "here": c.verdict, "tested by": c.statement} for conclusion, where, fmt, c in items])
     return claim, table
