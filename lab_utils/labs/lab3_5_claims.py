@@ -216,11 +216,11 @@ def equivalence_claim(model_name: str, table: pd.DataFrame, eq: float = 0.25, sm
     helped, hurt = sum(v is True for v in gain), sum(v is False for v in gain)
     holds = C.NOT_APPLICABLE if same.empty else bool((same["ptq_loss_pts"] < small_loss).all())
     names = ", ".join(same["config"])
-    largest = float(same["ptq_loss_pts"].max()) if len(same) else float("nan")
+    largest = f"largest PTQ loss among them {float(same['ptq_loss_pts'].max()):.2f} points; " if len(same) else ""
     return C.claim(f"stops_helping.{model_name}", f"{model_name}: QAT stops helping only where PTQ loses little: every configuration where QAT's gain "
                    f"is within ±{eq:g} points of zero loses less than {small_loss:g} point under PTQ", holds,
                    f"{len(same)} of {len(table)} configurations equivalent (95 % t-interval of QAT − PTQ within "
-                   f"±{eq:g} points): {names or 'none'}; largest PTQ loss among them {largest:.2f} points; QAT better "
+                   f"±{eq:g} points): {names or 'none'}; {largest}QAT better "
                    f"(interval above 0) at {helped}, worse (below 0) at {hurt}", test="equivalence, t-intervals over seeds",
                    model=model_name, equivalent=same["config"].tolist(), helped=helped, hurt=hurt)
 

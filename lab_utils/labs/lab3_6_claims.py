@@ -207,7 +207,7 @@ def claim_every_layer(key: str, float_correct, by_layer: dict, what: str, margin
     if inside == k:  # every 95 % interval inside: the one reaching highest decides
         decide = max(drops, key=lambda n: drops[n]["high"])
         d = drops[decide]
-    elif above:  # one Bonferroni interval wholly above: the lowest reaching one of them (the strongest refutation)
+    elif above:  # a Bonferroni interval wholly above: the one whose lower bound is highest (the clearest refutation)
         decide = max(above, key=lambda n: wide[n]["low"])
         d = wide[decide]
     else:  # some 95 % interval reaches the margin and no Bonferroni one is wholly above it: those straddle
