@@ -36,9 +36,8 @@ May import every layer below ``labs``, :mod:`lab_utils.labs.baselines` and
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
