@@ -68,7 +68,7 @@ def control_claim(model_name: str, runs: pd.DataFrame, float_acc: float, tol: fl
     return C.interval_claim(f"control.{model_name}", f"{model_name}: fine-tuning the float checkpoint alone (the control) "
                             f"changes its test accuracy by less than {tol:g} points", lo, hi,
                             f"control − float {m:+.2f} points (95 % CI {lo:+.2f} to {hi:+.2f}), t-interval over {len(d)} seeds",
-                            test="equivalence, t-interval over seeds", within=tol, model=model_name, mean_pts=m,
+                            test="equivalence, t-interval over seeds", within=tol, unit="points", model=model_name, mean_pts=m,
                             low_pts=lo, high_pts=hi)
 
 
@@ -126,7 +126,7 @@ def float_gap_claim(model_name: str, table: pd.DataFrame, runs: pd.DataFrame, la
     parts = "; ".join(f"{r.config}: {r.mean:.2f} (95 % CI {r.low:.2f} to {r.high:.2f})" for r in s.itertuples())
     return C.interval_claim(f"float_gap.{model_name}", statement, s["low"].iloc[k], s["high"].iloc[k],
                             f"float − QAT in points, {parts}; t-intervals over {int(table['n_seeds'].max())} seeds",
-                            test="t-intervals over seeds, intersection–union", below=tol, model=model_name,
+                            test="t-intervals over seeds, intersection–union", below=tol, unit="points", model=model_name,
                             per_config=s.round(4).to_dict("records"))
 
 
@@ -176,7 +176,7 @@ def epochs_claim(model_name: str, ep: pd.DataFrame, tol: float = 0.25, base: int
     return C.interval_claim(key, statement, r["low"].iloc[k], r["high"].iloc[k],
                             f"{lead}against {base} epoch(s), per configuration: {parts}; paired by seed, t-intervals over "
                             f"{int(r['n'].max())} seeds; learning rate picked on validation per epoch count ({lrs})",
-                            test="paired t-intervals over seeds, equivalence, intersection–union", within=tol,
+                            test="paired t-intervals over seeds, equivalence, intersection–union", within=tol, unit="points",
                             model=model_name, base=base, counts=counts, deciding=f"{r['config'].iloc[k]} at "
                             f"{int(r['epochs'].iloc[k])} epochs", lost=[f"{x.config} at {x.epochs} epochs" for x in lost.itertuples()],
                             per_pair=r.round(4).to_dict("records"))

@@ -80,7 +80,7 @@ def _interval_claim(key: str, statement: str, low: float, high: float, evidence:
     """:func:`lab_utils.analysis.claims.interval_claim` with ``numbers`` that may hold their own ``low`` and
     ``high`` (the paired difference's interval, in the keys every lab3_6 claim has used)."""
     own = {k: numbers[k] for k in ("low", "high") if k in numbers}
-    c = C.interval_claim(key, statement, low, high, evidence, test, **side,
+    c = C.interval_claim(key, statement, low, high, evidence, test, **side, unit="points", scale=100,
                          **{k: v for k, v in numbers.items() if k not in own})
     return dataclasses.replace(c, numbers={**numbers, **c.numbers})
 
@@ -219,7 +219,7 @@ def claim_every_layer(key: str, float_correct, by_layer: dict, what: str, margin
                 + (f" ({', '.join(above)})" if above else ""))
     against = "float" if reference is None else "the fine-tuned 8-bit control"
     return C.interval_claim(key, f"{what} in any one layer (the others at 8 bits) cost at most {100 * margin:g} point "
-                            f"against {against}", d["low"], d["high"], evidence,
+                            f"against {against}", d["low"], d["high"], evidence, unit="points", scale=100,
                             test="paired per-image differences, 95 % CIs; Bonferroni for a refutation", below=margin,
                             worst_layer=worst, worst_drop=C.rounded(drops[worst]["diff"]), layers=k, inside=int(inside),
                             layers_above=above, deciding=decide)

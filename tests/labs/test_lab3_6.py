@@ -140,7 +140,7 @@ def test_claim_loses_evidence_numbers_by_hand():
     assert c.evidence == (f"drop +0.90 points (95 % CI {100 * am['low']:+.2f} to {100 * am['high']:+.2f}, paired over "
                           "n = 1,000 test images); exact McNemar (two-sided) p = 0.035, 12 images lost / 3 gained; not "
                           "shown at 95 %: the run could detect (80 % power) an effect of about "
-                          f"{C.detectable((am['high'] - am['low']) / 2):.2g} beyond the margin")
+                          f"{100 * C.detectable((am['high'] - am['low']) / 2):.2g} points beyond the margin")
     assert LC.claim_loses("loses.w2", ones(), wrong(500), "2-bit weights").verdict == C.HOLDS  # 5 points lost
     big = LC.claim_loses("k", ones(), wrong(500), "x")
     assert big.numbers["diff"] == pytest.approx(0.05) and big.numbers["low"] == pytest.approx(
