@@ -66,9 +66,9 @@ def _by_width(table: pd.DataFrame):
     return colors, markers
 
 
-def dodge(values, max_distinct: int = 10, share: float = 0.35) -> np.ndarray:
+def dodge(values, max_distinct: int = 10, share: float = 0.3) -> np.ndarray:
     """Sideways offsets for a discrete cost (whole numbers, at most ``max_distinct`` distinct values): the
-    points sharing a value spread evenly over ``± share`` of the smallest gap between values (1 if there
+    points sharing a value spread evenly over ``± share`` (0.3) of the smallest gap between values (1 if there
     is one value), in row order; zeros for any other cost. So no point hides another at the same cost."""
     v = np.asarray(values, dtype=float)
     distinct = np.unique(v)
@@ -96,24 +96,28 @@ def _scatter_by_width(ax, table: pd.DataFrame, x: str, y: str, scale: float = 1.
 
 
 def pareto_panels(table: pd.DataFrame, quality: str = "accuracy", costs=("bitops", "size_bytes"), label="config",
-                  cols: int = 2):
+                  cols: int = 2, dodged=("latency_cycles", "ii_cycles")):
     """Quality (%) against each cost, ``cols`` panels a row: points coloured by data_in width and shaped by
     weight width (legend), the Pareto front as a staircase, only the front's points labelled (offset
-    alternately). A discrete cost (latency cycles) spreads the points that share a value sideways
-    (:func:`dodge`, said in the axis label); the staircase stays at the true values."""
+    alternately). A discrete cost named in ``dodged`` (latency cycles) spreads the points that share a value
+    sideways (:func:`dodge`, said in the axis label); the staircase stays at the true values."""
     cols = min(cols, len(costs))
     rows = -(-len(costs) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(7 * cols, 5.2 * rows), squeeze=False)
     for ax, c in zip(axes.flat, costs):
         mask = pareto_mask(table[[quality, c]].to_numpy(float), (True, False))
-        off = dodge(table[c])
+        off = dodge(table[c]) if c in dodged else np.zeros(len(table))
         _scatter_by_width(ax, table, c, quality, 100, off)
         front = table[mask].sort_values(c)
         ax.step(front[c], 100 * front[quality], where="post", color="tab:red", lw=1.2, label="Pareto front")
-        for i, (_, r) in enumerate(front.iterrows()):
+        shown = front[c] + pd.Series(off, index=table.index)[front.index]  # where the front's markers are drawn
+        if np.any(off):  # ring the front's (spread) markers so they read as the staircase's points
+            ax.scatter(shown, 100 * front[quality], s=90, facecolors="none", edgecolors="tab:red", lw=1.0, zorder=4)
+        for i, (k, r) in enumerate(front.iterrows()):
             last = i == len(front) - 1 and len(front) > 1  # the costliest: label to its left, inside the axes
-            ax.annotate(r[label], (r[c], 100 * r[quality]), fontsize=7, color="tab:red", ha="right" if last else "left",
-                        xytext=(-6 if last else 6, -12 if i % 2 else 6), textcoords="offset points")
+            ax.annotate(r[label], (shown[k], 100 * r[quality]), fontsize=7, color="tab:red",
+                        ha="right" if last else "left", xytext=(-6 if last else 6, -12 if i % 2 else 6),
+                        textcoords="offset points")
         if c in LOG_COSTS:
             ax.set_xscale("log")
         xlabel = XLABELS.get(c, f"{c} (lower is better)")
@@ -124,8 +128,10 @@ def pareto_panels(table: pd.DataFrame, quality: str = "accuracy", costs=("bitops
         ax.set_ylabel(f"{quality} (%, higher is better)")
     for ax in list(axes.flat)[len(costs):]:
         ax.axis("off")
-    list(axes.flat)[len(costs) - 1].legend(fontsize=7, loc="lower right")
-    fig.tight_layout(rect=(0, 0.05 / rows, 1, 1))
+    # one legend below the panels, outside every axes: it hides no point
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=6, bbox_to_anchor=(0.5, 0.02 / rows))
+    fig.tight_layout(rect=(0, 0.11 / rows, 1, 1))
     return fig
 
 
