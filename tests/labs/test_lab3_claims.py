@@ -263,7 +263,9 @@ def test_latency_cycles_check_reads_the_cycle_model_along_each_width_axis():
 
 def test_no_verdict_rests_on_cpu_timing():
     # the same cycles with CPU timings that rise, fall or are noise: the same check, word for word
-    cyc = lambda a, w: 4 + (w > 8)
+    def cyc(a, w):
+        return 4 + (w > 8)
+
     rng = np.random.default_rng(0)
     tables = [_cycles_table(cyc, ms=lambda a, w: 1.0 + a * w / 100), _cycles_table(cyc, ms=lambda a, w: 5.0 - a * w / 100),
               _cycles_table(cyc, float_ms=3.0, ms=lambda a, w: float(rng.uniform(0.5, 2.0)))]

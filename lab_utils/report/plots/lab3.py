@@ -11,7 +11,6 @@ import pandas as pd
 
 from lab_utils.analysis.pareto import pareto_mask
 
-
 TITLES = {"latency_ms": " (this CPU, measured: median ± IQR/2, per batch)", "accuracy": " (fraction)",
           "macro_accuracy": " (fraction)", "loss": " (cross-entropy)", "size_bytes": " (bytes)", "flops": " (per batch)",
           "bitops": " (per batch)", "average_bitwidth": " (bits)", "ebops": " (estimated, HGQ, per sample)",
