@@ -17,7 +17,8 @@ Findings (holds / refuted / not shown / not applicable) are statements the run c
 definitions of the counts (FLOPs constant, size and bit-ops following the widths), brute force's
 exactly-once coverage and the scaled sum's order by bits where the units force it are
 :func:`lab_utils.analysis.claims.check`. No claim rests on timing: CPU latency of fake-quantized
-models is a measured figure (:func:`latency_check` says why it cannot answer the report).
+models is a measured figure (:func:`cpu_timing`); the report's "latency rises with precision" is read
+against the deterministic hardware cycle model (:func:`latency_cycles_check`).
 
 The report checks replay the lab report's own code where it matters: its bit-op function
 (:func:`lab_utils.analysis.cost.report_bit_wise_op`) called with its arguments in the report's order,
@@ -271,22 +272,69 @@ def clipping_claim(df: pd.DataFrame, threshold: float = CLIP_SHARE) -> C.Claim:
                    max_other_drop=hi, rho=rho, p=p)
 
 
-def latency_check(table: pd.DataFrame) -> C.ReportCheck:
-    """The report's "latency rises with precision", not comparable here: fake quantization computes in
-    float32 (and adds the quantize ops), so CPU timing of these models cannot answer how latency follows
-    the widths; the timing is shown as a measured figure of this machine (medians, Spearman's rho of the
-    bit product data_in × weight width against them), never as a verdict."""
-    q = table[~table["float"]]
-    flt = table[table["float"]].iloc[0]
-    rho = S.spearman(q["data_in_width"] * q["weight_width"], q["latency_ms"])[0]
-    shows = (f"measured on this CPU (median of timed blocks, {int(flt['threads'])} thread(s), machine shared): float "
-             f"{flt['latency_ms']:.3f} ms per batch, quantized median {q['latency_ms'].median():.3f} ms (min "
-             f"{q['latency_ms'].min():.3f}, max {q['latency_ms'].max():.3f}), Spearman rho(data_in × weight width, "
-             f"latency) = {rho:.2f} over {len(q)} configurations; not a verdict: fake quantization simulates the "
-             "formats in float32, so the CPU time of these models cannot say how the latency of fixed-point hardware "
-             "follows the widths (that needs a cycle model)")
+def _width_pairs(q: pd.DataFrame, tensor: str) -> pd.DataFrame:
+    """Pairs of configurations that differ only in ``tensor``'s width (the other tensor's format and this
+    tensor's fractional width aside): ``narrow`` and ``wide`` row positions of ``q``."""
+    other = "weight" if tensor == "data_in" else "data_in"
+    w, keep = f"{tensor}_width", [f"{other}_width", f"{other}_frac_width"]
+    rows = []
+    for _, g in q.reset_index(drop=True).groupby(keep, sort=False):
+        for a in g.index:
+            for b in g.index:
+                if q[w].iloc[a] < q[w].iloc[b]:
+                    rows.append({"narrow": a, "wide": b})
+    return pd.DataFrame(rows, columns=["narrow", "wide"])
+
+
+def latency_cycles_check(table: pd.DataFrame, cycles: str = "latency_cycles") -> C.ReportCheck:
+    """The report's "latency rises with precision" against the hardware cycle model
+    (:func:`lab_utils.analysis.hardware.dense_latency_cycles`: per dense layer ``RF − 1`` + 1 multiply
+    cycle + the shift-add tree's adder levels at 0.86 ns each packed into clock periods, 1 per ReLU and
+    standalone BatchNorm; deterministic, no timing). Along each width axis (pairs of configurations that
+    differ only in that tensor's width) the latency rises, stays or falls: *agrees* when it rises along
+    both axes and never falls; *disagrees* when it rises nowhere; *partly* otherwise. Spearman's rho of
+    the bit product ``data_in × weight width`` against the cycles is shown (undefined when the cycles are
+    constant). The batch latency follows: ``latency + (B − 1)·II`` cycles."""
+    q = table[~table["float"]].reset_index(drop=True) if "float" in table else table.reset_index(drop=True)
+    c = q[cycles].to_numpy(float)
+    axes, parts = {}, []
+    for tensor in ("data_in", "weight"):
+        pairs = _width_pairs(q, tensor)
+        d = c[pairs["wide"].to_numpy(int)] - c[pairs["narrow"].to_numpy(int)]
+        up, same, down = int((d > 0).sum()), int((d == 0).sum()), int((d < 0).sum())
+        axes[tensor] = (up, same, down)
+        parts.append(f"wider {tensor}: rises in {up}, stays in {same}, falls in {down} of {len(d)} pairs")
+    rho = S.spearman(q["data_in_width"] * q["weight_width"], c)[0] if np.ptp(c) > 0 else float("nan")
+    rho_txt = f"{rho:.2f}" if np.isfinite(rho) else "undefined (constant cycles)"
+    ii = int(q["ii_cycles"].max()) if "ii_cycles" in q else 1
+    clock = f" ({q['latency_ns'].min():g}–{q['latency_ns'].max():g} ns)" if "latency_ns" in q else ""
+    shows = (f"estimated cycle model (hls4ml Latency strategy, RF 1, 200 MHz; deterministic): {cycles} from "
+             f"{int(c.min())} to {int(c.max())}{clock} over {len(q)} configurations; " + "; ".join(parts)
+             + f"; Spearman rho(data_in × weight width, {cycles}) = {rho_txt}; II = {ii} cycle(s), so a batch of B "
+             "takes latency + (B − 1)·II cycles. In this model the data width does not enter the latency (the adder "
+             "levels come from the weights' signed digits); the CPU time of the fake-quantized model is a measured "
+             "figure of this machine, not used")
+    rising = [t for t, (up, _, down) in axes.items() if up and not down]
+    if len(rising) == 2:
+        verdict = "agrees"
+    elif not any(up for up, _, _ in axes.values()):
+        verdict = "disagrees"
+    else:
+        verdict = "partly"
     return C.report_check("latency rises with precision", "a noticeable increase in the latency of a batch as "
-                          "the precision of data, weights and biases increases", shows, None)
+                          "the precision of data, weights and biases increases", shows, verdict)
+
+
+def cpu_timing(table: pd.DataFrame) -> dict:
+    """The CPU timing of :func:`lab_utils.labs.lab3.metric_grid` as measured figures of this machine (never a
+    verdict: fake quantization computes in float32, so it cannot say how fixed-point hardware follows the
+    widths): float and quantized median / min / max ms per batch, Spearman's rho of the bit product against
+    them, the thread count."""
+    q, flt = table[~table["float"]], table[table["float"]].iloc[0]
+    return {"float_ms": float(flt["latency_ms"]), "median_ms": float(q["latency_ms"].median()),
+            "min_ms": float(q["latency_ms"].min()), "max_ms": float(q["latency_ms"].max()),
+            "rho": float(S.spearman(q["data_in_width"] * q["weight_width"], q["latency_ms"])[0]),
+            "threads": int(flt["threads"]), "n": int(len(q))}
 
 
 def ptq_check(df: pd.DataFrame, widest: C.Claim, margin: float = MARGIN_PTS, where: str = "grid") -> C.ReportCheck:

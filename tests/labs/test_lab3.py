@@ -1,5 +1,6 @@
 """lab3 helpers against oracles: the search engine's own evaluate, hand-counted sizes, scipy ranks."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -35,6 +36,15 @@ def test_metric_grid_counts_and_float_row(blobs):
     assert (f["lost"], f["gained"]) == (0, 0) and table.attrs["n"] == len(yv)
     wide = lab3.size_breakdown(layers)
     assert wide["total"].tolist() == table["size_bytes"].tolist()
+    # the estimated FPGA figures are the hardware model's totals of the same quantized model (per sample)
+    from lab_utils.analysis import hardware
+    hw = hardware.hardware_table(quantize_model(model, lab3.grid_pass_args((4, 2), (4, 2))).eval(), (16,)).iloc[-1]
+    assert all(q4[c] == hw[c] for c in hardware.HW_COLUMNS)
+    assert q4["lut_equivalent"] == q4["luts"] + 55 * q4["dsps"] and q16["dsps"] == 80 + 16 and q4["dsps"] == 16
+    view = lab3.hardware_view(table.iloc[1:], batch_size=8)
+    assert view.columns.tolist() == ["config", "bit-ops/sample", "ebops", "luts", "dsps", "lut_equivalent",
+                                     "latency_cycles", "ii_cycles", "latency_ns"]
+    assert view["bit-ops/sample"].tolist() == [round(b / 8) for b in table["bitops"].iloc[1:]]
 
 
 def test_scaled_sum_rank_agreement_pareto():
@@ -66,3 +76,31 @@ def test_search_coverage_from_the_outputs(tmp_path):
     assert cov["configurations evaluated twice"] == 1 and cov["wall time (s)"] == 1.2
     assert lab3.best_trials(trials, best, varying).to_dict("list") == {"number": [2], "w": [2], "accuracy": [0.6],
                                                                        "average_bitwidth": [2]}
+
+
+def _verdicts(found, checks):
+    return [(c.key, c.verdict) for c in found] + [(c.topic, c.verdict) for c in checks]
+
+
+def test_grid_claims_give_the_same_verdicts_twice_whatever_the_timing(blobs):
+    """lab3_1's conclusions from two measurements of the same model (CPU timing included, so the latencies
+    differ) and from the same table with its timings replaced by noise: identical verdicts for every claim
+    and report check, and identical evidence (nothing shown in a verdict's text is measured)."""
+    model = trained_on_blobs("jsc-tiny", blobs)
+    splits = BlobSplits(blobs)
+    from lab_utils.labs import lab3_claims
+    clips = lab3_claims.clipping(model, blobs.x_val, lab3.LAB_PAIRS)
+    conv, qmodel = lab3.bitop_table(model, batch_size=8)
+    runs = []
+    for _ in range(2):
+        table, _ = lab3.metric_grid(model, splits, batch_size=8, latency_s=0.002)
+        runs.append(lab3.grid_claims(table, clips, conv, qmodel, batch_size=8))
+    noisy = table.assign(latency_ms=np.random.default_rng(1).uniform(0.01, 10.0, len(table)))
+    runs.append(lab3.grid_claims(noisy, clips, conv, qmodel, batch_size=8))
+    first = runs[0]
+    assert len(first[0]) >= 7 and len(first[1]) == 5
+    for found, checks, _ in runs[1:]:
+        assert _verdicts(found, checks) == _verdicts(*first[:2])
+        assert [c.evidence for c in found] == [c.evidence for c in first[0]]
+        assert [c.run_shows for c in checks] == [c.run_shows for c in first[1]]
+    assert next(c for c in first[1] if c.topic == "latency rises with precision").verdict != "not comparable"

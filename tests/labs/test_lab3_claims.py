@@ -222,29 +222,63 @@ def test_same_width_claim_spread_per_width_by_hand():
     assert one.verdict == "not applicable" and one.numbers == {} and one.key == "same_width.data_in"
 
 
-def _latency_table(float_ms, quantized):
-    rows = [{"float": True, "data_in_width": 32, "weight_width": 32, "latency_ms": float_ms, "latency_iqr_ms": 0.1,
-             "threads": 2}]
-    rows += [{"float": False, "data_in_width": a, "weight_width": w, "latency_ms": ms, "latency_iqr_ms": 0.1,
-              "threads": 2} for (a, w), ms in quantized]
+def _cycles_table(cycles, float_ms=1.0, ms=None):
+    """A lab-grid-shaped table: data_in and weight formats (4,2), (8,4), (16,8) each, ``cycles(a, w)`` latency
+    cycles (II 1, 5 ns a cycle), optional CPU timings ``ms(a, w)``, plus the float row."""
+    fmts = [(4, 2), (8, 4), (16, 8)]
+    rows = [{"float": True, "data_in_width": 32, "data_in_frac_width": None, "weight_width": 32,
+             "weight_frac_width": None, "latency_cycles": 9, "ii_cycles": 1, "latency_ns": 45.0,
+             "latency_ms": float_ms, "threads": 2}]
+    for a in fmts:
+        for w in fmts:
+            c = cycles(a[0], w[0])
+            rows.append({"float": False, "data_in_width": a[0], "data_in_frac_width": a[1], "weight_width": w[0],
+                         "weight_frac_width": w[1], "latency_cycles": c, "ii_cycles": 1, "latency_ns": 5.0 * c,
+                         "latency_ms": ms(a[0], w[0]) if ms else 1.0, "threads": 2})
     return pd.DataFrame(rows)
 
 
-def test_latency_is_a_measured_figure_never_a_verdict():
-    # bit products 16, 32, 64, 256 against latencies 1.2, 1.1, 1.4, 1.3 ms: latency ranks 2, 1, 4, 3, so
-    # rho = 1 - 6 * 4 / (4 * 15) = 0.6; quantized median (1.2 + 1.3) / 2
-    t = _latency_table(1.0, zip([(4, 4), (4, 8), (8, 8), (16, 16)], [1.2, 1.1, 1.4, 1.3]))
-    check = L.latency_check(t)
-    assert check.topic == "latency rises with precision" and check.verdict == "not comparable"
-    assert check.run_shows.startswith("measured on this CPU (median of timed blocks, 2 thread(s), machine shared): "
-                                      "float 1.000 ms per batch, quantized median 1.250 ms (min 1.100, max 1.400), "
-                                      "Spearman rho(data_in × weight width, latency) = 0.60 over 4 configurations; "
-                                      "not a verdict")
-    # latency rising perfectly with the bit product, or falling: still no verdict from timing
-    rising = _latency_table(1.0, [((a, w), 1.0 + a * w / 100) for a in (4, 8, 16) for w in (4, 8, 16)])
-    falling = _latency_table(5.0, [((a, w), 5.0 - a * w / 100) for a in (4, 8, 16) for w in (4, 8, 16)])
-    assert {L.latency_check(x).verdict for x in (rising, falling)} == {"not comparable"}
-    assert "rho(data_in × weight width, latency) = 1.00" in L.latency_check(rising).run_shows
+def test_latency_cycles_check_reads_the_cycle_model_along_each_width_axis():
+    # 3 data_in x 3 weight formats: along each axis 3 groups x 3 (narrow, wide) pairs = 9 pairs
+    both = L.latency_cycles_check(_cycles_table(lambda a, w: 4 + (a > 4) + (w > 8)))
+    assert both.topic == "latency rises with precision" and both.verdict == "agrees"
+    assert "wider data_in: rises in 6, stays in 3, falls in 0 of 9 pairs" in both.run_shows  # 4 -> 8, 4 -> 16 rise
+    assert "wider weight: rises in 6, stays in 3, falls in 0 of 9 pairs" in both.run_shows  # 4 -> 16, 8 -> 16 rise
+    assert "cycles from 4 to 6 (20–30 ns)" in both.run_shows
+    # the weight axis only: the data width never enters (as in the module's model): partly
+    weight_only = L.latency_cycles_check(_cycles_table(lambda a, w: 4 + (w > 8)))
+    assert weight_only.verdict == "partly" and "wider data_in: rises in 0, stays in 9, falls in 0" in weight_only.run_shows
+    # constant cycles: no rise anywhere; rho undefined
+    flat = L.latency_cycles_check(_cycles_table(lambda a, w: 6))
+    assert flat.verdict == "disagrees" and "= undefined (constant cycles)" in flat.run_shows
+    # rising along one axis and falling along the other: partly; falling everywhere: disagrees
+    assert L.latency_cycles_check(_cycles_table(lambda a, w: 6 + (a > 4) - (w > 4))).verdict == "partly"
+    assert L.latency_cycles_check(_cycles_table(lambda a, w: 9 - (a > 4) - (w > 4))).verdict == "disagrees"
+    # rho of the bit product a*w against cycles by hand (scipy's oracle), shown with 2 decimals
+    t = _cycles_table(lambda a, w: 4 + (a > 4) + (w > 8))
+    q = t[~t["float"]]
+    rho = spearman_rho(q["data_in_width"] * q["weight_width"], q["latency_cycles"])
+    assert f"latency_cycles) = {rho:.2f}" in both.run_shows
+
+
+def test_no_verdict_rests_on_cpu_timing():
+    # the same cycles with CPU timings that rise, fall or are noise: the same check, word for word
+    def cyc(a, w):
+        return 4 + (w > 8)
+
+    rng = np.random.default_rng(0)
+    tables = [_cycles_table(cyc, ms=lambda a, w: 1.0 + a * w / 100), _cycles_table(cyc, ms=lambda a, w: 5.0 - a * w / 100),
+              _cycles_table(cyc, float_ms=3.0, ms=lambda a, w: float(rng.uniform(0.5, 2.0)))]
+    checks = [L.latency_cycles_check(t) for t in tables]
+    assert len({(c.verdict, c.run_shows) for c in checks}) == 1 and "ms" not in checks[0].run_shows
+    # the timing itself: measured figures only
+    t = _cycles_table(cyc, float_ms=1.0, ms=lambda a, w: {4: 1.2, 8: 1.1, 16: 1.4}[a] + w / 1000)
+    timing = L.cpu_timing(t)
+    q = t[~t["float"]]
+    assert timing["float_ms"] == 1.0 and timing["median_ms"] == pytest.approx(q["latency_ms"].median())
+    assert (timing["min_ms"], timing["max_ms"], timing["threads"], timing["n"]) == (q["latency_ms"].min(),
+                                                                                   q["latency_ms"].max(), 2, 9)
+    assert timing["rho"] == pytest.approx(spearman_rho(q["data_in_width"] * q["weight_width"], q["latency_ms"]))
 
 
 def test_proxy_checks_pass_and_fail():

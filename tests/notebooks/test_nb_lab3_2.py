@@ -14,8 +14,12 @@ def test_lab3_2_outputs(quick_report):
     res = quick_report / "results" / "lab3_2"
     rank = pd.read_csv(res / "scaled_sum_ranking.csv")
     assert len(rank) == 16 and rank["accuracy_pct"].between(0, 100, inclusive="right").all()
-    front = pd.read_csv(res / "pareto_bitops.csv")
-    assert front["accuracy"].is_monotonic_increasing and front["bitops"].is_monotonic_increasing
+    for name, cost in (("pareto_bitops", "bitops"), ("pareto_lut_equivalent", "lut_equivalent"),
+                       ("pareto_latency_cycles", "latency_cycles")):
+        front = pd.read_csv(res / f"{name}.csv")
+        assert front["accuracy"].is_monotonic_increasing and front[cost].is_monotonic_increasing, name
+    assert 1 <= n["configs on accuracy/LUT-equivalent front (estimated)"] <= 16
+    assert 1 <= n["configs on accuracy/latency-cycles front (estimated)"] <= 16
     # MASE's units: 0.2 per bit against accuracy in [0, 1]: bits decide, whatever the accuracies
     assert s["claims"][0]["verdict"] == "check passed"  # an arithmetic consequence of the units: a check
     assert [c["topic"] for c in s["report_checks"]] == ["accuracy and loss inversely proportional"]

@@ -1,5 +1,6 @@
 """Lab 3's figures for lab3_1 to lab3_3 (:mod:`lab_utils.labs.lab3`): the metric panels, the Pareto fronts
-against cost, a pair of metrics and the brute-force scatter.
+against cost (bit-ops, size and the estimated FPGA figures of :mod:`lab_utils.analysis.hardware`), a pair of
+metrics and the brute-force scatter.
 """
 
 from __future__ import annotations
@@ -10,11 +11,24 @@ import pandas as pd
 
 from lab_utils.analysis.pareto import pareto_mask
 
+TITLES = {"latency_ms": " (this CPU, measured: median ± IQR/2, per batch)", "accuracy": " (fraction)",
+          "macro_accuracy": " (fraction)", "loss": " (cross-entropy)", "size_bytes": " (bytes)", "flops": " (per batch)",
+          "bitops": " (per batch)", "average_bitwidth": " (bits)", "ebops": " (estimated, HGQ, per sample)",
+          "lut_equivalent": " (estimated, LUT + 55·DSP)", "latency_cycles": " (estimated, cycles at 200 MHz)",
+          "luts": " (estimated)", "dsps": " (estimated)"}
+XLABELS = {"bitops": "bit-ops per batch (log scale; lower is better)", "size_bytes": "size (bytes; lower is better)",
+           "lut_equivalent": "estimated LUT equivalents, LUT + 55·DSP (log scale; lower is better)",
+           "latency_cycles": "estimated latency (clock cycles at 200 MHz; lower is better)",
+           "ebops": "estimated EBOPs per sample (log scale; lower is better)"}
+LOG_COSTS = ("bitops", "lut_equivalent", "ebops")
+
 
 def metric_panels(table: pd.DataFrame, metrics=("accuracy", "macro_accuracy", "loss", "latency_ms", "size_bytes",
-                                                "flops", "bitops", "average_bitwidth")):
+                                                "flops", "bitops", "average_bitwidth", "ebops", "lut_equivalent",
+                                                "latency_cycles")):
     """One bar panel per metric across configurations; the float model hatched and marked by a
-    dashed line; latency with its IQR as error bars."""
+    dashed line; latency with its IQR as error bars. The hardware estimates (EBOPs, LUT equivalents,
+    latency cycles) say "estimated" in their titles; the float model is costed at ap_fixed<16,6>."""
     metrics = [m for m in metrics if m in table.columns]
     cols = 4
     rows = -(-len(metrics) // cols)
@@ -34,10 +48,7 @@ def metric_panels(table: pd.DataFrame, metrics=("accuracy", "macro_accuracy", "l
             lo, hi = table[m].min(), table[m].max()
             pad = max(hi - lo, 1e-3) * 0.3
             ax.set_ylim(lo - pad, hi + pad)
-        ax.set_title(m + {"latency_ms": " (median ± IQR/2, per batch)", "accuracy": " (fraction)",
-                          "macro_accuracy": " (fraction)", "loss": " (cross-entropy)", "size_bytes": " (bytes)",
-                          "flops": " (per batch)", "bitops": " (per batch)", "average_bitwidth": " (bits)"}.get(m, ""),
-                     fontsize=9)
+        ax.set_title(m + TITLES.get(m, ""), fontsize=9)
         ax.set_xticks(xs, table["config"], rotation=90, fontsize=7)
     for ax in list(axes.flat)[len(metrics):]:
         ax.axis("off")
@@ -54,36 +65,72 @@ def _by_width(table: pd.DataFrame):
     return colors, markers
 
 
-def _scatter_by_width(ax, table: pd.DataFrame, x: str, y: str, scale: float = 1.0):
+def dodge(values, max_distinct: int = 10, share: float = 0.3) -> np.ndarray:
+    """Sideways offsets for a discrete cost (whole numbers, at most ``max_distinct`` distinct values): the
+    points sharing a value spread evenly over ``± share`` (0.3) of the smallest gap between values (1 if there
+    is one value), in row order; zeros for any other cost. So no point hides another at the same cost."""
+    v = np.asarray(values, dtype=float)
+    distinct = np.unique(v)
+    if len(distinct) > max_distinct or not np.all(v == np.round(v)):
+        return np.zeros(len(v))
+    gap = float(np.diff(distinct).min()) if len(distinct) > 1 else 1.0
+    out = np.zeros(len(v))
+    for d in distinct:
+        idx = np.flatnonzero(v == d)
+        if len(idx) > 1:
+            out[idx] = share * gap * np.linspace(-1, 1, len(idx))
+    return out
+
+
+def _scatter_by_width(ax, table: pd.DataFrame, x: str, y: str, scale: float = 1.0, offset=None):
+    xs = table[x].to_numpy(float) + (0 if offset is None else np.asarray(offset))
     if not {"data_in_width", "weight_width"} <= set(table.columns):  # no widths to encode: one series
-        ax.scatter(table[x], scale * table[y], s=30, zorder=3, label="configuration")
+        ax.scatter(xs, scale * table[y], s=30, zorder=3, label="configuration")
         return
     colors, markers = _by_width(table)
+    pos = pd.Series(xs, index=table.index)
     for (a, w), g in table.groupby(["data_in_width", "weight_width"]):
-        ax.scatter(g[x], scale * g[y], color=colors[a], marker=markers[w], s=30, zorder=3, alpha=0.85,
+        ax.scatter(pos[g.index], scale * g[y], color=colors[a], marker=markers[w], s=30, zorder=3, alpha=0.85,
                    label=f"data_in {a} bits, weight {w} bits")
 
 
-def pareto_panels(table: pd.DataFrame, quality: str = "accuracy", costs=("bitops", "size_bytes"), label="config"):
-    """Quality (%) against each cost: points coloured by data_in width and shaped by weight width (legend),
-    the Pareto front as a staircase, only the front's points labelled (offset alternately)."""
-    fig, axes = plt.subplots(1, len(costs), figsize=(7 * len(costs), 5.2), squeeze=False)
-    for ax, c in zip(axes[0], costs):
+def pareto_panels(table: pd.DataFrame, quality: str = "accuracy", costs=("bitops", "size_bytes"), label="config",
+                  cols: int = 2, dodged=("latency_cycles", "ii_cycles")):
+    """Quality (%) against each cost, ``cols`` panels a row: points coloured by data_in width and shaped by
+    weight width (legend), the Pareto front as a staircase, only the front's points labelled (offset
+    alternately). A discrete cost named in ``dodged`` (latency cycles) spreads the points that share a value
+    sideways (:func:`dodge`, said in the axis label); the staircase stays at the true values."""
+    cols = min(cols, len(costs))
+    rows = -(-len(costs) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(7 * cols, 5.2 * rows), squeeze=False)
+    for ax, c in zip(axes.flat, costs):
         mask = pareto_mask(table[[quality, c]].to_numpy(float), (True, False))
-        _scatter_by_width(ax, table, c, quality, 100)
+        off = dodge(table[c]) if c in dodged else np.zeros(len(table))
+        _scatter_by_width(ax, table, c, quality, 100, off)
         front = table[mask].sort_values(c)
         ax.step(front[c], 100 * front[quality], where="post", color="tab:red", lw=1.2, label="Pareto front")
-        for i, (_, r) in enumerate(front.iterrows()):
-            last = i == len(front) - 1  # the costliest: label to its left, inside the axes
-            ax.annotate(r[label], (r[c], 100 * r[quality]), fontsize=7, color="tab:red", ha="right" if last else "left",
-                        xytext=(-6 if last else 6, -12 if i % 2 else 6), textcoords="offset points")
-        if c == "bitops":
+        shown = front[c] + pd.Series(off, index=table.index)[front.index]  # where the front's markers are drawn
+        if np.any(off):  # ring the front's (spread) markers so they read as the staircase's points
+            ax.scatter(shown, 100 * front[quality], s=90, facecolors="none", edgecolors="tab:red", lw=1.0, zorder=4)
+        for i, (k, r) in enumerate(front.iterrows()):
+            last = i == len(front) - 1 and len(front) > 1  # the costliest: label to its left, inside the axes
+            ax.annotate(r[label], (shown[k], 100 * r[quality]), fontsize=7, color="tab:red",
+                        ha="right" if last else "left", xytext=(-6 if last else 6, -12 if i % 2 else 6),
+                        textcoords="offset points")
+        if c in LOG_COSTS:
             ax.set_xscale("log")
-        ax.set_xlabel("bit-ops per batch (log scale; lower is better)" if c == "bitops" else
-                      "size (bytes; lower is better)" if c == "size_bytes" else f"{c} (lower is better)")
+        xlabel = XLABELS.get(c, f"{c} (lower is better)")
+        if np.any(off):
+            xlabel += "\n(points sharing a value are spread sideways; the front at the true values)"
+            ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(f"{quality} (%, higher is better)")
-    axes[0][-1].legend(fontsize=7, loc="lower right")
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    for ax in list(axes.flat)[len(costs):]:
+        ax.axis("off")
+    # one legend below the panels, outside every axes: it hides no point
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=6, bbox_to_anchor=(0.5, 0.02 / rows))
+    fig.tight_layout(rect=(0, 0.11 / rows, 1, 1))
     return fig
 
 
