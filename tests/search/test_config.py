@@ -15,9 +15,14 @@ def raw(text=None):
 
 
 def test_shipped_configs_parse():
-    for name in ("jsc_tiny_by_type", "jsc_tiny_by_name_bruteforce", "jsc_tiny_by_name_tpe", "jsc_network_search"):
+    shipped = sorted(p.stem for p in (ROOT / "configs").glob("*.toml"))
+    assert {"jsc_tiny_by_type", "jsc_tiny_by_name_bruteforce", "jsc_tiny_by_name_tpe", "jsc_network_search",
+            "jsc_tiny_by_type_fpga"} <= set(shipped)
+    for name in shipped:  # every shipped config parses
         cfg = load_config(ROOT / "configs" / f"{name}.toml")
         assert cfg.strategy.metric_names == tuple(sorted(m.name for m in cfg.strategy.metrics))
+    fpga = load_config(ROOT / "configs" / "jsc_tiny_by_type_fpga.toml")
+    assert "lut_equivalent" in fpga.strategy.metric_names
     cfg = load_config(ROOT / "configs" / "jsc_tiny_by_type.toml")
     assert cfg.space.setup["by"] == "type" and cfg.seed == 42 and cfg.strategy.n_startup_trials == 10
     assert cfg.space.choice_tables["linear"]["config"]["data_in_frac_width"] == [None]  # "NA" -> None
