@@ -238,6 +238,22 @@ def test_published_comparison_table():
     assert (t["ratio"] == t["estimate"] / t["published"]).all()
     lg = t[t["configuration"].str.startswith("LogicNets")].set_index("configuration")
     assert list(lg["published"]) == [232, 14_576, 38_925] and list(lg["estimate"]) == [330, 42_075, 150_385]
+    assert t["configuration"].nunique() >= 6
+    assert t["source"].str.strip().str.len().gt(0).all() and t["published"].gt(0).all()
+    tut = t[t["configuration"].str.startswith("hls4ml-tutorial")]
+    assert tut["configuration"].nunique() == len(hw.HLS4ML_TUTORIAL_RESULTS) == 7
+    assert set(tut["metric"]) == {"dsps", "luts", "ffs", "latency_cycles"}
+    # the published numbers are the reports' (copied, not computed)
+    dsp = tut[tut["metric"] == "dsps"].set_index("configuration")["published"]
+    assert sorted(dsp) == sorted(v[0] for v in hw.HLS4ML_TUTORIAL_RESULTS.values())
+    # our DSP rule (n_in·n_out/RF for >= 9-bit weights, 4,256 multiplies at RF 1) against the reports:
+    # at RF > 1 the reports hold exactly 5 DSPs more (outside the layer instances)
+    for cfg, pub in dsp.items():
+        rf = int(cfg.split(" RF ")[1].split()[0])
+        est = int(tut[(tut["configuration"] == cfg) & (tut["metric"] == "dsps")]["estimate"].iloc[0])
+        assert est == 4256 // rf
+        if rf > 1:
+            assert pub - est == 5
 
 
 # ------------------------------------------------------------------ cost_table / cost_summary / search
