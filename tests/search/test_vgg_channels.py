@@ -3,7 +3,6 @@ image set: the ordered encoding (every candidate round-trips, every suggestion i
 candidate is reachable), config checks, and trial metrics equal to evaluating the sliced candidate
 directly."""
 
-import itertools
 from collections import Counter
 
 import optuna
