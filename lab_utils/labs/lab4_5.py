@@ -254,7 +254,8 @@ def seed_comparisons(runs: pd.DataFrame, level: float = stats.LEVEL) -> pd.DataF
     power, ``(t_(1+level)/2 + t_0.8)·SE``. A baseline with the searched widths itself is left out (it is
     the same network). The test images are the same for all: the interval is over training seeds.
     """
-    acc = runs.groupby("channels", sort=False)["test_accuracy"]
+    # one row per training: a baseline with the searched widths repeats the searched runs (the same networks)
+    acc = runs.drop_duplicates(["channels", "seed"]).groupby("channels", sort=False)["test_accuracy"]
     n, mean, var = acc.count(), acc.mean(), acc.var(ddof=1).fillna(0.0)
     df_pooled = int((n - 1).sum())
     s2 = float(((n - 1) * var).sum() / df_pooled) if df_pooled > 0 else float("nan")

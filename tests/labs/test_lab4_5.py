@@ -104,6 +104,9 @@ def test_claim_beats_baselines_every_verdict():
     same = _seed_runs([0.70, 0.72], [0.60, 0.61], [0.50, 0.51], [[0.60, 0.62]])
     same["channels"] = [(1,) if r == "widest" else c for r, c in zip(same.role, same.channels)]  # search chose the widest
     assert L.claim_beats_baselines(same)[1].verdict == "not applicable"
+    # the widest's rows repeat the searched runs: counted once (2 seeds, df = 1 + 1 + 1), not twice
+    c = L.seed_comparisons(same)
+    assert c.baseline.tolist() == ["narrowest", "random 1"] and (c.n_searched == 2).all() and (c.df == 3).all()
 
 
 def test_claim_beats_baselines_evidence_by_hand():
