@@ -146,13 +146,17 @@ def pick_architectures(choices, searched, n_random: int, seed: int = 0, fc: int 
     """The search's choice, the widest, the narrowest and ``n_random`` random valid architectures.
 
     The random ones are drawn without replacement (``np.random.default_rng(seed)``) from the valid
-    candidates other than those three, so every row but a coinciding widest/narrowest is distinct.
-    Columns: ``role`` (``searched``, ``widest``, ``narrowest``, ``random 1``...), ``channels``, ``macs``.
+    candidates other than those three; when the searched architecture is the widest or the narrowest
+    itself, one more random architecture is drawn for each such coincidence, so the table always holds
+    ``3 + n_random`` distinct architectures where the space has them (the ranking claims need at least
+    eight). Columns: ``role`` (``searched``, ``widest``, ``narrowest``, ``random 1``...), ``channels``, ``macs``.
     """
     space = S.all_candidates(choices)
     fixed = [("searched", tuple(int(v) for v in searched)), ("widest", space[-1]), ("narrowest", space[0])]
-    pool = [c for c in space if c not in {c for _, c in fixed}]
-    picks = np.random.default_rng(seed).choice(len(pool), size=min(int(n_random), len(pool)), replace=False)
+    taken = {c for _, c in fixed}
+    pool = [c for c in space if c not in taken]
+    want = int(n_random) + (3 - len(taken))  # a baseline that coincides with the searched one is replaced
+    picks = np.random.default_rng(seed).choice(len(pool), size=min(want, len(pool)), replace=False)
     rows = fixed + [(f"random {i + 1}", pool[j]) for i, j in enumerate(sorted(int(k) for k in picks))]
     return pd.DataFrame([{"role": r, "channels": c, "macs": S.vgg_macs(c, fc)} for r, c in rows])
 

@@ -52,6 +52,9 @@ def test_pick_architectures_extremes_and_seeded_random_valid_ones():
     assert a.equals(L.pick_architectures(choices, searched, 5, seed=0))  # seeded
     assert a.channels[3:].tolist() != L.pick_architectures(choices, searched, 5, seed=1).channels[3:].tolist()
     assert len(L.pick_architectures((4, 8), (4, 4, 4, 4, 4, 4), 9)) == 3 + 5  # the pool runs out: 7 - 2 fixed
+    # the search chose the widest: one more random architecture keeps 3 + n_random distinct ones
+    w = L.pick_architectures(choices, (64,) * 6, 5, seed=0)
+    assert len(w) == 9 and len(set(w.channels)) == 8 and w.role.tolist()[-1] == "random 6"
 
 
 def test_compare_counts_and_exact_mcnemar():
