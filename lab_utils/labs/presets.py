@@ -38,7 +38,7 @@ QUICK = {
     "lab4_4": {"epochs": 1},
     # tiny widths and budgets; one thread: tiny convolutions run faster, and far faster on a busy machine
     "lab4_5": {"choices": [4, 8], "fc": 16, "supernet_epochs": 3, "n_trials": 8, "n_random_baselines": 3,
-               "searched_seeds": 2, "final_epochs": 1, "threads": 1},
+               "seeds": 2, "scratch_epochs": 1, "final_epochs": 1, "threads": 1},
 }
 # lab3_4's large space in quick mode: 2 x 2 x 2 choices per layer instead of 3 x 3 x 2
 QUICK_LARGE_SPACE = {"weight_widths": (2, 8), "weight_fracs": (2, 4), "data_in_widths": (4, 8), "eval_samples": None}

@@ -19,7 +19,8 @@ How it works (the "slimmable"/once-for-all recipe, scaled to a CPU):
   statistics on a few training batches (``torch.optim.swa_utils.update_bn``: a cumulative average
   with fresh buffers).
 - :func:`retrain` trains an architecture from scratch (``lab_utils.training.train.train``) so the
-  supernet's ranking can be checked against from-scratch accuracy (:mod:`lab_utils.labs.lab4_5`).
+  supernet's ranking can be checked against from-scratch accuracy, and trains the searched
+  architecture to convergence (:mod:`lab_utils.labs.lab4_5`).
 - Determinism: every random draw comes from a seed given here (:func:`build_candidate`'s
   ``seed``, the recipe's generator), never from the global RNG, which torch seeds randomly per
   process.
@@ -297,8 +298,8 @@ def retrain(channels, splits, recipe, *, fc: int = 256, augment=None, progress: 
             n_calib_batches: int = 8, calib_batch_size: int = 256):
     """Train candidate ``channels`` from scratch (``lab_utils.training.train.train``); returns (model, history).
 
-    ``recipe`` is a :class:`lab_utils.training.train.Recipe` (e.g. SGD, lr 0.05, weight decay 5e-4,
-    cosine); ``recipe.seed`` seeds the initial weights and the training. The caller's global RNG is
+    ``recipe`` is a :class:`lab_utils.training.train.Recipe` (lab4_5: SGD, lr 0.05, weight decay 5e-4,
+    a one-epoch warm-up and a cosine stepped every minibatch, ``schedule="warmup_cosine"``); ``recipe.seed`` seeds the initial weights and the training. The caller's global RNG is
     left as it was (``train`` reseeds it). Afterwards the BatchNorm running statistics are
     recomputed on the first ``n_calib_batches`` training batches (:func:`~lab_utils.training.train.recalibrate_bn`), as for
     a supernet slice: VGG7's BatchNorm momentum 0.9 otherwise leaves statistics of the last one or

@@ -1,19 +1,23 @@
-"""lab4_5's helpers: Pareto front (against a naive loop), the baselines picked, and every claim on
-constructed inputs that make it hold and fail (oracles: hand counts, scipy's exact tests)."""
+"""lab4_5's helpers: Pareto front (against a naive loop), the baselines picked, the final training's
+data, and every claim on constructed inputs that give each of its verdicts (oracles: hand counts,
+scipy's exact tests, a regression-residual partial correlation)."""
 
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from scipy import stats
 
 from lab_utils.analysis.pareto import pareto_mask
+from lab_utils.data.splits import Splits
+from lab_utils.errors import LabError
 from lab_utils.labs import lab4_5 as L
 from lab_utils.training import supernet as S
+from lab_utils.training.train import Recipe
 from tests.oracles import (
     agresti_min,
-    binom_upper,
     clopper_pearson,
     inversions,
     kendall_greater_p,
@@ -48,6 +52,9 @@ def test_pick_architectures_extremes_and_seeded_random_valid_ones():
     assert a.equals(L.pick_architectures(choices, searched, 5, seed=0))  # seeded
     assert a.channels[3:].tolist() != L.pick_architectures(choices, searched, 5, seed=1).channels[3:].tolist()
     assert len(L.pick_architectures((4, 8), (4, 4, 4, 4, 4, 4), 9)) == 3 + 5  # the pool runs out: 7 - 2 fixed
+    # the search chose the widest: one more random architecture keeps 3 + n_random distinct ones
+    w = L.pick_architectures(choices, (64,) * 6, 5, seed=0)
+    assert len(w) == 9 and len(set(w.channels)) == 8 and w.role.tolist()[-1] == "random 6"
 
 
 def test_compare_counts_and_exact_mcnemar():
@@ -59,25 +66,60 @@ def test_compare_counts_and_exact_mcnemar():
     assert r["p_less"] == pytest.approx(stats.binom.cdf(3, 4, 0.5))
 
 
-def _runs(searched_acc, baseline_acc, n=2000, seed=0):
-    rng = np.random.default_rng(seed)
+def _seed_runs(searched, widest, narrowest, randoms):
+    """Per-seed test accuracies by role (lists), as train_architectures' rows (correct arrays unused here)."""
     rows = []
-    for role, acc, ch in (("searched", searched_acc, (1,)), ("searched", searched_acc, (1,)),
-                          ("widest", baseline_acc, (3,)), ("narrowest", baseline_acc, (0,)),
-                          ("random 1", baseline_acc, (2,)), ("random 2", baseline_acc, (4,))):
-        rows.append({"role": role, "channels": ch, "seed": len(rows), "correct": rng.random(n) < acc})
+    for role, ch, accs in (("searched", (1,), searched), ("widest", (3,), widest), ("narrowest", (0,), narrowest),
+                           *((f"random {i + 1}", (10 + i,), a) for i, a in enumerate(randoms))):
+        rows += [{"role": role, "channels": ch, "seed": s, "test_accuracy": a} for s, a in enumerate(accs)]
     return pd.DataFrame(rows)
 
 
-def test_claim_beats_baselines_both_ways():
-    holds = L.claim_beats_baselines(_runs(0.75, 0.6))
-    assert [c.holds for c in holds] == [True, True, True]
-    assert "Holm over 8 pairs" in holds[0].evidence and "2 seed(s)" in holds[0].evidence
-    assert [c.holds for c in L.claim_beats_baselines(_runs(0.6, 0.75))] == [False, False, False]
-    assert [c.holds for c in L.claim_beats_baselines(_runs(0.6, 0.6, n=200))] == [None, None, None]
-    same = _runs(0.7, 0.6)
-    same.at[int(same.index[same.role == "widest"][0]), "channels"] = (1,)  # the search chose the widest itself
-    assert L.claim_beats_baselines(same)[1].holds is None
+def test_seed_comparisons_pooled_variance_by_hand():
+    # searched 0.70, 0.72 (var 2e-4); widest 0.66, 0.70 (var 8e-4); narrowest 0.50, 0.50 (0); random 0.60, 0.64
+    # (8e-4): pooled s^2 = (2 + 8 + 0 + 8)e-4 / 4 = 4.5e-4, df 4; SE = sqrt(4.5e-4 * (1/2 + 1/2))
+    runs = _seed_runs([0.70, 0.72], [0.66, 0.70], [0.50, 0.50], [[0.60, 0.64]])
+    c = L.seed_comparisons(runs).set_index("baseline")
+    se, t, t80 = math.sqrt(4.5e-4), stats.t.ppf(0.975, 4), stats.t.ppf(0.8, 4)
+    assert c["diff"].to_dict() == pytest.approx({"widest": 0.03, "narrowest": 0.21, "random 1": 0.09})
+    assert c.se.tolist() == pytest.approx([se] * 3) and (c.df == 4).all()
+    assert c.pooled_sd.iloc[0] == pytest.approx(math.sqrt(4.5e-4))
+    assert c.loc["widest", "low"] == pytest.approx(0.03 - t * se) and c.loc["widest", "high"] == pytest.approx(0.03 + t * se)
+    assert c.loc["widest", "detectable"] == pytest.approx((t + t80) * se)
+    one = L.seed_comparisons(_seed_runs([0.7], [0.6], [0.5], [[0.55]]))  # one seed each: no seed variance at all
+    assert one["diff"].tolist() == pytest.approx([0.1, 0.2, 0.15]) and one["low"].isna().all()
+
+
+def test_claim_beats_baselines_every_verdict():
+    # searched clearly above the widest and narrowest, and above one random architecture but not the other
+    r = L.claim_beats_baselines(_seed_runs([0.70, 0.72], [0.60, 0.61], [0.50, 0.51], [[0.60, 0.62], [0.69, 0.71]]))
+    assert [c.key for c in r] == ["beats_baselines.random", "beats_baselines.widest", "beats_baselines.narrowest"]
+    assert [c.verdict for c in r] == ["not shown", "holds", "holds"]
+    assert r[0].numbers["above"] == 1 and r[0].numbers["below"] == 0 and "no multiplicity correction" in r[0].evidence
+    # every random architecture beaten, each at the full level (no Holm): holds
+    every = L.claim_beats_baselines(_seed_runs([0.70, 0.72], [0.60, 0.61], [0.50, 0.51], [[0.60, 0.62], [0.62, 0.63]]))
+    assert every[0].verdict == "holds" and every[0].numbers["pairs"] == 2
+    # one random architecture clearly better than the searched one: refuted; the widest too
+    worse = L.claim_beats_baselines(_seed_runs([0.60, 0.61], [0.70, 0.72], [0.50, 0.51], [[0.55, 0.56], [0.70, 0.71]]))
+    assert [c.verdict for c in worse] == ["refuted", "refuted", "holds"]
+    # one seed each: no seed variance, nothing is shown
+    assert [c.verdict for c in L.claim_beats_baselines(_seed_runs([0.7], [0.6], [0.5], [[0.55]]))] == ["not shown"] * 3
+    same = _seed_runs([0.70, 0.72], [0.60, 0.61], [0.50, 0.51], [[0.60, 0.62]])
+    same["channels"] = [(1,) if r == "widest" else c for r, c in zip(same.role, same.channels)]  # search chose the widest
+    assert L.claim_beats_baselines(same)[1].verdict == "not applicable"
+    # the widest's rows repeat the searched runs: counted once (2 seeds, df = 1 + 1 + 1), not twice
+    c = L.seed_comparisons(same)
+    assert c.baseline.tolist() == ["narrowest", "random 1"] and (c.n_searched == 2).all() and (c.df == 3).all()
+
+
+def test_claim_beats_baselines_evidence_by_hand():
+    runs = _seed_runs([0.70, 0.72], [0.66, 0.70], [0.50, 0.50], [[0.60, 0.64]])
+    _, widest, _ = L.claim_beats_baselines(runs)
+    se, t = math.sqrt(4.5e-4), stats.t.ppf(0.975, 4)
+    assert widest.verdict == "not shown" and widest.numbers["interval"] == pytest.approx([0.03 - t * se, 0.03 + t * se])
+    assert widest.evidence.startswith(f"gain +3.00 points (95 % CI {100 * (0.03 - t * se):+.2f} to "
+                                      f"{100 * (0.03 + t * se):+.2f}; pooled seed SD 2.12 points, df = 4); 2 seed(s) of "
+                                      "the searched architecture, 2 of the baseline; detectable with 80 % power: ")
 
 
 def _right(*ranges, n=100):
@@ -88,68 +130,59 @@ def _right(*ranges, n=100):
     return c
 
 
-def _fixed_runs(widest):
-    """Two searched seeds right on images 0-69 of 100; the narrowest right on 0-49 (20 lost by it, none gained),
-    random 1 on 0-64 and 70-72 (5 and 3), random 2 on 0-59 (10 and 0), the widest on ``widest``."""
-    rows = [("searched", (1,), _right((0, 70))), ("searched", (1,), _right((0, 70))), ("widest", (3,), widest),
-            ("narrowest", (0,), _right((0, 50))), ("random 1", (2,), _right((0, 65), (70, 73))),
-            ("random 2", (4,), _right((0, 60)))]
-    return pd.DataFrame([{"role": r, "channels": ch, "seed": i, "correct": c} for i, (r, ch, c) in enumerate(rows)])
+def test_partial_rank_correlation_against_residuals():
+    # oracle: Pearson correlation of the residuals of the ranks of x and y regressed on the ranks of z
+    rng = np.random.default_rng(4)
+    x, y, z = rng.random(12), rng.random(12), rng.random(12)
+    rx, ry, rz = (stats.rankdata(v) for v in (x, y, z))
+    res = [a - np.polyval(np.polyfit(rz, a, 1), rz) for a in (rx, ry)]
+    assert L.partial_rank_correlation(x, y, z) == pytest.approx(np.corrcoef(*res)[0, 1])
+    assert math.isnan(L.partial_rank_correlation(x, y, x))  # x ranked exactly as z: undefined
 
 
-def test_claim_beats_baselines_numbers_by_hand():
-    # one-sided exact McNemar per pair (P(X >= n10), X ~ Bin(n10 + n01, 1/2)), each pair twice (two searched seeds):
-    # narrowest 2^-20, widest and random 2 2^-10, random 1 P(X >= 5 | 8) = 93/256. Holm over the 8 pairs, sorted:
-    # 8 and 7 x 2^-20 -> 8 x 2^-20; 6, 5, 4, 3 x 2^-10 -> 6 x 2^-10; 2 and 1 x 93/256 -> 2 x 93/256
-    random, widest, narrowest = L.claim_beats_baselines(_fixed_runs(_right((0, 60))))
-    assert binom_upper(5, 8) == pytest.approx(93 / 256)
-    assert [c.key for c in (random, widest, narrowest)] == ["beats_baselines.random", "beats_baselines.widest",
-                                                            "beats_baselines.narrowest"]
-    assert random.numbers == pytest.approx({"smallest_gain": 0.02, "pairs": 4, "max_p_holm": 2 * 93 / 256}, rel=1e-5)
-    assert widest.numbers == pytest.approx({"smallest_gain": 0.10, "pairs": 2, "max_p_holm": 6 / 2**10}, rel=1e-5)
-    assert narrowest.numbers == pytest.approx({"smallest_gain": 0.20, "pairs": 2, "max_p_holm": 8 / 2**20}, rel=1e-5)
-    assert [c.holds for c in (random, widest, narrowest)] == [None, True, True]
-    am = agresti_min(5, 3, 100)  # random 1, the smallest gain
-    assert random.evidence == (f"smallest gain +2.00 points (95 % CI {100 * am['low']:+.2f} to {100 * am['high']:+.2f}) "
-                               "over 4 pair(s); exact McNemar one-sided, Holm over 8 pairs: largest adjusted p = 0.727; "
-                               "n = 100 test images; 2 seed(s) of the searched architecture, 1 per baseline (its seed "
-                               "spread is not tested)")
-    # the widest now right on 0-79: it beats the searched one by 10 images to 0; one-sided the other way,
-    # P(X <= 0 | 10) = 2^-10 twice, Holm 8 x 2^-10 < 0.05: the claim does not hold
-    _, widest, _ = L.claim_beats_baselines(_fixed_runs(_right((0, 80))))
-    assert widest.holds is False and widest.numbers == pytest.approx({"smallest_gain": -0.10, "pairs": 2,
-                                                                      "max_p_holm": 1.0})
-
-
-def test_claim_ranking_both_ways():
+def test_claim_ranking_every_verdict():
     x = np.arange(8) / 10
-    yes = L.claim_ranking(x, x + 0.05)
-    assert yes.holds is True and yes.numbers["tau"] == 1.0
-    assert yes.numbers["p"] == pytest.approx(1 / 40320)  # exact: one ordering of 8! is as concordant
-    assert L.claim_ranking(x, -x).holds is False
-    assert L.claim_ranking(x[:5], x[:5]).holds is None  # too few architectures: no claim
-    noisy = L.claim_ranking(x, [0.3, 0.1, 0.4, 0.2, 0.0, 0.6, 0.5, 0.35])
-    assert noisy.holds is None and noisy.numbers["rho_low"] < 0 < noisy.numbers["rho_high"]
+    macs = np.arange(1, 9)
+    trained = np.array([1, 3, 2, 5, 4, 7, 6, 8]) / 10  # follows MACs up to swapped neighbours
+    sup, beyond = L.claim_ranking(trained + 0.01, trained, macs)  # the supernet ranks exactly as training
+    assert (sup.key, beyond.key) == ("ranking.supernet", "ranking.beyond_macs")
+    assert sup.verdict == "holds" and sup.numbers["tau"] == 1.0 and sup.numbers["p"] == pytest.approx(1 / 40320)
+    assert beyond.verdict == "holds" and beyond.numbers["partial"] > 0.9  # it knows the swaps MACs cannot
+    # the supernet ranks exactly as MACs: its tau holds, but nothing beyond MACs can be shown
+    sup, beyond = L.claim_ranking(x, trained, macs)
+    assert sup.verdict == "holds" and math.isnan(beyond.numbers["partial"]) and beyond.verdict == "not shown"
+    # the supernet is high where training falls below what MACs predict: beyond MACs refuted
+    rng = np.random.default_rng(0)
+    m = np.arange(20.0)
+    acc = m + rng.normal(0, 3, 20)
+    anti = m - 2.0 * (acc - m) + rng.normal(0, 1, 20)
+    assert L.claim_ranking(anti, acc, m)[1].verdict == "refuted"
+    assert L.claim_ranking(x, -x, macs)[0].verdict == "refuted"  # the supernet ranks backwards
+    few = L.claim_ranking(x[:5], x[:5], macs[:5])
+    assert [c.verdict for c in few] == ["not shown", "not shown"] and few[0].evidence.startswith("only 5 architectures")
+    assert L.claim_ranking(x, [0.3, 0.1, 0.4, 0.2, 0.0, 0.6, 0.5, 0.35], macs)[0].verdict == "not shown"
 
 
 def test_claim_ranking_numbers_by_hand():
     # scratch ranks 4, 2, 6, 3, 1, 8, 7, 5 against 1..8: 11 inversions, tau = (17 - 11) / 28, exact one-sided p =
-    # share of the 8! orders with at most 11 inversions; rho = 1 - 6 * 48 / (8 * 63)
+    # share of the 8! orders with at most 11 inversions; MACs ranked backwards: tau_macs = -tau (17 inversions)
     x, y = np.arange(8) / 10, [0.3, 0.1, 0.4, 0.2, 0.0, 0.6, 0.5, 0.35]
-    c = L.claim_ranking(x, y, n_boot=200, seed=3)
+    macs = np.arange(8, 0, -1)
+    sup, beyond = L.claim_ranking(x, y, macs)
     assert inversions(ranks(y)) == 11
-    # the bootstrap written as a loop: the same seeded resamples of the 8 pairs, scipy's rho on each non-constant one
-    idx = np.random.default_rng(3).integers(0, 8, size=(200, 8))
-    ya = np.asarray(y)
-    boot = [stats.spearmanr(x[i], ya[i]).statistic for i in idx if np.ptp(x[i]) > 0 and np.ptp(ya[i]) > 0]
-    lo, hi = np.percentile(boot, [2.5, 97.5])
-    assert c.key == "ranking" and c.holds is None
-    assert c.numbers == pytest.approx({"tau": 6 / 28, "p": kendall_greater_p(8, 11), "rho": 3 / 7, "rho_low": lo,
-                                       "rho_high": hi, "n": 8}, rel=1e-5)
-    assert c.evidence == (f"Kendall tau = 0.21 (exact one-sided p = {kendall_greater_p(8, 11):.3f}), Spearman rho = 0.43 "
-                          f"(bootstrap 95 % CI {lo:.2f} to {hi:.2f}, 200 resamples); n = 8 architectures")
-    few = L.claim_ranking(x[:5], x[:5])
-    assert few.numbers == {"n": 5} and few.evidence == "only 5 architectures (fewer than 8): no ranking claim"
+    p_macs = kendall_greater_p(8, 17)
+    assert sup.numbers == pytest.approx({"tau": 6 / 28, "p": kendall_greater_p(8, 11), "tau_macs": -6 / 28,
+                                         "p_macs": p_macs, "n": 8}, rel=1e-5)
+    assert sup.verdict == "not shown"
+    assert sup.evidence == (f"Kendall tau = 0.21 (exact one-sided p = {kendall_greater_p(8, 11):.3f}); MACs alone: "
+                            f"tau = -0.21 (p = {p_macs:.3f}); n = 8 architectures")
+    assert math.isnan(beyond.numbers["partial"])  # the supernet is MACs reversed: no partial correlation
+    z = np.array([1, 3, 2, 4, 6, 5, 8, 7])  # Fisher z: SE = 1 / sqrt(8 - 4) = 1/2
+    pr = L.partial_rank_correlation(x, y, z)
+    _, b = L.claim_ranking(x, y, z)
+    assert b.numbers["interval"] == pytest.approx([math.tanh(math.atanh(pr) - 1.959964 / 2),
+                                                   math.tanh(math.atanh(pr) + 1.959964 / 2)], rel=1e-5)
+    assert b.numbers["partial"] == pytest.approx(pr, rel=1e-5)
 
 
 def _scores(correct):
@@ -164,7 +197,8 @@ def test_claim_resolution_both_ways():
     c = L.claim_resolution(_scores(better), _scores(base), span=0.05)
     assert c.holds is True and c.numbers["n"] == 2500
     assert c.numbers["se_candidate"] == pytest.approx(np.sqrt(better.mean() * (1 - better.mean()) / 2500), abs=1e-6)
-    assert L.claim_resolution(_scores(base), _scores(base), span=0.0).holds is False
+    same = L.claim_resolution(_scores(base), _scores(base), span=0.0)
+    assert same.holds is None and same.verdict == "not shown" and "could detect" in same.evidence
 
 
 def test_claim_resolution_numbers_by_hand():
@@ -172,11 +206,14 @@ def test_claim_resolution_numbers_by_hand():
     best, second = _right((0, 70)), _right((0, 60), (70, 75))
     c = L.claim_resolution(_scores(best), _scores(second), span=0.05)
     am, se = agresti_min(10, 5, 100), math.sqrt(0.7 * 0.3 / 100)
-    assert c.key == "resolution" and c.holds is False  # McNemar 2 * P(X <= 5 | 15) = 0.30
+    assert c.key == "resolution" and c.verdict == "not shown"  # McNemar 2 * P(X <= 5 | 15) = 0.30: not refuted
+    detect = (1.959964 + 0.841621) * am["se"]
     assert c.numbers == pytest.approx({"diff": 0.05, "paired_se": am["se"], "se_candidate": se,
-                                       "p": mcnemar_two_sided(10, 5), "span": 0.05, "n": 100}, rel=1e-5)
+                                       "p": mcnemar_two_sided(10, 5), "span": 0.05, "n": 100, "detectable": detect},
+                                      rel=1e-5)
     assert c.evidence == (f"difference +5.00 points, paired SE {100 * am['se']:.2f}, exact McNemar p = 0.302; SE of one "
-                          "candidate's accuracy 4.58 points, scores span 5.00 points; n = 100 validation images")
+                          "candidate's accuracy 4.58 points, scores span 5.00 points; n = 100 validation images; not "
+                          f"shown: the images could detect (80 % power) a difference of about {100 * detect:.1f} points")
     far = L.claim_resolution(_scores(_right((0, 70), n=1000)), _scores(_right((0, 45), (70, 75), n=1000)), span=0.1)
     assert far.holds is True and far.numbers["p"] == pytest.approx(mcnemar_two_sided(25, 5), rel=1e-5)
 
@@ -185,7 +222,7 @@ def test_claim_int8_both_ways():
     rng = np.random.default_rng(2)
     f = rng.random(10000) < 0.6
     assert L.claim_int8(f, f).holds is True
-    assert L.claim_int8(f, f & (rng.random(10000) < 0.8)).holds is False  # about 12 points lost
+    assert L.claim_int8(f, f & (rng.random(10000) < 0.8)).verdict == "refuted"  # about 12 points lost
     few = f[:200].copy()
     few_q = few.copy()
     few_q[:6] = ~few_q[:6]
@@ -199,11 +236,12 @@ def test_claim_int8_numbers_by_hand():
     c = L.claim_int8(f, q)
     am = agresti_min(30, 10, 10_000)
     assert c.key == "int8" and c.holds is True
-    assert c.numbers == pytest.approx({"drop": 0.002, "low": am["low"], "high": am["high"], "n": 10_000}, rel=1e-5)
+    assert c.numbers["interval"] == pytest.approx([am["low"], am["high"]], rel=1e-5)
+    assert c.numbers["drop"] == pytest.approx(0.002) and c.numbers["n"] == 10_000
     assert c.evidence == (f"drop +0.20 points (95 % CI {100 * am['low']:+.2f} to {100 * am['high']:+.2f}, paired over "
                           "n = 10,000 test images); tolerance 1 point(s)")
     back = L.claim_int8(q, f)  # the other way round: a gain of 0.2 points, the interval mirrored
-    assert back.numbers["drop"] == pytest.approx(-0.002) and back.numbers["low"] == pytest.approx(-am["high"], rel=1e-5)
+    assert back.numbers["drop"] == pytest.approx(-0.002) and back.numbers["interval"][0] == pytest.approx(-am["high"], rel=1e-5)
 
 
 def test_report_checks_agree_for_chance_and_disagree_for_trained():
@@ -224,9 +262,38 @@ def test_report_checks_agree_for_chance_and_disagree_for_trained():
     assert (near, far) == ("agrees", "disagrees")
 
 
+def test_claim_final_every_verdict():
+    assert L.claim_final(np.arange(10_000) % 100 < 75).verdict == "holds"  # 75 % of 10,000
+    assert L.claim_final(np.arange(10_000) % 100 < 65).verdict == "refuted"
+    near = L.claim_final(np.arange(10_000) % 100 < 70)
+    lo, hi = clopper_pearson(7000, 10_000)
+    assert near.verdict == "not shown" and near.numbers["interval"] == pytest.approx([lo, hi])
+    assert "one training seed" in near.evidence and near.numbers["accuracy"] == 0.7
+
+
+def test_all_training_images_joins_train_and_val():
+    x = torch.arange(20 * 3 * 4, dtype=torch.float32).reshape(20, 3, 2, 2)
+    y = torch.arange(20) % 10
+    sp = Splits(name="cifar10", version="t", synthetic=True, feature_names=(), class_names=tuple("abcdefghij"),
+                x_train=x[:10], y_train=y[:10], x_val=x[10:15], y_val=y[10:15], x_test=x[15:], y_test=y[15:])
+    a = L.all_training_images(sp, n_monitor=2)
+    assert torch.equal(a.x_train, x[:15]) and torch.equal(a.y_train, y[:15])
+    assert torch.equal(a.x_val, x[10:12]) and torch.equal(a.x_test, x[15:])
+    with pytest.raises(LabError, match="keep='last'"):
+        L.train_final((4,) * 6, sp, Recipe(epochs=1), fc=16)
+
+
+def test_report_space_counts():
+    t = L.report_space().set_index("space")
+    assert t.candidates.tolist() == [84, 84]
+    assert t.loc["lab report", "narrowest_macs"] == S.vgg_macs((64,) * 6, 1024)
+    assert t.loc["this notebook", "widest_macs"] == S.vgg_macs((64,) * 6, 256)
+
+
 def test_ranking_table_pairs_the_two_scores():
     archs = pd.DataFrame({"role": ["searched", "widest", "random 1"], "channels": [(1,), (2,), (1,)], "macs": [1, 2, 1]})
     runs = pd.DataFrame({"channels": [(1,), (1,), (2,)], "val_accuracy": [0.5, 0.7, 0.6]})
     t = L.ranking_table(archs, runs, [{"accuracy": 0.4}, {"accuracy": 0.45}, {"accuracy": 0.4}])
-    assert t.role.tolist() == ["searched", "widest"] and t.scratch_val_accuracy.tolist() == [0.5, 0.6]
+    assert t.role.tolist() == ["searched", "widest"]
+    assert t.scratch_val_accuracy.tolist() == pytest.approx([0.6, 0.6])  # the mean over the seeds
     assert t.supernet_val_accuracy.tolist() == [0.4, 0.45]

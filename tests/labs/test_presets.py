@@ -14,7 +14,7 @@ from lab_utils.report import harness
 from lab_utils.training.train import Recipe
 
 LAB4_5 = {"choices": [16, 32, 48, 64], "fc": 256, "supernet_epochs": 3, "n_trials": 40, "n_random_baselines": 5,
-          "searched_seeds": 2, "final_epochs": 4, "threads": 2}
+          "seeds": 2, "scratch_epochs": 2, "final_epochs": 12, "threads": 2}
 
 
 def test_full_mode_is_the_parameters():

@@ -1,8 +1,8 @@
 """Search space graph/architecture/vgg_channels through the search engine on a tiny generated
-image set: the constraint repair (oracle: a brute-force nearest valid tuple), config checks, and
-trial metrics equal to evaluating the sliced candidate directly."""
+image set: the ordered encoding (every candidate round-trips, every suggestion is valid, every
+candidate is reachable), config checks, and trial metrics equal to evaluating the sliced candidate
+directly."""
 
-import itertools
 from collections import Counter
 
 import optuna
@@ -16,19 +16,51 @@ from lab_utils.search.config import parse_config
 from lab_utils.search.outputs import trials_frame
 from lab_utils.search.run import run_search
 from lab_utils.search.space import build_context
-from lab_utils.search.spaces.vgg_channels import KEYS, repair
+from lab_utils.search.spaces.vgg_channels import KEYS, decode_channels, encode_channels, param_name
 from lab_utils.training import supernet as S
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def test_repair_is_the_valid_arrangement_of_the_same_widths():
+def test_ordered_encoding_round_trips_every_candidate_and_only_those():
     choices = (4, 8, 16)
     valid = S.all_candidates(choices)
-    for raw in itertools.product(choices, repeat=6):
-        same = [v for v in valid if Counter(v) == Counter(raw)]  # brute-force oracle
-        assert len(same) == 1 and repair(raw) == same[0]
-    assert repair((64, 16, 32, 32, 16, 64)) == (16, 16, 32, 32, 64, 64)
+    for c in valid:
+        params = encode_channels(c, choices)
+        assert decode_channels(params, choices) == c
+        # one parameter per conv whose lower bound is not the widest choice, named by that bound
+        assert list(params) == [param_name(k, None if k == 0 else c[k - 1]) for k in range(6)
+                                if k == 0 or c[k - 1] != choices[-1]]
+    assert param_name(1, 8) == "seq_blocks_3/config/out_channels|from=8"
+    # each named parameter has one fixed range over all candidates: its lower bound and above
+    ranges = {}
+    for c in valid:
+        for name, j in encode_channels(c, choices).items():
+            ranges.setdefault(name, set()).add(j)
+    for name, js in ranges.items():
+        low = 0 if "|from=" not in name else choices.index(int(name.split("=")[1]))
+        assert js == set(range(low, len(choices))), name
+    with pytest.raises(LabError, match="non-decreasing"):
+        encode_channels((8, 4, 4, 4, 4, 4), choices)
+
+
+def test_every_suggestion_is_valid_and_every_candidate_reachable(tmp_path):
+    d = make_tiny_image_set(tmp_path / "img", "npz", n_per_class=2, n_test_per_class=1)
+    space, _ = build_context(parse_config(_raw_cfg(d)), dry_run=True)
+    assert space.n_configurations() == len(S.all_candidates((4, 8))) == 7
+    for c in S.all_candidates((4, 8)):  # a fixed trial holding a candidate's parameters suggests that candidate
+        assert space.channels(space.suggest(optuna.trial.FixedTrial(space.encode(dict(zip(KEYS, c)))))) == c
+        assert space.decode(space.encode(dict(zip(KEYS, c)))) == dict(zip(KEYS, c))
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen = Counter()
+    for _ in range(200):
+        t = study.ask()
+        c = space.channels(space.suggest(t))  # check_channels: raises on an invalid candidate
+        seen[c] += 1
+        study.tell(t, 0.0)
+    assert set(seen) == set(S.all_candidates((4, 8)))
+    # the encoding's law in random start-up: each conditional choice uniform, so (4,)*6 has 1/2**6 and (8,)*6 has 1/2
+    assert seen[(8,) * 6] > seen[(4,) * 6]
 
 
 def _raw_cfg(data_dir, out_supernet=None, **setup):
@@ -71,6 +103,7 @@ def test_search_runs_and_trial_metrics_equal_direct_evaluation(tmp_path):
         config = {k: row[k] for k in KEYS}
         c = space.channels(config)
         assert list(c) == sorted(c) and set(c) <= {4, 8}
+        assert "repaired" not in row.index  # nothing is repaired: the encoding only suggests valid candidates
         model = S.candidate_model(space.supernet, c, splits.x_train[:256], 1, 256)
         x, y = splits.split("val")
         direct = (model(x).argmax(1) == y).float().mean().item()

@@ -1,6 +1,6 @@
 """lab4_5's figures (:mod:`lab_utils.labs.lab4_5`): the supernet's training, accuracy against MACs (the
 supernet's scores and the same-recipe trainings, with Clopper-Pearson intervals as the claims use) and
-the ranking check.
+the ranking check (supernet score and MACs side by side).
 """
 
 from __future__ import annotations
@@ -76,20 +76,25 @@ def accuracy_vs_macs(candidates: pd.DataFrame, runs: pd.DataFrame | None = None,
 
 
 def supernet_ranking(table: pd.DataFrame):
-    """Supernet validation accuracy against from-scratch validation accuracy (both in %) for each
-    architecture of the ranking check, marked by role: points on a rising line mean the supernet
-    ranks architectures as training does."""
-    fig, ax = plt.subplots(figsize=(5.4, 4.4))
+    """From-scratch validation accuracy (mean over seeds, %) of each architecture of the ranking check
+    against its supernet-slice validation accuracy (left) and against its MACs (right, the predictor
+    the supernet is judged against), marked by role: the panel whose points lie closer to a rising
+    curve ranks better."""
+    fig, axes = plt.subplots(1, 2, figsize=(9.6, 4.4), sharey=True)
     styles = {"searched": ("*", "gold", 160), "widest": ("^", "tab:purple", 60), "narrowest": ("v", "tab:brown", 60),
               "random": ("o", "tab:gray", 40)}
-    for group, (marker, color, size) in styles.items():
-        r = table[table.role.str.startswith(group)]
-        if len(r):
-            ax.scatter(100 * r["supernet_val_accuracy"], 100 * r["scratch_val_accuracy"], marker=marker, s=size,
-                       color=color, edgecolor="black", zorder=3, label=group)
-    ax.set_xlabel("supernet slice, validation accuracy (%)")
-    ax.set_ylabel("trained from scratch, validation accuracy (%)")
-    ax.set_title(f"does the supernet rank right? ({len(table)} architectures)")
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=4, frameon=False)
+    for ax, (col, scale, label) in zip(axes, (("supernet_val_accuracy", 100, "supernet slice, validation accuracy (%)"),
+                                              ("macs", 1e-6, "MACs per image (millions)"))):
+        for group, (marker, color, size) in styles.items():
+            r = table[table.role.str.startswith(group)]
+            if len(r):
+                ax.scatter(scale * r[col], 100 * r["scratch_val_accuracy"], marker=marker, s=size, color=color,
+                           edgecolor="black", zorder=3, label=group)
+        ax.set_xlabel(label)
+    axes[0].set_ylabel("trained from scratch, validation accuracy (%)")
+    axes[0].set_title("supernet score")
+    axes[1].set_title("MACs alone")
+    fig.suptitle(f"does the supernet rank better than MACs? ({len(table)} architectures)", fontsize=10)
+    axes[0].legend(fontsize=7, loc="upper center", bbox_to_anchor=(1.05, -0.14), ncol=4, frameon=False)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig

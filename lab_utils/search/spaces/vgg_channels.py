@@ -7,12 +7,20 @@ first Linear takes ``channels[-1] * 4 * 4`` inputs. Those ties are applied by th
 (``vgg_channels_pass_args`` + ``redefine_conv2d_transform_pass``, see :func:`lab_utils.training.supernet.
 build_candidate`).
 
-Parameters are ``seq_blocks_<i>/config/out_channels`` for the convs at 0, 3, 7, 10, 14, 17 (the
-sampler suggests each independently). A sampled tuple that decreases somewhere is *repaired* by
-sorting it: the same six widths in non-decreasing order, so every suggestion maps to a valid
-candidate deterministically and no width is favoured (a running-maximum repair would push most
-random suggestions to the widest network); ``sampled_config`` records the repaired channels and whether
-a repair happened, so the trials table shows what was really evaluated.
+Parameters are ``seq_blocks_<i>/config/out_channels`` for the convs at 0, 3, 7, 10, 14, 17, in an
+*ordered* (conditional) encoding, so every suggestion is a valid candidate and nothing is repaired:
+the first conv's width is suggested from all choices, and each later conv's width only from the
+choices >= the conv before it. The later parameters are named by that lower bound
+(``seq_blocks_3/config/out_channels|from=32``: the second width given that the first is 32), so
+each Optuna parameter always has one fixed range and TPE models each branch of the tree on its own
+(a parameter whose lower bound is the widest choice is not suggested: it has one value). The
+trials table still has one column per conv (:meth:`VGGChannels.decode`). Why not a repair: sorting
+an unconstrained 6-tuple maps 4**6 = 4,096 suggestions onto the 84 valid candidates unevenly (a
+candidate of six different-or-mixed widths has up to 720 preimages, the six-equal ones one each), so
+random start-up and TPE's model favoured mixed-width multisets; every one of 40 trials was repaired.
+The encoding's own law: each conditional choice is
+uniform in random start-up, so candidates with an early wide layer are likelier than 1/84; the
+trials table shows what was sampled.
 
 Candidates are not trained one by one (the report's mistake: untrained candidates scored ~11 %):
 ``evaluate`` slices a weight-sharing supernet (:mod:`lab_utils.training.supernet`), recalibrates the
@@ -52,9 +60,36 @@ from lab_utils.training.train import metrics_from_logits, predict
 KEYS = tuple(f"seq_blocks_{i}/config/out_channels" for i in VGG7_CONV_INDICES)
 
 
-def repair(channels) -> tuple[int, ...]:
-    """The suggested widths in non-decreasing order (the only valid arrangement of the same widths)."""
-    return tuple(sorted(int(c) for c in channels))
+def param_name(k: int, lower: int | None) -> str:
+    """The Optuna parameter of conv ``k``'s width given the width ``lower`` of the conv before it
+    (``None``: the first conv, no bound)."""
+    return KEYS[k] if lower is None else f"{KEYS[k]}|from={int(lower)}"
+
+
+def encode_channels(channels, choices) -> dict:
+    """Optuna parameters (choice indices) of a valid candidate in the ordered encoding."""
+    c = S.check_channels(channels, choices)
+    choices = S.check_choices(choices)
+    out, lower = {}, None
+    for k, w in enumerate(c):
+        if lower is None or lower != choices[-1]:
+            out[param_name(k, lower)] = choices.index(w)
+        lower = w
+    return out
+
+
+def decode_channels(params: dict, choices) -> tuple[int, ...]:
+    """The candidate of Optuna parameters written by :func:`encode_channels` or the space's suggest
+    (a KeyError when one is missing: a trial that has not been suggested yet)."""
+    choices = S.check_choices(choices)
+    out, lower = [], None
+    for k in range(len(KEYS)):
+        w = choices[-1] if lower == choices[-1] else choices[int(params[param_name(k, lower)])]
+        if lower is not None and w < lower:
+            raise ValueError(f"{param_name(k, lower)}: width {w} below {lower}")
+        out.append(w)
+        lower = w
+    return tuple(out)
 
 
 @register("graph/architecture/vgg_channels")
@@ -122,20 +157,49 @@ class VGGChannels(SearchSpace):
         return sn
 
     def choices(self) -> dict[str, tuple]:
+        """Each conv's possible widths (one column of the trials table per conv); the sampler's
+        parameters are the ordered encoding's (module docstring)."""
         return {k: self.choices_ for k in KEYS}
 
+    # the ordered encoding: every configuration is a valid candidate (module docstring)
+    def suggest(self, trial) -> dict:
+        c, lower = [], None
+        for k in range(len(KEYS)):
+            lo = 0 if lower is None else self.choices_.index(lower)
+            j = lo if lo == len(self.choices_) - 1 else trial.suggest_int(param_name(k, lower), lo, len(self.choices_) - 1)
+            c.append(self.choices_[j])
+            lower = c[-1]
+        return dict(zip(KEYS, c))
+
+    def decode(self, params: dict) -> dict:
+        return dict(zip(KEYS, decode_channels(params, self.choices_)))
+
+    def encode(self, config: dict) -> dict:
+        return encode_channels([config[k] for k in KEYS], self.choices_)
+
+    def configurations(self) -> list[dict]:
+        return [dict(zip(KEYS, c)) for c in S.all_candidates(self.choices_)]
+
+    def configuration(self, j: int) -> dict:
+        return dict(zip(KEYS, S.all_candidates(self.choices_)[j]))
+
+    def n_configurations(self) -> int:
+        return len(S.all_candidates(self.choices_))
+
+    def index_combinations(self) -> int:
+        return self.n_configurations()
+
     def channels(self, config: dict) -> tuple[int, ...]:
-        """The evaluated (repaired) channels of a configuration."""
-        return repair(config[k] for k in KEYS)
+        """The channels of a configuration (a valid candidate: checked)."""
+        return S.check_channels([config[k] for k in KEYS], self.choices_)
 
     def sampled_config(self, config: dict) -> dict:
         c = self.channels(config)
-        return {"channels": list(c), "repaired": list(c) != [int(config[k]) for k in KEYS],
-                "macs": vgg_macs(c, self.fc, self.ctx.splits.num_classes), "fc": self.fc}
+        return {"channels": list(c), "macs": vgg_macs(c, self.fc, self.ctx.splits.num_classes), "fc": self.fc}
 
     def evaluate(self, config: dict) -> dict[str, float]:
         c = self.channels(config)
-        if c not in self._cache:  # repaired duplicates cost nothing
+        if c not in self._cache:  # a repeated candidate costs nothing
             x_calib = self.splits.x_train[: self.calib_batches * 256].contiguous(memory_format=torch.channels_last)
             model = candidate_model(self.supernet, c, x_calib, self.calib_batches, 256)
             x, y = self.splits.split(self.ctx.eval_split)
