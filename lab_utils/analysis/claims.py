@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lab_utils.analysis import stats
+
 VERDICTS = ("agrees", "disagrees", "partly", "not comparable")  # a ReportCheck's verdicts
 HOLDS, REFUTED, NOT_SHOWN, NOT_APPLICABLE = "holds", "refuted", "not shown", "not applicable"
 CHECK_PASSED, CHECK_FAILED = "check passed", "check failed"
@@ -99,7 +101,6 @@ class Claim:
         if self.kind == "check" and not isinstance(self.holds, bool):
             raise ValueError(f"check {self.key!r}: a check passes or fails (True/False), got {self.holds!r}")
         if "interval" in self.numbers and "rule" in self.numbers:
-            from lab_utils.analysis import stats
             low, high = self.numbers["interval"]
             rule = {k: (tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in self.numbers["rule"].items()}
             expect = stats.interval_verdict(low, high, **rule)
@@ -153,7 +154,6 @@ def interval_claim(key: str, statement: str, low: float, high: float, evidence: 
     side, refuted when it is wholly on the other, not shown when it straddles the margin — then the
     evidence says the smallest effect the run could have detected (:func:`detectable`), in ``unit`` after
     multiplying by ``scale`` (``unit="points", scale=100`` for an interval of accuracy fractions)."""
-    from lab_utils.analysis import stats
     rule = {k: (list(v) if isinstance(v, tuple) else v) for k, v in
             (("below", below), ("above", above), ("within", within)) if v is not None}
     holds = stats.interval_verdict(low, high, below=below, above=above, within=within)

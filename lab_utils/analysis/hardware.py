@@ -50,8 +50,9 @@ import torch
 from torch import nn
 
 from lab_utils.errors import LabError
+from lab_utils.models import SeqModel
 from lab_utils.passes.graph import as_graph, layer_shapes
-from lab_utils.passes.quantize import Conv2dInteger, LinearInteger, integer_quantize
+from lab_utils.passes.quantize import Conv2dInteger, LinearInteger, integer_quantize, quantize_model
 
 STRATEGIES = ("latency", "resource")
 HW_COLUMNS = ("luts", "dsps", "ffs", "brams", "ebops", "latency_cycles", "ii_cycles", "latency_ns", "lut_equivalent")
@@ -571,8 +572,6 @@ LOGICNETS_SRC = "LogicNets (Umuroglu et al., FPL 2020) synthesized LUTs; config 
 
 def _q6_model(seed: int = 0):
     """The 16-64-32-32-5 ReLU MLP at a uniform 6-bit format (QKeras Q6-like), seeded random weights."""
-    from lab_utils.models import SeqModel
-    from lab_utils.passes.quantize import quantize_model
     torch.manual_seed(seed)
     widths, layers = (16, 64, 32, 32, 5), []
     for i in range(4):
@@ -610,7 +609,6 @@ HLS4ML_TUTORIAL_DEVICES = {"xczu3eg": (70_560, 360, 141_120, 432), "xczu7ev": (2
 
 def _float_jsc_model(seed: int = 0):
     """The 16-64-32-32-5 ReLU MLP left in float, so it is costed at hls4ml's default ap_fixed<16,6>."""
-    from lab_utils.models import SeqModel
     torch.manual_seed(seed)
     widths, layers = (16, 64, 32, 32, 5), []
     for i in range(4):
