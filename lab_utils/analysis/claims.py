@@ -49,9 +49,6 @@ CHECK_PASSED, CHECK_FAILED = "check passed", "check failed"
 FINDING_VERDICTS = (HOLDS, REFUTED, NOT_SHOWN, NOT_APPLICABLE)
 CHECK_VERDICTS = (CHECK_PASSED, CHECK_FAILED)
 KINDS = ("finding", "check")
-# z(0.975) + z(0.80): an effect this many standard errors beyond the margin is detected with 80 % power
-# by a two-sided 95 % interval (the normal approximation every power table uses).
-_DETECT_SE = 1.959963984540054 + 0.8416212335729143
 KEY = re.compile(r"[a-z0-9][a-z0-9_.\-]*")  # lower case, digits, "_", ".", "-": stable in JSON and in code
 
 
@@ -141,24 +138,19 @@ def check(key: str, statement: str, passed, evidence: str, test: str = "", **num
     return Claim(key, statement, bool(passed), evidence, test, numbers, kind="check")
 
 
-def detectable(half_width: float) -> float:
-    """The smallest effect beyond the margin a two-sided 95 % interval of this half-width detects with
-    80 % power: (z₀.₉₇₅ + z₀.₈₀) × SE, SE = half-width / z₀.₉₇₅ (the normal approximation)."""
-    return float(half_width) / 1.959963984540054 * _DETECT_SE
-
-
 def interval_claim(key: str, statement: str, low: float, high: float, evidence: str, test: str = "", *,
                    below=None, above=None, within=None, unit: str = "", scale: float = 1.0, **numbers) -> Claim:
     """A finding read from an interval against a margin (one of ``below=``, ``above=``, ``within=``, as
     :func:`lab_utils.analysis.stats.interval_verdict`): holds when the whole interval is on the claimed
     side, refuted when it is wholly on the other, not shown when it straddles the margin — then the
-    evidence says the smallest effect the run could have detected (:func:`detectable`), in ``unit`` after
+    evidence says the smallest effect the run could have detected
+    (:func:`lab_utils.analysis.stats.detectable` of the interval's standard error, half-width / z), in ``unit`` after
     multiplying by ``scale`` (``unit="points", scale=100`` for an interval of accuracy fractions)."""
     rule = {k: (list(v) if isinstance(v, tuple) else v) for k, v in
             (("below", below), ("above", above), ("within", within)) if v is not None}
     holds = stats.interval_verdict(low, high, below=below, above=above, within=within)
     if holds is None and math.isfinite(float(low)) and math.isfinite(float(high)):
-        d = detectable((float(high) - float(low)) / 2)
+        d = stats.detectable((float(high) - float(low)) / 2 / stats.z_quantile())
         numbers.setdefault("detectable", rounded(d))
         evidence = (f"{evidence}; not shown at 95 %: the run could detect (80 % power) an effect of about "
                     f"{d * scale:.2g}{' ' + unit if unit else ''} beyond the margin")

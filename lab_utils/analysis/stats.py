@@ -36,6 +36,34 @@ LEVEL = 0.95  # the level of every interval unless a caller asks for another
 N_PERMUTATIONS = 9999  # permutation tests: p = (1 + #{permuted >= observed}) / (1 + N)
 
 
+POWER = 0.80  # the power of every "smallest detectable effect" the claims state
+
+
+# ----------------------------------------------------------------------------- normal intervals, power
+def z_quantile(level: float = LEVEL) -> float:
+    """Standard normal quantile ``z(0.5 + level/2)`` of a two-sided interval at ``level`` (1.96 at 0.95)."""
+    return float(stats.norm.ppf(0.5 + level / 2))
+
+
+def normal_interval(estimate: float, se: float, level: float = LEVEL) -> tuple[float, float]:
+    """``estimate ± z(0.5 + level/2)·se``: the normal (Wald) interval; NaN bounds where ``se`` is NaN."""
+    h = z_quantile(level) * float(se)
+    return float(estimate) - h, float(estimate) + h
+
+
+def detectable(se: float, *, alpha: float = ALPHA, power: float = POWER, df: float | None = None,
+               sides: int = 2) -> float:
+    """The smallest true effect a test at ``alpha`` (``sides`` = 2: two-sided, 1: one-sided) detects with
+    probability ``power`` when its estimate has standard error ``se``: ``(q(1 − alpha/sides) + q(power))·se``,
+    ``q`` the standard normal quantile, or Student's t on ``df`` degrees of freedom where ``df`` is given
+    (the textbook power approximation: the effect must put the estimate past the critical value in a share
+    ``power`` of runs). NaN where ``se`` is NaN or ``df < 1``."""
+    if df is not None and not df >= 1:
+        return float("nan")
+    dist = stats.norm if df is None else stats.t(df)
+    return float((dist.ppf(1 - alpha / sides) + dist.ppf(power)) * float(se))
+
+
 # ----------------------------------------------------------------------------- means
 def t_quantile(n, level: float = LEVEL):
     """Student-t quantile ``t(0.5 + level/2, n − 1)`` for a mean of ``n`` values (scalar or array);

@@ -166,7 +166,7 @@ def recipe_claim(table: pd.DataFrame, ours: str, theirs: str, gap_pts: float = 1
     a = S.proportion_ci(round(t.loc[ours, "test_accuracy"] * n), n)
     b = S.proportion_ci(round(t.loc[theirs, "test_accuracy"] * n), n)
     gap = 100 * (a[0] - b[0])
-    half = 100 * 1.959963984540054 * math.sqrt((a[0] * (1 - a[0]) + b[0] * (1 - b[0])) / n)
+    half = 100 * S.z_quantile() * math.sqrt((a[0] * (1 - a[0]) + b[0] * (1 - b[0])) / n)
     return C.interval_claim(
         "report_recipe_gap", f"the lab report's recipe ({theirs}) leaves the model more than {gap_pts:g} points below ours "
         f"({ours}) after the same epochs", gap - half, gap + half,

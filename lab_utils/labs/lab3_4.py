@@ -116,7 +116,6 @@ def ecdf_data(studies: dict) -> dict:
 
 
 # z(1 − α) + z(0.80): a one-sided test at α detects an effect this many standard errors away with 80 % power
-_DETECT_Z = float(stats.norm.ppf(1 - S.ALPHA) + stats.norm.ppf(0.80))
 
 
 def exact_target(table) -> dict:
@@ -165,7 +164,7 @@ def claim_fewer_trials(key: str, space: str, trials_a, trials_b, budget: int, a:
                "p_sooner": claims.rounded(sooner), "median_a": float(np.median(x)), "median_b": float(np.median(y)),
                "n_a": len(x), "n_b": len(y)}
     if holds is None:
-        detect = 0.5 + _DETECT_Z * math.sqrt((len(x) + len(y) + 1) / (12.0 * len(x) * len(y)))
+        detect = 0.5 + S.detectable(math.sqrt((len(x) + len(y) + 1) / (12.0 * len(x) * len(y))), alpha=alpha, sides=1)
         numbers["detectable_p_sooner"] = claims.rounded(detect)
         ev += (f"; not shown at α = {alpha:g}: with these runs the test detects (80 % power) P({a} sooner) "
                f"of about {detect:.2f} or more")
@@ -201,7 +200,7 @@ def claim_reaches_more_often(key: str, space: str, trials_a, trials_b, budget: i
     numbers = {"p": p, "p_two_sided": p_two, "reached_a": ka, "reached_b": kb, "n_a": len(x), "n_b": len(y)}
     pooled = (ka + kb) / (len(x) + len(y))
     if holds is None and 0.0 < pooled < 1.0:
-        d = _DETECT_Z * math.sqrt(pooled * (1 - pooled) * (1 / len(x) + 1 / len(y)))
+        d = S.detectable(math.sqrt(pooled * (1 - pooled) * (1 / len(x) + 1 / len(y))), alpha=alpha, sides=1)
         numbers["detectable_points"] = claims.rounded(100 * d)
         ev += f"; not shown at α = {alpha:g}: the run detects (80 % power) a difference of about {100 * d:.0f} points or more"
     return claims.claim(key, f"{a} reaches the target within {budget} trials in more runs than {b} on {space}",

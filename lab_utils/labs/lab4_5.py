@@ -264,7 +264,6 @@ def seed_comparisons(runs: pd.DataFrame, level: float = stats.LEVEL) -> pd.DataF
     df_pooled = int((n - 1).sum())
     s2 = float(((n - 1) * var).sum() / df_pooled) if df_pooled > 0 else float("nan")
     t = float(stats.t_quantile(df_pooled + 1, level)) if df_pooled > 0 else float("nan")
-    t80 = float(scipy_stats.t.ppf(0.8, df_pooled)) if df_pooled > 0 else float("nan")
     searched = tuple(runs.loc[runs.role == "searched", "channels"].iloc[0])
     rows = []
     for _, b in runs[runs.role != "searched"].drop_duplicates("role").iterrows():
@@ -274,7 +273,7 @@ def seed_comparisons(runs: pd.DataFrame, level: float = stats.LEVEL) -> pd.DataF
         se = math.sqrt(s2 * (1 / n[searched] + 1 / n[b.channels])) if df_pooled > 0 else float("nan")
         rows.append({"baseline": b.role, "group": _group(b.role), "channels": b.channels, "n_searched": int(n[searched]),
                      "n_baseline": int(n[b.channels]), "diff": d, "se": se, "df": df_pooled, "low": d - t * se,
-                     "high": d + t * se, "detectable": (t + t80) * se, "pooled_sd": math.sqrt(s2) if s2 == s2 else s2})
+                     "high": d + t * se, "detectable": stats.detectable(se, df=df_pooled), "pooled_sd": math.sqrt(s2) if s2 == s2 else s2})
     return pd.DataFrame(rows, columns=["baseline", "group", "channels", "n_searched", "n_baseline", "diff", "se", "df",
                                        "low", "high", "detectable", "pooled_sd"])
 
@@ -367,7 +366,7 @@ def claim_ranking(supernet_acc, scratch_acc, macs, *, alpha: float = stats.ALPHA
     pr = partial_rank_correlation(a, b, m)
     se = 1 / math.sqrt(n - 4)
     z = math.atanh(max(min(pr, 0.999999), -0.999999)) if pr == pr else float("nan")
-    lo, hi = (math.tanh(z - 1.959963984540054 * se), math.tanh(z + 1.959963984540054 * se)) if z == z else (z, z)
+    lo, hi = tuple(math.tanh(v) for v in stats.normal_interval(z, se)) if z == z else (z, z)
     ev2 = (f"partial Spearman correlation given MACs = {pr:.2f} (Fisher-z 95 % CI {lo:.2f} to {hi:.2f}); Kendall tau "
            f"with trained accuracy: supernet {tau:.2f}, MACs {tau_m:.2f}; n = {n} architectures")
     second = claims.interval_claim("ranking.beyond_macs", s2, lo, hi, ev2, "Spearman partial correlation, Fisher z",
@@ -385,7 +384,7 @@ def claim_resolution(best: dict, second: dict, span: float, alpha: float = stats
     p = pr["p"]
     acc, n = best["accuracy"], pr["n"]
     se = float(np.sqrt(acc * (1 - acc) / n))
-    detect = claims.detectable(1.959963984540054 * pr["se"])
+    detect = stats.detectable(pr["se"], alpha=alpha)
     evidence = (f"difference {100 * pr['diff']:+.2f} points, paired SE {100 * pr['se']:.2f}, exact McNemar "
                 f"{claims.fmt_p(p)}; SE of one candidate's accuracy {100 * se:.2f} points, scores span "
                 f"{100 * span:.2f} points; n = {n:,} validation images")

@@ -135,7 +135,7 @@ def _detectable_pair(t: dict) -> str:
     sd, n = t.get("pooled_sd", math.nan), t.get("per_candidate", math.nan)
     if not (isinstance(sd, float) and math.isfinite(sd) and n and math.isfinite(n)):
         return ""
-    d = claims.detectable(1.959963984540054 * sd * math.sqrt(2 / n))
+    d = S.detectable(sd * math.sqrt(2 / n))
     return (f"; not shown at α = {ALPHA:g}: with the pooled within-candidate SD {100 * sd:.2f} points "
             f"(df = {t['pooled_df']}) and {n:.1f} trained runs per candidate that trained, two candidates {100 * d:.2f} points apart "
             "would be told apart with 80 % power")

@@ -198,3 +198,15 @@ def test_binomial_p_from_binomial_sums():
     # 9 of 10 against 1/2: P(X >= 9) = (C(10, 9) + C(10, 10)) / 2^10
     assert math.isclose(stats.binomial_p(9, 10, 0.5, alternative="greater"), 11 / 1024)
     assert stats.binomial_p(3, 10, 1.5, alternative="greater") == 1.0  # p0 clipped to 1: nothing is above it
+
+
+def test_normal_quantile_interval_and_detectable_effect_against_printed_tables():
+    assert stats.z_quantile() == pytest.approx(1.959964, abs=1e-6)
+    assert stats.z_quantile(0.90) == pytest.approx(1.644854, abs=1e-6)
+    assert stats.normal_interval(0.5, 0.1) == pytest.approx((0.5 - 0.1959964, 0.5 + 0.1959964), abs=1e-7)
+    # (z(0.975) + z(0.80))·se, one-sided (z(0.95) + z(0.80))·se, and Student's t on 8 df: t(0.975, 8) = 2.306004,
+    # t(0.80, 8) = 0.888889 (printed t tables)
+    assert stats.detectable(1.0) == pytest.approx(1.959964 + 0.841621, abs=1e-5)
+    assert stats.detectable(2.0, sides=1) == pytest.approx(2 * (1.644854 + 0.841621), abs=1e-5)
+    assert stats.detectable(1.0, df=8) == pytest.approx(2.306004 + 0.888889, abs=1e-5)
+    assert math.isnan(stats.detectable(1.0, df=0)) and math.isnan(stats.detectable(float("nan")))

@@ -136,11 +136,11 @@ def test_claim_loses_evidence_numbers_by_hand():
     assert c.key == "loses.w2" and c.holds is None  # +0.9 points, interval from about +0.2 to +1.6
     nums = {k: v for k, v in c.numbers.items() if k not in ("interval", "rule", "detectable")}
     assert nums == pytest.approx({**am, "n": 1000, "n10": 12, "n01": 3, "p_mcnemar": 2 * 576 / 32768}, rel=1e-5)
-    assert c.numbers["detectable"] == pytest.approx(C.detectable((am["high"] - am["low"]) / 2), rel=1e-5)
+    assert c.numbers["detectable"] == pytest.approx(_detectable((am["high"] - am["low"]) / 2), rel=1e-5)
     assert c.evidence == (f"drop +0.90 points (95 % CI {100 * am['low']:+.2f} to {100 * am['high']:+.2f}, paired over "
                           "n = 1,000 test images); exact McNemar (two-sided) p = 0.035, 12 images lost / 3 gained; not "
                           "shown at 95 %: the run could detect (80 % power) an effect of about "
-                          f"{100 * C.detectable((am['high'] - am['low']) / 2):.2g} points beyond the margin")
+                          f"{100 * _detectable((am['high'] - am['low']) / 2):.2g} points beyond the margin")
     assert LC.claim_loses("loses.w2", ones(), wrong(500), "2-bit weights").verdict == C.HOLDS  # 5 points lost
     big = LC.claim_loses("k", ones(), wrong(500), "x")
     assert big.numbers["diff"] == pytest.approx(0.05) and big.numbers["low"] == pytest.approx(
@@ -390,3 +390,9 @@ def test_conclusions_and_jets_on_constructed_runs():
     assert L.jet_conclusions(found)[0].verdict == C.REFUTED
     # the calibrated claims alone when the fixed formats were not run
     assert "fixed_w16" not in L.conclusions({k: v for k, v in ptq.items() if "fixed" not in k}, qat, configs)
+
+
+def _detectable(half_width):
+    """Oracle: the effect a two-sided 95 % interval of this half-width detects with 80 % power, from the
+    printed normal quantiles z(0.975) = 1.959964 and z(0.80) = 0.841621."""
+    return half_width / 1.959964 * (1.959964 + 0.841621)
