@@ -45,14 +45,8 @@ def _deciding(intervals, **rule) -> int:
         a, b = (-w, w) if not isinstance(w, tuple) else w
         return max(hi - b, a - lo)
 
-    def inside(lo, hi):  # for a refutation: how far the nearer end lies on the wrong side
-        if "below" in rule:
-            return lo - rule["below"]
-        if "above" in rule:
-            return rule["above"] - hi
-        w = rule["within"]
-        a, b = (-w, w) if not isinstance(w, tuple) else w
-        return max(lo - b, a - hi)
+    def inside(lo, hi):  # for a refutation: how far the nearer end lies on the wrong side (past, ends swapped)
+        return past(hi, lo)
 
     pool = [i for i, v in enumerate(verdicts) if v is overall]
     score = inside if overall is False else past
