@@ -156,11 +156,11 @@ def _numel(shape) -> int:
 
 
 def cost_table(model_or_graph, input_shape: tuple, batch_size: int = 1, convention: str = "standard",
-               target: hardware.Target = hardware.DEFAULT_TARGET) -> pd.DataFrame:
+               target: hardware.Target | None = hardware.DEFAULT_TARGET) -> pd.DataFrame:
     """One row per module node (rules in :func:`count_layer`) plus a ``total`` row.
 
     After the counting columns come the **estimated** FPGA columns of :mod:`lab_utils.analysis.hardware`
-    for ``target`` (default: VU9P, 200 MHz, hls4ml Latency, RF 1, io_parallel): ``luts``, ``dsps``,
+    for ``target`` (``None``: no FPGA columns, and none of their cost) (default: VU9P, 200 MHz, hls4ml Latency, RF 1, io_parallel): ``luts``, ``dsps``,
     ``ffs``, ``brams``, ``ebops``, ``latency_cycles``, ``ii_cycles``, ``latency_ns``,
     ``lut_equivalent``; they are per design and per sample (they do not scale with ``batch_size``).
 
@@ -187,23 +187,25 @@ def cost_table(model_or_graph, input_shape: tuple, batch_size: int = 1, conventi
         in_shape, out_shape = shapes[info.name]
         row = count_layer(info.op, info.module, in_shape, out_shape, batch_size, convention)
         rows.append({"node": info.name, "op": info.op, **row})
-    hw = hardware.hardware_rows(graph, shapes, target)
-    for row, h in zip(rows, hw):
-        row.update({c: h[c] for c in hardware.HW_COLUMNS})
+    hw_columns = hardware.HW_COLUMNS if target is not None else ()
     total = {c: sum(r[c] for r in rows) for c in ("params", "macs", "flops", "bitops", "size_bits")}
     total["size_bytes"] = total["size_bits"] / 8
-    total.update({c: v for c, v in hardware.hardware_total(hw, target).items() if c in hardware.HW_COLUMNS})
+    if target is not None:
+        hw = hardware.hardware_rows(graph, shapes, target)
+        for row, h in zip(rows, hw):
+            row.update({c: h[c] for c in hw_columns})
+        total.update({c: v for c, v in hardware.hardware_total(hw, target).items() if c in hw_columns})
     rows.append({"node": "total", "op": "", **total, "data_in_width": None, "weight_width": None, "bias_width": None})
-    table = pd.DataFrame(rows, columns=list(COLUMNS) + list(hardware.HW_COLUMNS))
+    table = pd.DataFrame(rows, columns=list(COLUMNS) + list(hw_columns))
     for c in ("params", "macs", "flops", "bitops", "size_bits"):
         table[c] = table[c].astype("int64")
     for c in ("data_in_width", "weight_width", "bias_width"):
         table[c] = table[c].astype("Int64")
-    for c in hardware.HW_COLUMNS:
+    for c in hw_columns:
         if c != "latency_ns":
             table[c] = table[c].astype("int64")
     table.attrs.update({"input_shape": tuple(input_shape), "batch_size": batch_size, "convention": convention,
-                        "hardware_target": target, "hardware_estimated": True})
+                        "hardware_target": target, "hardware_estimated": target is not None})
     return table
 
 
@@ -229,10 +231,11 @@ def average_bitwidth(model_or_graph, include_float: bool = False) -> float:
 
 
 def cost_summary(model_or_graph, input_shape: tuple, batch_size: int = 1, convention: str = "standard",
-                 target: hardware.Target = hardware.DEFAULT_TARGET) -> dict:
+                 target: hardware.Target | None = hardware.DEFAULT_TARGET) -> dict:
     """Totals of :func:`cost_table` plus ``average_bitwidth`` and ``memory_density = 32 / average``.
 
-    The estimated hardware totals (``luts`` ... ``lut_equivalent``, for ``target``) are included.
+    The estimated hardware totals (``luts`` ... ``lut_equivalent``, for ``target``) are included;
+    ``target=None`` leaves them out (and skips their cost: a search that asks for no FPGA metric).
     """
     graph = as_graph(model_or_graph)
     total = cost_table(graph, input_shape, batch_size, convention, target).iloc[-1]
@@ -241,7 +244,8 @@ def cost_summary(model_or_graph, input_shape: tuple, batch_size: int = 1, conven
     out["size_bytes"] = float(total["size_bytes"])
     out["average_bitwidth"] = avg
     out["memory_density"] = FLOAT_WIDTH / avg
-    out.update({c: (float(total[c]) if c == "latency_ns" else int(total[c])) for c in hardware.HW_COLUMNS})
+    if target is not None:
+        out.update({c: (float(total[c]) if c == "latency_ns" else int(total[c])) for c in hardware.HW_COLUMNS})
     return out
 
 

@@ -61,7 +61,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from lab_utils.analysis import cost
+from lab_utils.analysis import cost, hardware
 from lab_utils.data import load_dataset
 from lab_utils.errors import LabError
 from lab_utils.models import build_model
@@ -215,7 +215,9 @@ def measure(model, ctx: SpaceContext) -> dict[str, float]:
     del out["n"]  # the split size is not a metric
     wanted = set(ctx.metrics)
     if wanted & set(_COST_METRICS):
-        summary = cost.cost_summary(model, tuple(x.shape[1:]), ctx.batch_size)
+        # the FPGA estimate (digit counts of every weight) only when an objective asks for one of its metrics
+        target = hardware.DEFAULT_TARGET if wanted & set(FPGA_METRICS) else None
+        summary = cost.cost_summary(model, tuple(x.shape[1:]), ctx.batch_size, target=target)
         for k in _COST_METRICS:
             if k in summary:
                 out[k] = float(summary[k])

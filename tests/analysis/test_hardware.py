@@ -271,7 +271,7 @@ def test_cost_table_gains_hardware_columns_and_keeps_the_old_ones():
     assert cost_summary(q, (16,), batch_size=4)["luts"] == s["luts"]  # per design, not per batch
 
 
-def test_fpga_metrics_are_search_metrics():
+def test_fpga_metrics_are_search_metrics(monkeypatch):
     from lab_utils.search.space import HARDWARE_METRICS, METRICS, SpaceContext, measure
     for name in ("luts", "dsps", "latency_cycles", "ebops", "lut_equivalent"):
         assert name in METRICS and name in HARDWARE_METRICS
@@ -284,3 +284,21 @@ def test_fpga_metrics_are_search_metrics():
     s = cost_summary(model, (16,))
     assert (m["luts"], m["lut_equivalent"], m["latency_cycles"]) == (s["luts"], s["lut_equivalent"],
                                                                      s["latency_cycles"])
+    # a search that asks for no FPGA metric pays nothing for them: no estimate is made
+    calls = []
+    real = hw.hardware_rows
+    monkeypatch.setattr(hw, "hardware_rows", lambda *a, **k: calls.append(1) or real(*a, **k))
+    bitops_only = measure(model, SpaceContext(model_name="jsc-tiny", model=None, splits=ctx.splits,
+                                              metrics=("accuracy", "bitops")))
+    assert calls == [] and not set(hw.HW_COLUMNS) & set(bitops_only)
+    assert bitops_only["bitops"] == cost_summary(model, (16,), ctx.batch_size, target=None)["bitops"]
+    measure(model, ctx)
+    assert calls == [1]
+
+
+def test_cost_table_without_a_target_has_the_counting_columns_only():
+    q = build_model("jsc-tiny")
+    t, full = cost_table(q, (16,), target=None), cost_table(q, (16,))
+    assert list(t.columns) == list(COLUMNS) and t.attrs["hardware_estimated"] is False
+    assert t.equals(full[list(COLUMNS)])
+    assert not set(hw.HW_COLUMNS) & set(cost_summary(q, (16,), target=None))
