@@ -21,6 +21,7 @@ import re
 from pathlib import Path
 
 from lab_utils import atomic
+from lab_utils.analysis import claims as C
 from lab_utils.errors import LabError
 from lab_utils.report import provenance as prov_mod
 from lab_utils.report.paths import figures_dir, read_summary, reports_dir, results_dir
@@ -149,8 +150,7 @@ def _claims(summ: dict) -> list[str]:
     claims = summ.get("claims") or []
     if not claims:
         return ["<h3>Conclusions</h3><p>This notebook states no computed conclusion.</p>"]
-    found = [c for c in claims if c.get("kind", "finding") != "check"]
-    checked = [c for c in claims if c.get("kind", "finding") == "check"]
+    found, checked = C.findings(claims), C.checks(claims)
     out = []
     if found:
         out += ["<h3>Findings (computed from this run)</h3><ul class='claims'>"] + [_claim_item(c) for c in found] + ["</ul>"]

@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from lab_utils import atomic
+from lab_utils.analysis import claims as C
 from lab_utils.errors import LabError
 from lab_utils.report import provenance
 from lab_utils.report.index import fmt_number, lab_title
@@ -64,8 +65,7 @@ def _notebook(s: dict, runs: dict) -> list[str]:
     lines += [f"Data: {label}{' (synthetic)' if s.get('synthetic') and 'SYNTHETIC' not in label.upper() else ''}; run time "
               f"{_duration(seconds)}; peak memory {'n/a' if mem is None else f'{mem:,.0f} MB'}.", ""]
     claims = s.get("claims") or []
-    found = [c for c in claims if c.get("kind", "finding") != "check"]
-    checked = [c for c in claims if c.get("kind", "finding") == "check"]
+    found, checked = C.findings(claims), C.checks(claims)
     if found:
         lines += ["| verdict | finding | evidence |", "| --- | --- | --- |"]
         lines += [_claim_row(c) for c in found]
