@@ -224,9 +224,9 @@ def warmup_cosine_factor(step: int, total: int, warmup: int, floor: float = 0.0)
     """The learning rate at minibatch ``step`` (0-based) as a fraction of the peak: linear from 1/25 to 1
     over the first ``warmup`` steps (one-cycle's starting point), then a half cosine from 1 down to
     ``floor`` at step ``total``. Written as one closed form of the step for a ``LambdaLR`` rather than
-    torch's ``SequentialLR(LinearLR, CosineAnnealingLR)``: that chain computes the cosine recursively
-    from the previous rate and warns when stepped through its milestone, while this factor is exact
-    at every step and checked against hand values (tests/training/test_train_schedule.py)."""
+    torch's ``SequentialLR(LinearLR, CosineAnnealingLR)``: ``CosineAnnealingLR`` updates the rate
+    recursively from the previous one, while this factor is exact at every step (and after a resume)
+    and is checked against hand values (tests/training/test_train_schedule.py)."""
     if step < warmup:
         return 0.04 + 0.96 * step / warmup
     t = min(1.0, (step - warmup) / max(1, total - warmup))
